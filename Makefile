@@ -1,0 +1,62 @@
+# libhumanloop — build, test and run.
+#   make deps          install the Debian packages needed to build and test (apt-get)
+#   make               build build/lib/libhumanloop.so (release, Swift runtime linked statically)
+#   make example       build the library and examples/complete, run it against the bundled test server
+#   make test          every test suite: Swift, C, C under valgrind, Python
+#   make fuzz          run the fuzz harnesses (FUZZ_SECONDS each)
+SHELL := /bin/bash
+SONAME := libhumanloop.so.0
+LIBDIR := build/lib
+LIB := $(LIBDIR)/$(SONAME)
+SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc python3 python3-venv
+PYTHON ?= python3
+
+.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-python test-server clean fuzz bench
+
+all: lib
+
+lib: $(LIB)
+
+$(LIB): $(SWIFT_SOURCES) include/humanloop.h
+	swift build -c release --product humanloop -Xswiftc -static-stdlib \
+	  -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map \
+	  -Xlinker -soname=$(SONAME)
+	mkdir -p $(LIBDIR)
+	cp .build/release/libhumanloop.so $(LIB).tmp
+	strip --strip-debug $(LIB).tmp
+	mv $(LIB).tmp $(LIB)
+	ln -sf $(SONAME) $(LIBDIR)/libhumanloop.so
+
+deps:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
+	$(PYTHON) -m pytest --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q pytest
+
+build/examples/%: examples/%.c $(LIB) include/humanloop.h
+	mkdir -p build/examples
+	cc -std=c99 -Wall -Wextra -O2 -Iinclude $< -o $@ -L$(LIBDIR) -lhumanloop -Wl,-rpath,'$$ORIGIN/../lib'
+
+example: build/examples/complete build/examples/stream
+	bash examples/run-against-test-server.sh build/examples/complete
+
+test: test-swift test-server test-c test-c-valgrind test-python
+
+test-swift:
+	swift test
+
+test-server:
+	$(PYTHON) -m pytest -q Tests/server
+
+test-c: $(LIB)
+	bash Tests/c/run.sh
+
+test-c-valgrind: $(LIB)
+	VALGRIND=1 bash Tests/c/run.sh
+
+test-python: $(LIB)
+	$(PYTHON) -m pytest -q bindings/python/tests
+
+clean:
+	rm -rf .build build

@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+// libhumanloop: a C-ABI client for the Humanloop v4 completions API.
+//
+// Layers (each its own target):
+//   CCurl, CJansson      system libraries (module map + shim header)
+//   HumanloopCore        pure Swift: JSON, request validation, provider keys, SSE, retry, envelopes
+//   HumanloopTransport   libcurl: connection pool, timeouts, timings, streaming driver
+//   Humanloop            the C ABI: @_cdecl exports only -> libhumanloop.so
+import PackageDescription
+
+let package = Package(
+    name: "libhumanloop",
+    products: [
+        .library(name: "humanloop", type: .dynamic, targets: ["Humanloop"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CJansson", path: "Sources/CJansson", pkgConfig: "jansson",
+                       providers: [.apt(["libjansson-dev"])]),
+        .target(name: "HumanloopCore", path: "Sources/HumanloopCore"),
+        .target(name: "HumanloopTransport", dependencies: ["HumanloopCore", "CCurl"],
+                path: "Sources/HumanloopTransport"),
+        .target(name: "Humanloop", dependencies: ["HumanloopCore", "HumanloopTransport"],
+                path: "Sources/Humanloop"),
+        .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
+                    path: "Tests/HumanloopCoreTests"),
+    ]
+)

@@ -1,0 +1,74 @@
+import HumanloopCore
+import HumanloopTransport
+
+/// The version of this library.
+let libraryVersion = "0.1.0"
+
+/// The static C string returned by hl_version (allocated once, never freed).
+let versionCString: UnsafeMutablePointer<CChar>? = CStrings.copy(Array(libraryVersion.utf8))
+
+/// Builds a client from config JSON and the environment.
+func makeClient(configJSON: [UInt8]?) -> Result<HumanloopClient, HumanloopError> {
+    do {
+        let configuration = try ClientConfiguration(json: configJSON, version: libraryVersion,
+                                                    environment: CStrings.environment)
+        return .success(HumanloopClient(configuration: configuration))
+    } catch {
+        return .failure(error)
+    }
+}
+
+/// The client used when a call passes NULL: built from the environment on first use
+/// (Swift initialises globals exactly once, thread-safely).
+let defaultClient: Result<HumanloopClient, HumanloopError> = makeClient(configJSON: nil)
+
+/// The client behind a C handle, or the default client for NULL.
+func resolveClient(_ handle: OpaquePointer?) -> Result<HumanloopClient, HumanloopError> {
+    guard let handle else { return defaultClient }
+    return .success(Unmanaged<HumanloopClient>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue())
+}
+
+/// What an hl_stream handle points at: the stream, or the failure to report as its one item.
+final class StreamBox {
+    let stream: EventStream?
+    var failure: [UInt8]?
+
+    init(stream: EventStream) {
+        self.stream = stream
+        failure = nil
+    }
+
+    init(failure: [UInt8]) {
+        stream = nil
+        self.failure = failure
+    }
+
+    /// The next envelope, or nil after the terminal one.
+    func next() -> [UInt8]? {
+        if let stream { return stream.nextEnvelope() }
+        defer { failure = nil }
+        return failure
+    }
+}
+
+/// Runs one blocking call for the C ABI.
+func complete(_ handle: OpaquePointer?, _ request: UnsafePointer<CChar>?, _ endpoint: Endpoint) -> UnsafeMutablePointer<CChar>? {
+    switch resolveClient(handle) {
+    case .success(let client):
+        return CStrings.copy(client.complete(endpoint, requestJSON: CStrings.bytes(request)))
+    case .failure(let error):
+        return CStrings.copy(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+    }
+}
+
+/// Opens one stream for the C ABI.
+func openStream(_ handle: OpaquePointer?, _ request: UnsafePointer<CChar>?, _ endpoint: Endpoint) -> OpaquePointer? {
+    let box: StreamBox
+    switch resolveClient(handle) {
+    case .success(let client):
+        box = StreamBox(stream: client.openStream(endpoint, requestJSON: CStrings.bytes(request)))
+    case .failure(let error):
+        box = StreamBox(failure: JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+    }
+    return OpaquePointer(Unmanaged.passRetained(box).toOpaque())
+}

@@ -1,0 +1,91 @@
+/// A JSON document as a value type, lossless for what the wire needs.
+///
+/// Numbers keep the exact text they were written with (`0.7` stays `0.7`, a 30-digit integer
+/// stays as written), objects keep their keys in the order given.
+public enum JSONValue: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case number(JSONNumber)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    /// The JSON type name used in messages: "null", "boolean", "number", "string", "array", "object".
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .number(let n): return n.isInteger ? "integer" : "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        }
+    }
+
+    /// The object's members, if this is an object.
+    public var objectValue: JSONObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// The string, if this is a string.
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The elements, if this is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// The number, if this is a number.
+    public var numberValue: JSONNumber? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+
+    /// Member lookup on objects; `nil` for other values or a missing key.
+    public subscript(key: String) -> JSONValue? {
+        objectValue?[key]
+    }
+}
+
+/// A JSON number kept as its literal text (already checked against the JSON grammar).
+public struct JSONNumber: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// The number exactly as written.
+    public let text: String
+
+    /// Wraps text that the caller guarantees is a valid JSON number literal.
+    init(validatedText: String) { self.text = validatedText }
+
+    /// A number from an integer.
+    public init(_ value: Int) { self.text = String(value) }
+
+    /// A number from a finite double, written as the shortest text that reads back the same.
+    /// Non-finite values (which JSON cannot express) are written as 0.
+    public init(_ value: Double) {
+        self.text = value.isFinite ? value.description : "0"
+    }
+
+    /// True when the literal has no fraction and no exponent (`2`, `-1`; not `2.0`, `1e3`).
+    public var isInteger: Bool {
+        !text.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
+    }
+
+    /// The value as a double (may round for long literals).
+    public var doubleValue: Double? { Double(text) }
+
+    /// The value as a 64-bit integer, when it is an integer literal in range.
+    public var intValue: Int? { isInteger ? Int(text) : nil }
+
+    public var description: String { text }
+}
+
+extension JSONValue {
+    /// A number value from an integer.
+    public static func int(_ value: Int) -> JSONValue { .number(JSONNumber(value)) }
+    /// A number value from a double.
+    public static func double(_ value: Double) -> JSONValue { .number(JSONNumber(value)) }
+}

@@ -1,0 +1,44 @@
+/// The client-level provider keys, merged into every request's `provider_api_keys`.
+public struct ProviderKeys: Equatable, Sendable {
+    /// Provider names in the order the official SDK merges them.
+    public static let names = ["openai", "anthropic", "cohere", "openai_azure", "openai_azure_endpoint", "ai21", "mock"]
+
+    /// The key per provider name (only names of `ProviderKeys.names`).
+    public private(set) var keys: [(provider: String, key: String)] = []
+
+    public init() {}
+
+    /// Sets the client-level key of `provider` (one of `ProviderKeys.names`).
+    public mutating func set(_ key: String, for provider: String) {
+        keys.removeAll { $0.provider == provider }
+        keys.append((provider, key))
+        keys.sort { Self.order(of: $0.provider) < Self.order(of: $1.provider) }
+    }
+
+    /// The client-level key of `provider`, if set.
+    public func key(for provider: String) -> String? {
+        keys.first { $0.provider == provider }?.key
+    }
+
+    /// Every key value (to keep secrets out of messages).
+    public var secrets: [String] { keys.map { $0.key } }
+
+    private static func order(of provider: String) -> Int {
+        names.firstIndex(of: provider) ?? names.count
+    }
+
+    /// The `provider_api_keys` object to send: the request's object (order and extra names
+    /// kept) plus each client-level key whose provider the request does not name.
+    /// Per provider: request key > client key > nothing.
+    public func merged(into requestKeys: JSONObject?) -> JSONObject {
+        var result = requestKeys ?? JSONObject()
+        for (provider, key) in keys where result[provider] == nil {
+            result[provider] = .string(key)
+        }
+        return result
+    }
+
+    public static func == (lhs: ProviderKeys, rhs: ProviderKeys) -> Bool {
+        lhs.keys.map { "\($0.provider)=\($0.key)" } == rhs.keys.map { "\($0.provider)=\($0.key)" }
+    }
+}

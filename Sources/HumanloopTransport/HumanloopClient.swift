@@ -1,0 +1,146 @@
+import HumanloopCore
+
+/// A configured client: credentials, transfer settings and a pool of connections.
+///
+/// Thread-safe: any number of threads may call through one client.
+public final class HumanloopClient: Sendable {
+    /// The configuration the client was built with.
+    public let configuration: ClientConfiguration
+    let settings: TransportSettings
+    let pool = HandlePool()
+    let retryPolicy: RetryPolicy
+
+    /// A client for `configuration`.
+    public init(configuration: ClientConfiguration) {
+        self.configuration = configuration
+        settings = TransportSettings(configuration)
+        retryPolicy = RetryPolicy(maxRetries: configuration.maxRetries, baseDelay: configuration.retryBaseDelay,
+                                  maxDelay: configuration.retryMaxDelay)
+    }
+
+    /// The full URL of `endpoint`.
+    func url(of endpoint: Endpoint) -> String { configuration.host + endpoint.path }
+
+    /// Validates `requestJSON`, sends it to `endpoint` and returns the envelope (JSON bytes).
+    /// A request with `"stream": true` is consumed as a stream and merged.
+    public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> [UInt8] {
+        let prepared: PreparedRequest
+        do {
+            prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: false)
+        } catch {
+            return encode(.failure(error, attempts: 0, secrets: configuration.secrets))
+        }
+        if prepared.isStream { return consumeStream(prepared) }
+        return encode(send(prepared))
+    }
+
+    /// Opens an event stream on `endpoint` (`"stream": true` is set on the request).
+    public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> EventStream {
+        do {
+            return EventStream(client: self, request: try prepare(endpoint, requestJSON: requestJSON, forceStream: true))
+        } catch {
+            return EventStream(client: self, failure: error)
+        }
+    }
+
+    func prepare(_ endpoint: Endpoint, requestJSON: [UInt8]?, forceStream: Bool) throws(HumanloopError) -> PreparedRequest {
+        guard let requestJSON else {
+            throw .invalidRequest([ValidationIssue(path: "", message: "the request is NULL; pass a JSON object")])
+        }
+        return try PreparedRequest(json: requestJSON, endpoint: endpoint, forceStream: forceStream,
+                                   providerKeys: configuration.providerKeys)
+    }
+
+    func encode(_ envelope: JSONValue) -> [UInt8] { JSONSerializer.bytes(of: envelope) }
+
+    func failureEnvelope(_ error: HumanloopError, attempts: Int) -> JSONValue {
+        Envelope.failure(error, attempts: attempts, secrets: configuration.secrets)
+    }
+
+    /// Sends a non-streaming request with retries and same-origin 307/308 redirects.
+    private func send(_ request: PreparedRequest) -> JSONValue {
+        var attempts = 0
+        var redirects = 0
+        var url = url(of: request.endpoint)
+        while true {
+            attempts += 1
+            guard let transfer = Transfer(pool: pool, settings: settings, url: url, body: request.body, mode: .buffer) else {
+                return failureEnvelope(.connectionError("libcurl could not create a transfer"), attempts: attempts)
+            }
+            let outcome = transfer.run()
+            let roundTripTime = transfer.elapsed
+            let timings = transfer.timings
+            transfer.release(to: pool)
+            switch outcome {
+            case .response(let head, let body) where (200...299).contains(head.status):
+                return successEnvelope(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
+            case .response(let head, let body):
+                if let target = redirectTarget(head, from: url), redirects < 3 {
+                    redirects += 1
+                    attempts -= 1
+                    url = target
+                    continue
+                }
+                if RetryPolicy.isRetryable(status: head.status) && attempts <= retryPolicy.maxRetries {
+                    Clock.sleep(seconds: retryPolicy.delay(retry: attempts, headers: head.headers, now: Clock.unixTime(),
+                                                           random: Double.random(in: 0...1)))
+                    continue
+                }
+                return failureEnvelope(.apiError(head, body: body, roundTripTime: roundTripTime), attempts: attempts)
+            case .failure(let error, let retryable):
+                if retryable && attempts <= retryPolicy.maxRetries {
+                    Clock.sleep(seconds: retryPolicy.backoff(retry: attempts, random: Double.random(in: 0...1)))
+                    continue
+                }
+                return failureEnvelope(error, attempts: attempts)
+            }
+        }
+    }
+
+    func redirectTarget(_ head: ResponseHead, from url: String) -> String? {
+        guard head.status == 307 || head.status == 308, case .string(let location) = head.headers["location"] else { return nil }
+        return Redirect.sameOriginTarget(location: location, from: url)
+    }
+
+    private func successEnvelope(head: ResponseHead, body: [UInt8], roundTripTime: Double, attempts: Int,
+                                 timings: PhaseTimings) -> JSONValue {
+        let text = { String(decoding: body, as: UTF8.self) }
+        let status = head.status
+        if body.isEmpty {
+            return failureEnvelope(.invalidResponse("the server answered \(status) with an empty body", status: status, body: ""),
+                                   attempts: attempts)
+        }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(body)
+        } catch {
+            return failureEnvelope(.invalidResponse("the server answered \(status) with a body that is not JSON: \(error)",
+                                                    status: status, body: text()), attempts: attempts)
+        }
+        guard case .object = value else {
+            return failureEnvelope(.invalidResponse("the server answered \(status) with \(value.typeName == "array" ? "a JSON array" : "a JSON \(value.typeName)"), not a JSON object",
+                                                    status: status, body: text()), attempts: attempts)
+        }
+        return Envelope.success(head: head, body: value, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
+    }
+
+    /// Runs a stream to its end and merges its events into one success envelope.
+    private func consumeStream(_ request: PreparedRequest) -> [UInt8] {
+        let stream = EventStream(client: self, request: request)
+        var merger = StreamMerger()
+        var events: [JSONValue] = []
+        while let output = stream.nextOutput() {
+            switch output {
+            case .event(let value, _):
+                merger.add(value)
+                events.append(value)
+            case .done(let head, let roundTripTime, let timings):
+                return encode(Envelope.success(head: head, body: merger.body, roundTripTime: roundTripTime,
+                                               attempts: stream.attempts, timings: timings, events: events))
+            case .failure(let error):
+                return encode(failureEnvelope(error, attempts: stream.attempts))
+            }
+        }
+        return encode(failureEnvelope(.connectionError("the stream ended without a result"), attempts: stream.attempts))
+    }
+}

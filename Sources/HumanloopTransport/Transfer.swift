@@ -1,0 +1,207 @@
+import CCurl
+import HumanloopCore
+
+/// How one exchange ended.
+enum TransferOutcome {
+    /// A complete answer (any status).
+    case response(ResponseHead, body: [UInt8])
+    /// No usable answer; `retryable` when the failure is one worth another attempt.
+    case failure(HumanloopError, retryable: Bool)
+}
+
+/// One HTTP POST on a pooled handle, driven step by step through the handle's multi handle
+/// (so a stream can hand out events as they arrive, on the caller's thread).
+final class Transfer {
+    let handle: CurlHandle
+    let collector: ResponseCollector
+    private let body: UnsafeMutableRawBufferPointer
+    private let settings: TransportSettings
+    private(set) var startTime: Double
+    private(set) var result: CURLcode?
+    private var attached = false
+    private var ownsHandle = true
+
+    init?(pool: HandlePool, settings: TransportSettings, url: String, body: [UInt8], mode: ResponseCollector.BodyMode) {
+        guard let handle = pool.checkOut() else { return nil }
+        self.handle = handle
+        self.settings = settings
+        collector = ResponseCollector(mode: mode, maximumBytes: settings.maxResponseBytes)
+        self.body = .allocate(byteCount: max(body.count, 1), alignment: 1)
+        self.body.copyBytes(from: body)
+        startTime = Clock.monotonic()
+        configure(url: url, bodyCount: body.count)
+        attached = curl_multi_add_handle(handle.multi, handle.easy) == CURLM_OK
+        if !attached { result = CURLE_OUT_OF_MEMORY }
+    }
+
+    deinit {
+        if ownsHandle { detach() }
+        body.deallocate()
+    }
+
+    private func configure(url: String, bodyCount: Int) {
+        let h = handle
+        h.clearError()
+        h.set(CURLOPT_URL, url)
+        h.set(CURLOPT_NOSIGNAL, 1)
+        h.set(CURLOPT_POST, 1)
+        _ = hl_curl_easy_setopt_off(h.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bodyCount))
+        _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_POSTFIELDS, body.baseAddress)
+        _ = hl_curl_easy_setopt_slist(h.easy, CURLOPT_HTTPHEADER, settings.headers.list)
+        h.set(CURLOPT_USERAGENT, settings.userAgent)
+        h.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        h.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        h.set(CURLOPT_FOLLOWLOCATION, 0)
+        h.set(CURLOPT_SSL_VERIFYPEER, 1)
+        h.set(CURLOPT_SSL_VERIFYHOST, 2)
+        if let caBundle = settings.caBundle { h.set(CURLOPT_CAINFO, caBundle) }
+        if let proxy = settings.proxy { h.set(CURLOPT_PROXY, proxy) }
+        h.set(CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
+        h.set(CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
+        h.set(CURLOPT_LOW_SPEED_LIMIT, 1)
+        h.set(CURLOPT_LOW_SPEED_TIME, settings.lowSpeedSeconds)
+        h.set(CURLOPT_TCP_KEEPALIVE, 1)
+        h.set(CURLOPT_TCP_NODELAY, 1)
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        _ = hl_curl_easy_setopt_data_callback(h.easy, CURLOPT_HEADERFUNCTION, headerCallback)
+        _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_HEADERDATA, context)
+        _ = hl_curl_easy_setopt_data_callback(h.easy, CURLOPT_WRITEFUNCTION, writeCallback)
+        _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_WRITEDATA, context)
+    }
+
+    /// True once the exchange has ended (or failed to start).
+    var isComplete: Bool { result != nil }
+
+    /// Lets libcurl make progress, waiting up to `waitMilliseconds` for network activity.
+    func step(waitMilliseconds: Int32) {
+        guard result == nil else { return }
+        var running: Int32 = 0
+        if curl_multi_perform(handle.multi, &running) != CURLM_OK {
+            result = CURLE_OUT_OF_MEMORY
+            return
+        }
+        readCompletion()
+        if result == nil && collector.items.isEmpty {
+            _ = curl_multi_poll(handle.multi, nil, 0, waitMilliseconds, nil)
+            if curl_multi_perform(handle.multi, &running) == CURLM_OK { readCompletion() }
+        }
+    }
+
+    private func readCompletion() {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(handle.multi, &remaining) {
+            if message.pointee.msg == CURLMSG_DONE {
+                result = message.pointee.data.result
+            }
+        }
+    }
+
+    /// Runs the exchange to its end.
+    func run() -> TransferOutcome {
+        while result == nil { step(waitMilliseconds: 1000) }
+        return outcome()
+    }
+
+    /// Seconds since the exchange started.
+    var elapsed: Double { Clock.monotonic() - startTime }
+
+    var timings: PhaseTimings {
+        var timings = PhaseTimings()
+        timings.nameLookup = handle.infoSeconds(CURLINFO_NAMELOOKUP_TIME_T)
+        timings.connect = handle.infoSeconds(CURLINFO_CONNECT_TIME_T)
+        timings.tlsHandshake = handle.infoSeconds(CURLINFO_APPCONNECT_TIME_T)
+        timings.preTransfer = handle.infoSeconds(CURLINFO_PRETRANSFER_TIME_T)
+        timings.startTransfer = handle.infoSeconds(CURLINFO_STARTTRANSFER_TIME_T)
+        timings.total = handle.infoSeconds(CURLINFO_TOTAL_TIME_T)
+        return timings
+    }
+
+    /// The outcome of a completed exchange.
+    func outcome() -> TransferOutcome {
+        let code = result ?? CURLE_OK
+        if let failure = collector.failure { return .failure(failure, retryable: false) }
+        if code == CURLE_OK {
+            collector.finishStream()
+            if let failure = collector.failure { return .failure(failure, retryable: false) }
+            return .response(collector.head, body: collector.body)
+        }
+        return .failure(classify(code), retryable: isRetryable(code))
+    }
+
+    private func classify(_ code: CURLcode) -> HumanloopError {
+        let detail = handle.errorDetail(code)
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            if !requestSent {
+                return .timeout("timed out connecting to the server after \(settings.connectTimeoutText) s")
+            }
+            if detail.contains("too slow") {
+                return .timeout("no data arrived for \(settings.lowSpeedSeconds) s (low_speed_timeout)")
+            }
+            return .timeout("the request timed out after \(settings.timeoutText) s")
+        default:
+            return .connectionError(connectionMessage(detail))
+        }
+    }
+
+    /// True once the request was written to a connection.
+    private var requestSent: Bool {
+        var size = 0
+        _ = hl_curl_easy_getinfo_long(handle.easy, CURLINFO_REQUEST_SIZE, &size)
+        return size > 0
+    }
+
+    private func connectionMessage(_ detail: String) -> String {
+        if collector.receivedHead {
+            return "the connection broke while reading the \(collector.status) answer: \(detail)"
+        }
+        return "could not get an answer from the server: \(detail)"
+    }
+
+    /// Refused, reset or closed before an answer, and timeouts while connecting.
+    private func isRetryable(_ code: CURLcode) -> Bool {
+        guard !collector.receivedHead else { return false }
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR:
+            return true
+        case CURLE_OPERATION_TIMEDOUT:
+            return !requestSent
+        default:
+            return false
+        }
+    }
+
+    /// Detaches the handle from its multi handle (closing an unfinished connection).
+    private func detach() {
+        if attached {
+            curl_multi_remove_handle(handle.multi, handle.easy)
+            attached = false
+        }
+        _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_HEADERDATA, nil)
+        _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_WRITEDATA, nil)
+        _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_POSTFIELDS, nil)
+    }
+
+    /// Ends the exchange and returns the handle to `pool` for reuse.
+    func release(to pool: HandlePool) {
+        guard ownsHandle else { return }
+        detach()
+        ownsHandle = false
+        pool.checkIn(handle)
+    }
+}
+
+private func headerCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+    guard let data, let context else { return 0 }
+    let collector = Unmanaged<ResponseCollector>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    return collector.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
+}
+
+private func writeCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+    guard let context else { return 0 }
+    let collector = Unmanaged<ResponseCollector>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    guard let data, length > 0 else { return length }
+    return collector.receiveBody(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
+}

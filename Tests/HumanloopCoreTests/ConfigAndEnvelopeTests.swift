@@ -1,0 +1,135 @@
+import Testing
+@testable import HumanloopCore
+
+private func configuration(_ text: String?, env: [String: String] = [:]) throws(HumanloopError) -> ClientConfiguration {
+    try ClientConfiguration(json: text.map { Array($0.utf8) }, version: "9.9.9", environment: { env[$0] })
+}
+
+private func configError(_ text: String?, env: [String: String] = [:]) -> String? {
+    do {
+        _ = try configuration(text, env: env)
+        return nil
+    } catch {
+        return error.message
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func defaultsAndEnvironment() throws {
+        let config = try configuration(nil, env: ["HUMANLOOP_API_KEY": "k", "HUMANLOOP_HOST": "http://127.0.0.1:1/v4/"])
+        #expect(config.apiKey == "k")
+        #expect(config.host == "http://127.0.0.1:1/v4")
+        #expect(config.timeout == 600)
+        #expect(config.connectTimeout == 10)
+        #expect(config.userAgent == "libhumanloop/9.9.9")
+        let explicit = try configuration(#"{"api_key":"a","host":"https://h.example/v4","timeout":2.5,"openai_api_key":"o","cohere_api_key":"c"}"#,
+                                         env: ["HUMANLOOP_API_KEY": "env"])
+        #expect(explicit.apiKey == "a")
+        #expect(explicit.host == "https://h.example/v4")
+        #expect(explicit.timeout == 2.5)
+        #expect(explicit.providerKeys.key(for: "openai") == "o")
+        #expect(explicit.providerKeys.key(for: "cohere") == "c")
+        #expect(try configuration("{}", env: ["HUMANLOOP_API_KEY": "k"]).host == ClientConfiguration.defaultHost)
+    }
+
+    @Test func rejectsBadConfigurations() {
+        #expect(configError(nil) == "no API key: give \"api_key\" in the configuration or set HUMANLOOP_API_KEY")
+        #expect(configError(#"{"api_key":"k","colour":1}"#) == "unknown configuration key \"colour\"")
+        #expect(configError(#"{"api_key":5}"#) == "configuration key \"api_key\" must be a string, not an integer")
+        #expect(configError(#"{"api_key":"k","timeout":"1"}"#) == "configuration key \"timeout\" must be a number of seconds, not a string")
+        #expect(configError(#"{"api_key":"k","timeout":0}"#) == "configuration key \"timeout\" must be greater than 0 and at most one year, not 0")
+        #expect(configError(#"{"api_key":"k","host":"ftp://x"}"#) == "host must be an http:// or https:// URL")
+        #expect(configError(#"{"api_key":"k","host":"file:///etc/passwd"}"#) == "host must be an http:// or https:// URL")
+        #expect(configError(#"{"api_key":"k","host":"http://"}"#) == "host must name a server (scheme://server[:port][/path])")
+        #expect(configError(#"{"api_key":"k","host":"http://h/?q=1"}"#) == "host must not have a query or a fragment")
+        #expect(configError(#"{"api_key":"sk-SECRET\r\nX: y"}"#) == "api_key contains a CR, LF or NUL character")
+        #expect(configError(#"{"api_key":"k","user_agent":"a\nb"}"#) == "user_agent contains a CR, LF or NUL character")
+        #expect(configError(#"{"api_key":"k","max_retries":1.5}"#) == "configuration key \"max_retries\" must be an integer, not a number")
+        #expect(configError("[]") == "the client configuration must be a JSON object, not an array")
+        #expect(configError("{") != nil)
+        #expect(configError(#"{"api_key":"k"}"#, env: ["HUMANLOOP_HOST": "gopher://x"]) == "HUMANLOOP_HOST must be an http:// or https:// URL")
+    }
+}
+
+@Suite struct EnvelopeTests {
+    @Test func successEnvelope() {
+        let head = ResponseHead(status: 200, reason: "OK", headers: JSONObject([("content-type", .string("application/json"))]))
+        let envelope = Envelope.success(head: head, body: .object(JSONObject([("data", .array([]))])), roundTripTime: 0.25,
+                                        attempts: 1, timings: nil)
+        #expect(JSONSerializer.string(of: envelope)
+                == #"{"ok":true,"status":200,"headers":{"content-type":"application/json"},"body":{"data":[]},"round_trip_time":0.25,"attempts":1}"#)
+    }
+
+    @Test func apiErrorEnvelopeParsesJSONBodiesAndKeepsText() {
+        let head = ResponseHead(status: 422, reason: "Unprocessable Entity", headers: JSONObject())
+        let json = Envelope.failure(.apiError(head, body: Array(#"{"detail":[]}"#.utf8), roundTripTime: 0.5), attempts: 1)
+        #expect(JSONSerializer.string(of: json)
+                == #"{"ok":false,"error":{"type":"api_error","message":"the server answered 422 Unprocessable Entity","status":422,"reason":"Unprocessable Entity","body":{"detail":[]},"headers":{},"round_trip_time":0.5},"attempts":1}"#)
+        let text = Envelope.failure(.apiError(ResponseHead(status: 500, reason: "", headers: JSONObject()),
+                                              body: Array("<html>".utf8), roundTripTime: 1), attempts: 3)
+        #expect(text["error"]?["body"] == .string("<html>"))
+        #expect(text["error"]?["message"] == .string("the server answered 500"))
+    }
+
+    @Test func invalidRequestEnvelopeListsEveryIssue() {
+        let error = HumanloopError.invalidRequest([ValidationIssue(path: "a.b", message: "a.b is required"),
+                                                   ValidationIssue(path: "c", message: "c is not a field of X")])
+        #expect(JSONSerializer.string(of: Envelope.failure(error, attempts: 0))
+                == #"{"ok":false,"error":{"type":"invalid_request","message":"a.b is required (and 1 more problem)","path":"a.b","errors":[{"path":"a.b","message":"a.b is required"},{"path":"c","message":"c is not a field of X"}]},"attempts":0}"#)
+    }
+
+    @Test func secretsAreRedacted() {
+        let envelope = Envelope.failure(.connectionError("proxy said sk-SECRET-1 is bad"), attempts: 1, secrets: ["sk-SECRET-1"])
+        #expect(envelope["error"]?["message"] == .string("proxy said [redacted] is bad"))
+    }
+
+    @Test func streamEventKeepsBytes() {
+        let raw = Array(#"{"data":[{"output":"data: x"}] , "n": 1.50}"#.utf8)
+        #expect(String(decoding: Envelope.streamEvent(rawJSON: raw), as: UTF8.self)
+                == #"{"ok":true,"event":{"data":[{"output":"data: x"}] , "n": 1.50}}"#)
+    }
+}
+
+@Suite struct StreamMergerTests {
+    @Test func mergesPerSampleInArrivalOrder() throws {
+        var merger = StreamMerger()
+        let events = [
+            #"{"data":[{"id":"a","index":0,"output":"Hel","raw_output":"Hel","finish_reason":null}],"project_id":"p"}"#,
+            #"{"data":[{"id":"b","index":1,"output":"Wor","finish_reason":null}],"project_id":"p"}"#,
+            #"{"data":[{"id":"a","index":0,"output":"lo","raw_output":"lo ","finish_reason":"stop"}],"project_id":"p"}"#,
+            #"{"data":[{"id":"b","index":1,"output":"ld","finish_reason":"length"}],"project_id":"p2"}"#,
+        ]
+        for event in events { merger.add(try JSONParser.parse(event)) }
+        #expect(JSONSerializer.string(of: merger.body)
+                == #"{"data":[{"id":"a","index":0,"output":"Hello","raw_output":"Hello ","finish_reason":"stop"},{"id":"b","index":1,"output":"World","finish_reason":"length"}],"project_id":"p2"}"#)
+    }
+}
+
+@Suite struct RetryPolicyTests {
+    let policy = RetryPolicy(maxRetries: 2, baseDelay: 0.5, maxDelay: 8)
+
+    @Test func retryableStatuses() {
+        #expect([408, 409, 429, 500, 502, 503, 599].allSatisfy(RetryPolicy.isRetryable(status:)))
+        #expect(![400, 401, 403, 404, 422, 302, 200].contains(where: RetryPolicy.isRetryable(status:)))
+    }
+
+    @Test func exponentialBackoffWithJitterAndCap() {
+        #expect(policy.backoff(retry: 1, random: 1) == 0.5)
+        #expect(policy.backoff(retry: 1, random: 0) == 0.25)
+        #expect(policy.backoff(retry: 3, random: 1) == 2)
+        #expect(policy.backoff(retry: 10, random: 1) == 8)
+    }
+
+    @Test func honoursRetryAfterUpToSixtySeconds() {
+        let now = 784_111_777.0  // Sun, 06 Nov 1994 08:49:37 GMT
+        func delay(_ headers: [(String, String)]) -> Double {
+            policy.delay(retry: 1, headers: JSONObject(headers.map { ($0.0, JSONValue.string($0.1)) }), now: now, random: 1)
+        }
+        #expect(delay([("retry-after", "3")]) == 3)
+        #expect(delay([("retry-after-ms", "250")]) == 0.25)
+        #expect(delay([("retry-after", "Sun, 06 Nov 1994 08:49:47 GMT")]) == 10)
+        #expect(delay([("retry-after", "120")]) == 0.5)
+        #expect(delay([("retry-after", "soon")]) == 0.5)
+        #expect(HTTPDate.unixTime("Sun, 06 Nov 1994 08:49:37 GMT") == now)
+    }
+}

@@ -1,0 +1,526 @@
+/* testutil.c — see testutil.h. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+static const char *g_prog = "test";
+static const char *g_test = NULL;
+static int g_port = 0;
+static char g_base_url[128];
+static int g_cases_passed = 0, g_cases_failed = 0;
+static int g_checks = 0, g_check_failures = 0;
+static int g_case_failures = 0;     /* failures inside the current case */
+static int g_only_argc = 0;
+static char **g_only_argv = NULL;
+
+/* ---- assertions ------------------------------------------------------------------------- */
+
+static void fail_header(const char *file, int line)
+{
+    const char *base = strrchr(file, '/');
+    printf("  FAIL [%s] %s:%d: ", g_test ? g_test : "(setup)", base ? base + 1 : file, line);
+}
+
+int tu_check(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
+{
+    g_checks++;
+    if (ok) return 1;
+    g_check_failures++;
+    g_case_failures++;
+    fail_header(file, line);
+    printf("%s", expr);
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        printf(" -- ");
+        vprintf(fmt, ap);
+        va_end(ap);
+    }
+    printf("\n");
+    fflush(stdout);
+    return 0;
+}
+
+int tu_check_str(const char *actual, const char *expected, const char *what, const char *file, int line)
+{
+    int ok = (actual == NULL && expected == NULL) ||
+             (actual != NULL && expected != NULL && strcmp(actual, expected) == 0);
+    if (ok) return tu_check(1, what, file, line, NULL);
+    return tu_check(0, what, file, line, "got %s%s%s, expected %s%s%s",
+                    actual ? "\"" : "", actual ? actual : "NULL", actual ? "\"" : "",
+                    expected ? "\"" : "", expected ? expected : "NULL", expected ? "\"" : "");
+}
+
+int tu_check_int(long long actual, long long expected, const char *what, const char *file, int line)
+{
+    if (actual == expected) return tu_check(1, what, file, line, NULL);
+    return tu_check(0, what, file, line, "got %lld, expected %lld", actual, expected);
+}
+
+int tu_check_jint(json_t *root, const char *path, long long expected, const char *file, int line)
+{
+    json_t *v = tu_get(root, path);
+    if (!json_is_integer(v)) {
+        char *d = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        int r = tu_check(0, path, file, line, "not an integer: %s (expected %lld)", d ? d : "absent", expected);
+        free(d);
+        return r;
+    }
+    return tu_check_int((long long)json_integer_value(v), expected, path, file, line);
+}
+
+int tu_check_jeq(json_t *root, const char *path, const char *expected_json, const char *file, int line)
+{
+    json_t *v = tu_get(root, path);
+    if (expected_json == NULL) {
+        char *d = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        int r = tu_check(v == NULL, path, file, line, "expected absent, got %s", d ? d : "?");
+        free(d);
+        return r;
+    }
+    json_t *e = tu_json(expected_json);
+    if (!e) return tu_check(0, path, file, line, "bad expected JSON in test: %s", expected_json);
+    int eq = v != NULL && json_equal(v, e);
+    if (!eq) {
+        char *d = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        tu_check(0, path, file, line, "got %s, expected %s", d ? d : "absent", expected_json);
+        free(d);
+    } else {
+        tu_check(1, path, file, line, NULL);
+    }
+    json_decref(e);
+    return eq;
+}
+
+void tu_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  note [%s] ", g_test ? g_test : "-");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+}
+
+static int selected(const char *name)
+{
+    if (g_only_argc <= 0) return 1;
+    for (int i = 0; i < g_only_argc; i++)
+        if (strstr(name, g_only_argv[i])) return 1;
+    return 0;
+}
+
+void tu_run(const char *name, void (*fn)(void))
+{
+    if (!selected(name)) return;
+    g_test = name;
+    g_case_failures = 0;
+    tu_reset();
+    double t0 = tu_now();
+    fn();
+    double dt = tu_now() - t0;
+    if (g_case_failures == 0) {
+        g_cases_passed++;
+        printf("PASS %s (%.2fs)\n", name, dt);
+    } else {
+        g_cases_failed++;
+        printf("FAIL %s (%d failed checks, %.2fs)\n", name, g_case_failures, dt);
+    }
+    fflush(stdout);
+    g_test = NULL;
+}
+
+void tu_init(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    g_prog = argc > 0 ? argv[0] : "test";
+    g_only_argc = argc - 1;
+    g_only_argv = argv + 1;
+    const char *p = getenv("HL_TEST_PORT");
+    g_port = p ? atoi(p) : 0;
+    if (g_port <= 0) {
+        fprintf(stderr, "%s: HL_TEST_PORT is not set (run through Tests/c/run.sh)\n", g_prog);
+        printf("FAIL setup (HL_TEST_PORT not set)\nRESULT 0 1\n");
+        exit(1);
+    }
+    snprintf(g_base_url, sizeof g_base_url, "http://127.0.0.1:%d/v4", g_port);
+    curl_global_init(CURL_GLOBAL_ALL);
+}
+
+int tu_finish(void)
+{
+    printf("RESULT %d %d   (%s: %d checks, %d failed checks)\n", g_cases_passed, g_cases_failed,
+           g_prog, g_checks, g_check_failures);
+    fflush(stdout);
+    return g_cases_failed == 0 && g_check_failures == 0 ? 0 : 1;
+}
+
+/* ---- time ------------------------------------------------------------------------------- */
+
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double tu_factor(void)
+{
+    const char *f = getenv("HL_TEST_TIME_FACTOR");
+    if (f && atof(f) > 0) return atof(f);
+    const char *v = getenv("VALGRIND");
+    if (v && strcmp(v, "1") == 0) return 4.0;
+    return 1.0;
+}
+
+void tu_sleep(double seconds)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/* ---- server control ---------------------------------------------------------------------- */
+
+int tu_port(void) { return g_port; }
+const char *tu_base_url(void) { return g_base_url; }
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buf_t;
+
+static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
+{
+    buf_t *b = ud;
+    size_t add = size * n;
+    if (b->len + add + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + add + 1) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, add);
+    b->len += add;
+    b->data[b->len] = 0;
+    return add;
+}
+
+char *tu_http(const char *method, const char *path, const char *body, long *status)
+{
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g_port, path);
+    CURL *c = curl_easy_init();
+    if (!c) return NULL;
+    buf_t b = {0};
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+    }
+    CURLcode rc = curl_easy_perform(c);
+    long st = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    if (status) *status = st;
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        fprintf(stdout, "  control %s %s failed: %s\n", method, path, curl_easy_strerror(rc));
+        free(b.data);
+        return NULL;
+    }
+    if (!b.data) b.data = calloc(1, 1);
+    return b.data;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (s) vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+int tu_script(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *arr = vformat(fmt, ap);
+    va_end(ap);
+    if (!arr) return 0;
+    size_t len = strlen(arr) + 32;
+    char *body = malloc(len);
+    snprintf(body, len, "{\"responses\":%s}", arr);
+    long st = 0;
+    char *r = tu_http("POST", "/_control/script", body, &st);
+    int ok = r != NULL && st == 200;
+    tu_check(ok, "script accepted by the test server", __FILE__, __LINE__, "status %ld, answer %s, script %s",
+             st, r ? r : "none", arr);
+    free(r);
+    free(body);
+    free(arr);
+    return ok;
+}
+
+void tu_reset(void)
+{
+    long st = 0;
+    char *r = tu_http("POST", "/_control/reset", "{}", &st);
+    if (!r || st != 200) {
+        tu_check(0, "server reset", __FILE__, __LINE__, "status %ld", st);
+    }
+    free(r);
+}
+
+json_t *tu_requests(void)
+{
+    char *r = tu_http("GET", "/_control/requests", NULL, NULL);
+    json_t *j = r ? tu_json(r) : NULL;
+    free(r);
+    json_t *a = j ? json_object_get(j, "requests") : NULL;
+    if (!json_is_array(a)) {
+        tu_check(0, "GET /_control/requests", __FILE__, __LINE__, "no requests array");
+        json_decref(j);
+        return json_array();
+    }
+    json_incref(a);
+    json_decref(j);
+    return a;
+}
+
+json_t *tu_stats(void)
+{
+    char *r = tu_http("GET", "/_control/stats", NULL, NULL);
+    json_t *j = r ? tu_json(r) : NULL;
+    free(r);
+    if (!json_is_object(j)) {
+        tu_check(0, "GET /_control/stats", __FILE__, __LINE__, "no stats object");
+        json_decref(j);
+        return json_object();
+    }
+    return j;
+}
+
+int tu_request_count(void)
+{
+    json_t *a = tu_requests();
+    int n = (int)json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+const char *tu_req_header(json_t *req, const char *name)
+{
+    json_t *hs = json_object_get(req, "headers");
+    size_t i;
+    json_t *h;
+    json_array_foreach(hs, i, h) {
+        const char *n = json_string_value(json_array_get(h, 0));
+        if (n && strcasecmp(n, name) == 0) return json_string_value(json_array_get(h, 1));
+    }
+    return NULL;
+}
+
+int tu_req_header_count(json_t *req, const char *name)
+{
+    json_t *hs = json_object_get(req, "headers");
+    size_t i;
+    json_t *h;
+    int n = 0;
+    json_array_foreach(hs, i, h) {
+        const char *nm = json_string_value(json_array_get(h, 0));
+        if (nm && strcasecmp(nm, name) == 0) n++;
+    }
+    return n;
+}
+
+int tu_closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 9;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    int port = 9;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* ---- clients ---------------------------------------------------------------------------- */
+
+hl_client *tu_client(const char *extra_fmt, ...)
+{
+    char *extra = NULL;
+    if (extra_fmt) {
+        va_list ap;
+        va_start(ap, extra_fmt);
+        extra = vformat(extra_fmt, ap);
+        va_end(ap);
+    }
+    size_t len = 256 + (extra ? strlen(extra) : 0);
+    char *cfg = malloc(len);
+    snprintf(cfg, len, "{\"api_key\":\"%s\",\"host\":\"%s\"%s}", TU_SECRET, g_base_url, extra ? extra : "");
+    char *err = (char *)"sentinel";
+    hl_client *c = hl_client_new(cfg, &err);
+    tu_check(c != NULL, "hl_client_new(test config) != NULL", __FILE__, __LINE__, "config %s, error %s", cfg,
+             c == NULL && err ? err : "-");
+    if (c) tu_check(err == NULL, "error_json set to NULL on success", __FILE__, __LINE__, NULL);
+    if (err && strcmp(err, "sentinel") != 0) hl_free(err);
+    free(cfg);
+    free(extra);
+    return c;
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
+
+json_t *tu_json(const char *text)
+{
+    if (!text) return NULL;
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    if (!j) j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
+    return j;
+}
+
+json_t *tu_parse_env(const char *raw)
+{
+    if (!tu_check(raw != NULL, "library returned a string (not NULL)", __FILE__, __LINE__, NULL)) return NULL;
+    tu_check(strstr(raw, TU_SECRET) == NULL, "returned string never contains the API key", __FILE__, __LINE__,
+             "%s", raw);
+    json_t *j = tu_json(raw);
+    if (!tu_check(json_is_object(j), "returned string is a JSON object", __FILE__, __LINE__, "%.400s", raw)) {
+        json_decref(j);
+        return NULL;
+    }
+    json_t *ok = json_object_get(j, "ok");
+    tu_check(json_is_boolean(ok), "envelope has boolean \"ok\"", __FILE__, __LINE__, "%.400s", raw);
+    if (json_is_false(ok)) {
+        const char *type = tu_str(j, "error.type");
+        static const char *types[] = {"invalid_request", "invalid_config", "api_error",
+                                      "connection_error", "timeout", "invalid_response"};
+        int known = 0;
+        for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
+            if (strcmp(type, types[i]) == 0) known = 1;
+        tu_check(known, "error.type is one of the six types", __FILE__, __LINE__, "%.400s", raw);
+        const char *msg = tu_str(j, "error.message");
+        tu_check(msg && msg[0], "error.message is a non-empty string", __FILE__, __LINE__, "%.400s", raw);
+    }
+    return j;
+}
+
+json_t *tu_call(tu_call_fn fn, hl_client *client, const char *request, char **raw)
+{
+    char *s = fn(client, request);
+    json_t *j = tu_parse_env(s);
+    if (raw) *raw = s ? strdup(s) : NULL;
+    hl_free(s);
+    return j;
+}
+
+json_t *tu_next(hl_stream *st, char **raw)
+{
+    char *s = hl_stream_next(st);
+    if (raw) *raw = s ? strdup(s) : NULL;
+    if (!s) return NULL;
+    json_t *j = tu_parse_env(s);
+    hl_free(s);
+    return j;
+}
+
+json_t *tu_get(json_t *root, const char *path)
+{
+    json_t *cur = root;
+    const char *p = path;
+    char key[256];
+    while (cur && *p) {
+        if (*p == '.') p++;
+        if (*p == '[') {
+            char *end;
+            long idx = strtol(p + 1, &end, 10);
+            if (*end != ']') return NULL;
+            cur = json_array_get(cur, (size_t)idx);
+            p = end + 1;
+            continue;
+        }
+        size_t n = 0;
+        while (*p && *p != '.' && *p != '[' && n + 1 < sizeof key) key[n++] = *p++;
+        key[n] = 0;
+        cur = json_object_get(cur, key);
+    }
+    return cur;
+}
+
+const char *tu_str(json_t *root, const char *path) { return json_string_value(tu_get(root, path)); }
+
+int tu_bool(json_t *root, const char *path)
+{
+    json_t *v = tu_get(root, path);
+    if (!json_is_boolean(v)) return -1;
+    return json_is_true(v) ? 1 : 0;
+}
+
+int tu_is_ok(json_t *env) { return tu_bool(env, "ok") == 1; }
+
+const char *tu_err_type(json_t *env) { return tu_str(env, "error.type"); }
+
+int tu_errors_have_path(json_t *env, const char *path)
+{
+    json_t *errs = tu_get(env, "error.errors");
+    size_t i;
+    json_t *e;
+    json_array_foreach(errs, i, e) {
+        const char *p = json_string_value(json_object_get(e, "path"));
+        if (p && strcmp(p, path) == 0) return 1;
+    }
+    return 0;
+}
+
+int tu_contains(const char *hay, const char *needle) { return hay && needle && strstr(hay, needle) != NULL; }
+
+/* ---- endpoints ----------------------------------------------------------------------------- */
+
+const tu_endpoint TU_ENDPOINTS[4] = {
+    {"completion", hl_complete, hl_complete_stream, "/v4/completion", "{\"model_config\":" TU_MC "}",
+     "model_config"},
+    {"completion-deployed", hl_complete_deployed, hl_complete_deployed_stream, "/v4/completion-deployed",
+     "{\"project\":\"sdk-example\"}", NULL},
+    {"completion-experiment", hl_complete_experiment, hl_complete_experiment_stream, "/v4/completion-experiment",
+     "{\"experiment_id\":\"exp_6Jq1k2dRr0sVwZpX4yNcA\"}", "experiment_id"},
+    {"completion-model-config", hl_complete_model_configuration, hl_complete_model_configuration_stream,
+     "/v4/completion-model-config", "{\"model_config_id\":\"config_Vd9w2a8eCkLzYb5qS1nHu\"}", "model_config_id"},
+};

@@ -1,0 +1,145 @@
+/*
+ * testutil.h — tiny shared helpers for the libhumanloop C tests.
+ *
+ *  - assertions that count passes/failures per named test case (CHECK*, RUN);
+ *  - a control client for the test server (Tests/server/hl_test_server.py, see PROTOCOL.md):
+ *    script responses, reset, fetch recorded requests and stats (libcurl);
+ *  - envelope parsing and JSON helpers (jansson): every envelope the library returns goes
+ *    through tu_parse_env(), which also checks that it never contains the test API key;
+ *  - the four endpoints as a table, client construction, timing helpers.
+ *
+ * Each test binary prints "PASS <test>" / "FAIL <test>" lines and a final
+ * "RESULT <passed> <failed>" line; Tests/c/run.sh sums them.
+ */
+#ifndef HL_TESTUTIL_H
+#define HL_TESTUTIL_H
+
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stddef.h>
+#include <jansson.h>
+#include "humanloop.h"
+
+/* The Humanloop API key every test client uses; no returned string may ever contain it. */
+#define TU_SECRET "sk-SECRET-123"
+
+/* ---- assertions ------------------------------------------------------------------------ */
+
+int tu_check(int ok, const char *expr, const char *file, int line, const char *fmt, ...);
+
+#define CHECK(cond) tu_check(!!(cond), #cond, __FILE__, __LINE__, NULL)
+#define CHECKF(cond, ...) tu_check(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
+/* string equality, NULL-safe; prints both values on failure */
+#define CHECK_STR(actual, expected) tu_check_str((actual), (expected), #actual, __FILE__, __LINE__)
+#define CHECK_INT(actual, expected) tu_check_int((long long)(actual), (long long)(expected), #actual, __FILE__, __LINE__)
+/* the value at a path of a JSON document is a string equal to expected */
+#define CHECK_JSTR(root, path, expected) tu_check_str(tu_str((root), (path)), (expected), path, __FILE__, __LINE__)
+#define CHECK_JINT(root, path, expected) tu_check_jint((root), (path), (long long)(expected), __FILE__, __LINE__)
+/* the value at a path is JSON-equal to the JSON text expected (NULL: the path must be absent) */
+#define CHECK_JEQ(root, path, expected) tu_check_jeq((root), (path), (expected), __FILE__, __LINE__)
+
+int tu_check_str(const char *actual, const char *expected, const char *what, const char *file, int line);
+int tu_check_int(long long actual, long long expected, const char *what, const char *file, int line);
+int tu_check_jint(json_t *root, const char *path, long long expected, const char *file, int line);
+int tu_check_jeq(json_t *root, const char *path, const char *expected_json, const char *file, int line);
+
+/* Run one test case: resets the server, names the test, prints PASS/FAIL. */
+void tu_run(const char *name, void (*fn)(void));
+#define RUN(fn) tu_run(#fn, fn)
+
+/* Start/finish a test binary: tu_init reads HL_TEST_PORT; tu_finish prints RESULT and
+ * returns the process exit status. */
+void tu_init(int argc, char **argv);
+int tu_finish(void);
+
+/* Print a note attached to the current test (not a failure). */
+void tu_note(const char *fmt, ...);
+
+/* ---- time ------------------------------------------------------------------------------- */
+
+double tu_now(void);            /* monotonic seconds */
+double tu_factor(void);         /* 1, or more under valgrind (VALGRIND=1), or HL_TEST_TIME_FACTOR */
+void tu_sleep(double seconds);
+
+/* ---- the test server -------------------------------------------------------------------- */
+
+int tu_port(void);
+const char *tu_base_url(void);  /* http://127.0.0.1:<port>/v4 */
+
+/* HTTP to the control routes; returns a malloc'd body (free()) or NULL; *status if non-NULL. */
+char *tu_http(const char *method, const char *path, const char *body, long *status);
+/* Queue scripted responses: the argument is the JSON array text of R objects (printf-style). */
+int tu_script(const char *fmt, ...);
+void tu_reset(void);
+/* Recorded API requests: a new reference to the "requests" array (json_decref it). */
+json_t *tu_requests(void);
+/* Server stats object (json_decref it). */
+json_t *tu_stats(void);
+/* Count of recorded requests. */
+int tu_request_count(void);
+
+/* A recorded request's header value (case-insensitive name), or NULL; count of such headers. */
+const char *tu_req_header(json_t *req, const char *name);
+int tu_req_header_count(json_t *req, const char *name);
+
+/* A TCP port on 127.0.0.1 nobody listens on (bound, then closed). */
+int tu_closed_port(void);
+
+/* ---- clients ----------------------------------------------------------------------------- */
+
+/* hl_client_new with {"api_key":TU_SECRET,"host":<test server>} plus extra members
+ * (text starting with ',' e.g. ",\"timeout\":1", or NULL). Records a failure if NULL. */
+hl_client *tu_client(const char *extra_fmt, ...);
+
+/* ---- envelopes and JSON ------------------------------------------------------------------ */
+
+/* Parse an envelope string returned by the library (does not free it). Records failures when
+ * it is NULL, not a JSON object, lacks a boolean "ok", or contains TU_SECRET. Returns a new
+ * reference or NULL. Numbers too big for jansson are parsed as reals. */
+json_t *tu_parse_env(const char *raw);
+/* Parse any JSON text (new reference or NULL; big integers parsed as reals). */
+json_t *tu_json(const char *text);
+
+/* Call fn and parse: returns the parsed envelope (new reference, may be NULL); the raw text is
+ * stored in *raw (malloc'd copy, free()) when raw is not NULL. The library's string is freed
+ * with hl_free. */
+typedef char *(*tu_call_fn)(hl_client *, const char *);
+json_t *tu_call(tu_call_fn fn, hl_client *client, const char *request, char **raw);
+
+/* Stream helpers: next item parsed (NULL when hl_stream_next returns NULL; *raw as above). */
+json_t *tu_next(hl_stream *s, char **raw);
+
+/* Value at a dotted path with [n] indexes, e.g. "error.errors[0].path"; borrowed or NULL. */
+json_t *tu_get(json_t *root, const char *path);
+const char *tu_str(json_t *root, const char *path);   /* string value or NULL */
+int tu_bool(json_t *root, const char *path);          /* 1 true, 0 false, -1 absent/not bool */
+int tu_is_ok(json_t *env);                            /* ok == true */
+const char *tu_err_type(json_t *env);                 /* error.type or NULL */
+
+/* The "errors" array of an invalid_request envelope contains an item with this path. */
+int tu_errors_have_path(json_t *env, const char *path);
+
+/* Does the string contain needle (NULL-safe)? */
+int tu_contains(const char *hay, const char *needle);
+
+/* ---- endpoints --------------------------------------------------------------------------- */
+
+typedef hl_stream *(*tu_stream_fn)(hl_client *, const char *);
+typedef struct {
+    const char *name;       /* "completion" ... */
+    tu_call_fn call;
+    tu_stream_fn stream;
+    const char *path;       /* "/v4/completion" */
+    const char *minimal;    /* a minimal valid request */
+    const char *required;   /* the required top-level field, or NULL */
+} tu_endpoint;
+
+extern const tu_endpoint TU_ENDPOINTS[4];
+#define TU_NENDPOINTS 4
+
+/* A minimal valid model_config object text. */
+#define TU_MC "{\"model\":\"gpt-3.5-turbo-instruct\",\"prompt_template\":\"{{question}}\"}"
+
+#endif /* HL_TESTUTIL_H */

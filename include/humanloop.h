@@ -1,0 +1,166 @@
+/*
+ * humanloop.h — libhumanloop, a C client for the Humanloop v4 completions API.
+ *
+ * One header, C99, usable from C++. Link with -lhumanloop.
+ *
+ * The model
+ * ---------
+ * Every call takes its arguments as one JSON object (a UTF-8, NUL-terminated string) and
+ * returns one JSON string, an "envelope":
+ *
+ *   success  {"ok":true,"status":200,"headers":{...},"body":{...},
+ *             "round_trip_time":0.0123,"attempts":1,"timings":{...}}
+ *   failure  {"ok":false,"error":{"type":"...","message":"...", ...}}
+ *
+ * error.type is one of:
+ *   "invalid_request"   the request JSON is malformed or does not match the endpoint's body;
+ *                       "path" names the first bad value (e.g. "model_config.temperature"),
+ *                       "errors" lists every problem as [{"path":...,"message":...}, ...].
+ *                       Nothing was sent.
+ *   "invalid_config"    the client configuration is unusable (no API key, bad host, ...).
+ *   "api_error"         the server answered with a non-2xx status; carries "status",
+ *                       "reason", "body" (parsed JSON, or a string when not JSON), "headers",
+ *                       "round_trip_time".
+ *   "connection_error"  the connection could not be made or broke (DNS, refused, reset, TLS).
+ *   "timeout"           the call (or the connection phase) ran out of time.
+ *   "invalid_response"  a 2xx answer whose body is not a JSON object; carries "status" and
+ *                       "body" (the text received).
+ * "message" is one readable sentence. No message ever contains an API key.
+ *
+ * Memory
+ * ------
+ * Every char* the library returns is owned by the caller and must be released with hl_free()
+ * (and only with it). Strings passed in are only read during the call and never kept.
+ *
+ * Threads
+ * -------
+ * hl_version() and hl_free() may be called from any thread. An hl_client is thread-safe: any
+ * number of threads may call the completion functions through one client at the same time;
+ * connections are pooled and reused (HTTP keep-alive). A client must not be freed while another
+ * thread still uses it. An hl_stream belongs to one thread at a time (no concurrent calls on
+ * the same stream), but different streams may be used from different threads.
+ *
+ * The library initialises libcurl globally on first use (curl_global_init is thread-safe in
+ * the libcurl versions this library requires).
+ */
+#ifndef HUMANLOOP_H
+#define HUMANLOOP_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HL_VERSION_MAJOR 0
+#define HL_VERSION_MINOR 1
+#define HL_VERSION_PATCH 0
+#define HL_VERSION_STRING "0.1.0"
+
+/*
+ * hl_version: the library's version, e.g. "0.1.0" (the HL_VERSION_STRING it was built with).
+ * Returns a static string: never free it. Thread-safe.
+ */
+const char *hl_version(void);
+
+/* An opaque client: configuration, credentials and a pool of connections. */
+typedef struct hl_client hl_client;
+
+/*
+ * hl_client_new: create a client.
+ *
+ * config_json may be NULL (the same as "{}"), else a JSON object with these optional keys:
+ *   "api_key"          string; else the environment variable HUMANLOOP_API_KEY; one is required
+ *   "host"             string, http:// or https:// base URL; default HUMANLOOP_HOST, else
+ *                      "https://api.humanloop.com/v4"; one trailing "/" is removed
+ *   "openai_api_key", "openai_azure_api_key", "openai_azure_endpoint_api_key",
+ *   "ai21_api_key", "mock_api_key", "anthropic_api_key", "cohere_api_key"
+ *                      strings: client-level provider keys, merged into every request's
+ *                      "provider_api_keys" (a key given in the request wins)
+ *   "timeout"          number of seconds for each attempt of a call, > 0; default 600
+ *   "connect_timeout"  number of seconds to establish a connection, > 0; default 10
+ *   "user_agent"       string; default "libhumanloop/<version>"
+ * An unknown key, a wrong type, a value out of range, a bad host URL, or CR/LF/NUL in a value
+ * that becomes a header is an error.
+ *
+ * Returns a new client (free it with hl_client_free), or NULL on failure. On failure, if
+ * error_json is not NULL, *error_json receives an error envelope (type "invalid_config") that
+ * the caller frees with hl_free; on success *error_json is set to NULL.
+ * Thread-safe (creates independent objects).
+ */
+hl_client *hl_client_new(const char *config_json, char **error_json);
+
+/*
+ * hl_client_free: release a client and close its connections. NULL is a no-op.
+ * No other thread may be using the client, and every hl_stream opened on it must be freed
+ * first (a stream keeps its client alive, so freeing the client earlier is safe but the
+ * connections close only when the last stream is freed).
+ */
+void hl_client_free(hl_client *client);
+
+/*
+ * The four completion calls. Each sends request_json (the endpoint's body fields, as the
+ * official SDK's keyword arguments) to its endpoint and waits for the answer:
+ *
+ *   hl_complete                       POST {host}/completion               needs "model_config"
+ *   hl_complete_deployed              POST {host}/completion-deployed
+ *   hl_complete_experiment            POST {host}/completion-experiment    needs "experiment_id"
+ *   hl_complete_model_configuration   POST {host}/completion-model-config  needs "model_config_id"
+ *
+ * client may be NULL: a default client built from the environment (HUMANLOOP_API_KEY,
+ * HUMANLOOP_HOST) is created on first use and shared by all threads; if it cannot be built,
+ * the call returns its invalid_config error.
+ *
+ * The request is validated locally first (unknown keys, missing required fields, wrong JSON
+ * types, enum values); on any problem nothing is sent and an invalid_request envelope lists
+ * every problem. With "stream": true the call consumes the event stream and returns one
+ * success envelope whose "body" merges the events per sample and whose "events" array holds
+ * every event as received.
+ *
+ * Returns a new envelope string (free with hl_free); never NULL except when memory is
+ * exhausted. Never crashes on any input, NULL included. Thread-safe.
+ */
+char *hl_complete(hl_client *client, const char *request_json);
+char *hl_complete_deployed(hl_client *client, const char *request_json);
+char *hl_complete_experiment(hl_client *client, const char *request_json);
+char *hl_complete_model_configuration(hl_client *client, const char *request_json);
+
+/* An opaque, open event stream of one streaming call. */
+typedef struct hl_stream hl_stream;
+
+/*
+ * The streaming calls: the same four endpoints with "stream": true set by the library.
+ * They validate like the blocking calls and return a stream; every failure (validation,
+ * connection, non-2xx status, timeout) arrives as an item of hl_stream_next. They return NULL
+ * only when memory is exhausted. The transfer is driven by hl_stream_next itself (no thread is
+ * started). Thread-safe with respect to the client; the stream itself is single-threaded.
+ */
+hl_stream *hl_complete_stream(hl_client *client, const char *request_json);
+hl_stream *hl_complete_deployed_stream(hl_client *client, const char *request_json);
+hl_stream *hl_complete_experiment_stream(hl_client *client, const char *request_json);
+hl_stream *hl_complete_model_configuration_stream(hl_client *client, const char *request_json);
+
+/*
+ * hl_stream_next: block until the next item and return it as a new string (free with hl_free):
+ *   {"ok":true,"event":{...}}     one server event's JSON object, untouched, in arrival order;
+ *   then exactly one terminal item:
+ *   {"ok":true,"done":true,"status":200,"headers":{...},"round_trip_time":...,"events":N}
+ *                                 the body ended cleanly, or
+ *   {"ok":false,"error":{...}}    the same error types as the blocking calls;
+ *   then NULL for every further call. NULL stream returns NULL.
+ * Events are delivered as soon as their bytes arrive.
+ */
+char *hl_stream_next(hl_stream *stream);
+
+/*
+ * hl_stream_free: close the connection if still open and release the stream. Safe at any
+ * point (before, during or after the events). NULL is a no-op.
+ */
+void hl_stream_free(hl_stream *stream);
+
+/* hl_free: release any string returned by this library. NULL is a no-op. Thread-safe. */
+void hl_free(char *json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HUMANLOOP_H */
