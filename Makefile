@@ -60,3 +60,7 @@ test-python: $(LIB)
 
 clean:
 	rm -rf .build build
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh

@@ -141,5 +141,7 @@ extern const tu_endpoint TU_ENDPOINTS[4];
 
 /* A minimal valid model_config object text. */
 #define TU_MC "{\"model\":\"gpt-3.5-turbo-instruct\",\"prompt_template\":\"{{question}}\"}"
+/* A minimal valid /completion request. */
+#define TU_REQ "{\"model_config\":" TU_MC "}"
 
 #endif /* HL_TESTUTIL_H */
