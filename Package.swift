@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "HumanloopTransport", dependencies: ["HumanloopCore", "CCurl"],
                 path: "Sources/HumanloopTransport"),
         .target(name: "Humanloop", dependencies: ["HumanloopCore", "HumanloopTransport"],
-                path: "Sources/Humanloop"),
+                path: "Sources/Humanloop", exclude: ["exports.map"]),
         .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
                     path: "Tests/HumanloopCoreTests"),
     ]

@@ -9,7 +9,7 @@ import HumanloopTransport
 
 @_cdecl("hl_version")
 public func hl_version() -> UnsafePointer<CChar>? {
-    UnsafePointer(versionCString)
+    UnsafeRawPointer(libraryVersionLiteral.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 @_cdecl("hl_client_new")

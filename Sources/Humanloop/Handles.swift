@@ -1,11 +1,11 @@
 import HumanloopCore
 import HumanloopTransport
 
-/// The version of this library.
-let libraryVersion = "0.1.0"
+/// The version of this library, as a NUL-terminated static string (hl_version returns it).
+let libraryVersionLiteral: StaticString = "0.1.0"
 
-/// The static C string returned by hl_version (allocated once, never freed).
-let versionCString: UnsafeMutablePointer<CChar>? = CStrings.copy(Array(libraryVersion.utf8))
+/// The version of this library.
+let libraryVersion = libraryVersionLiteral.description
 
 /// Builds a client from config JSON and the environment.
 func makeClient(configJSON: [UInt8]?) -> Result<HumanloopClient, HumanloopError> {

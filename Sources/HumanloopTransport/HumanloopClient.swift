@@ -28,7 +28,7 @@ public final class HumanloopClient: Sendable {
         do {
             prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: false)
         } catch {
-            return encode(.failure(error, attempts: 0, secrets: configuration.secrets))
+            return encode(failureEnvelope(error, attempts: 0))
         }
         if prepared.isStream { return consumeStream(prepared) }
         return encode(send(prepared))

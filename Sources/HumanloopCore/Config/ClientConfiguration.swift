@@ -55,7 +55,7 @@ public struct ClientConfiguration: Sendable {
             }
             object = members
         }
-        var reader = ConfigReader(object: object)
+        let reader = ConfigReader(object: object)
         try reader.rejectUnknownKeys(known: Self.knownKeys)
 
         func env(_ name: String) -> String? { environment(name).flatMap { $0.isEmpty ? nil : $0 } }
