@@ -72,7 +72,7 @@ private func issues(_ text: String, _ endpoint: Endpoint = .completion) -> [Vali
 
     @Test func notJSONOrNotAnObject() {
         #expect(issues("[1]").first?.message == "the request must be a JSON object, not an array")
-        #expect(issues("nope").first?.message == "the request is not valid JSON: unexpected character 'n' at byte 0")
+        #expect(issues("nope").first?.message == "the request is not valid JSON: invalid literal (expected null) at byte 0")
         #expect(issues("").first?.path == "")
     }
 
