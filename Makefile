@@ -2,8 +2,10 @@
 #   make deps          install the Debian packages needed to build and test (apt-get)
 #   make               build build/lib/libhumanloop.so (release, Swift runtime linked statically)
 #   make example       build the library and examples/complete, run it against the bundled test server
-#   make test          every test suite: Swift, C, C under valgrind, Python
+#   make test          every test suite: Swift, test server, C, C under valgrind, C under
+#                      ThreadSanitizer, Python, and each fuzz harness for FUZZ_SECONDS (60)
 #   make fuzz          run the fuzz harnesses (FUZZ_SECONDS each)
+#   make bench         benchmarks and the soak check (not part of test)
 SHELL := /bin/bash
 SONAME := libhumanloop.so.0
 LIBDIR := build/lib
@@ -13,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc python3 python3-venv
 PYTHON ?= python3
 
-.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-python test-server clean fuzz bench
+.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-tsan test-python test-server clean fuzz bench
 
 all: lib
 
@@ -41,7 +43,7 @@ build/examples/%: examples/%.c $(LIB) include/humanloop.h
 example: build/examples/complete build/examples/stream
 	bash examples/run-against-test-server.sh build/examples/complete
 
-test: test-swift test-server test-c test-c-valgrind test-python
+test: test-swift test-server test-c test-c-valgrind test-tsan test-python fuzz
 
 test-swift:
 	swift test
@@ -54,6 +56,17 @@ test-c: $(LIB)
 
 test-c-valgrind: $(LIB)
 	VALGRIND=1 bash Tests/c/run.sh
+
+# The library built with ThreadSanitizer, and the threaded C tests linked against it.
+TSAN_LIBDIR := build/tsan/lib
+test-tsan:
+	swift build -c release --product humanloop --scratch-path .build-tsan -Xswiftc -sanitize=thread \
+	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map
+	mkdir -p $(TSAN_LIBDIR)
+	cp .build-tsan/release/libhumanloop.so $(TSAN_LIBDIR)/libhumanloop.so
+	CC=clang HL_LIBDIR=$(TSAN_LIBDIR) HL_TEST_BUILD_DIR=build/tests/tsan HL_TEST_CFLAGS=-fsanitize=thread \
+	  HL_STRESS_CALLS=$${HL_STRESS_CALLS:-250} TSAN_OPTIONS="exitcode=66 $${TSAN_OPTIONS:-}" \
+	  bash Tests/c/run.sh threads stress
 
 test-python: $(LIB)
 	$(PYTHON) -m pytest -q bindings/python/tests

@@ -36,10 +36,7 @@ private func decode(_ body: [UInt8], splits: [Int]) -> [String] {
     do throws(HumanloopError) {
         for split in splits where offset < body.count {
             let end = min(body.count, offset + split)
-            let items = try body[offset..<end].withUnsafeBytes { (chunk) throws(HumanloopError) -> [StreamItem] in
-                try decoder.feed(chunk)
-            }
-            record(items)
+            record(try decoder.feed(Array(body[offset..<end])))
             offset = end
         }
         record(try decoder.finish())

@@ -10,7 +10,12 @@
  *
  *   success  {"ok":true,"status":200,"headers":{...},"body":{...},
  *             "round_trip_time":0.0123,"attempts":1,"timings":{...}}
- *   failure  {"ok":false,"error":{"type":"...","message":"...", ...}}
+ *   failure  {"ok":false,"error":{"type":"...","message":"...", ...},"attempts":1}
+ *
+ * "attempts" is the number of HTTP attempts made (1 when nothing was retried, 0 when nothing
+ * was sent); "round_trip_time" (seconds) and "timings" (libcurl's per-phase times of namelookup,
+ * connect, tls, pretransfer, starttransfer, total, in seconds) describe the last attempt.
+ * Numbers in the request and in server answers keep their written form ("0.7" stays 0.7).
  *
  * error.type is one of:
  *   "invalid_request"   the request JSON is malformed or does not match the endpoint's body;
@@ -23,8 +28,9 @@
  *                       "round_trip_time".
  *   "connection_error"  the connection could not be made or broke (DNS, refused, reset, TLS).
  *   "timeout"           the call (or the connection phase) ran out of time.
- *   "invalid_response"  a 2xx answer whose body is not a JSON object; carries "status" and
- *                       "body" (the text received).
+ *   "invalid_response"  a 2xx answer whose body is empty, not UTF-8, not JSON or not a JSON
+ *                       object, or any body larger than max_response_bytes; carries "status"
+ *                       and "body" (the text received, possibly cut short).
  * "message" is one readable sentence. No message ever contains an API key.
  *
  * Memory
@@ -77,9 +83,26 @@ typedef struct hl_client hl_client;
  *                      "provider_api_keys" (a key given in the request wins)
  *   "timeout"          number of seconds for each attempt of a call, > 0; default 600
  *   "connect_timeout"  number of seconds to establish a connection, > 0; default 10
+ *   "low_speed_timeout" seconds without receiving a byte that end an attempt (a server that
+ *                      stalls before or during the body or stream) as "timeout"; default 60
  *   "user_agent"       string; default "libhumanloop/<version>"
- * An unknown key, a wrong type, a value out of range, a bad host URL, or CR/LF/NUL in a value
- * that becomes a header is an error.
+ *   "max_retries"      integer 0..100; default 2. Retried: connection failures (refused, reset,
+ *                      closed before an answer), timeouts while connecting, and 408, 409, 429
+ *                      and 5xx answers; nothing else. A stream is retried only before its first
+ *                      event. Backoff is exponential with jitter; a Retry-After (seconds or HTTP
+ *                      date) or retry-after-ms header asking for at most 60 s is honoured.
+ *   "retry_base_delay" seconds before the first retry, >= 0; default 0.5 (doubles each retry)
+ *   "retry_max_delay"  largest backoff delay in seconds, >= 0; default 8
+ *   "max_response_bytes" integer; default 67108864 (64 MiB). A larger body (or a larger single
+ *                      stream event) fails as "invalid_response" as soon as the limit is passed.
+ *   "ca_bundle"        path of a PEM file of CA certificates for https (default: the system's)
+ *   "proxy"            proxy URL (default: libcurl's usual http_proxy/https_proxy/no_proxy
+ *                      environment variables)
+ * TLS peer and host verification are always on; no key turns them off. Only http and https are
+ * ever used, also on redirects: 307/308 answers to the same scheme, host and port are followed
+ * (at most 3); any other 3xx comes back as an "api_error".
+ * An unknown key, a wrong type, a value out of range, a bad host URL (only http:// and https://),
+ * or CR/LF/NUL in a value that becomes a header (api_key, user_agent) is an error.
  *
  * Returns a new client (free it with hl_client_free), or NULL on failure. On failure, if
  * error_json is not NULL, *error_json receives an error envelope (type "invalid_config") that

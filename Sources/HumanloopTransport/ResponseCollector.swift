@@ -68,11 +68,12 @@ final class ResponseCollector {
         if mode == .eventStream && isSuccessStatus {
             do throws(HumanloopError) {
                 items.append(contentsOf: try decoder.feed(bytes))
-                return true
             } catch {
                 failure = error
-                return false
             }
+            // Events decoded before a bad one are delivered, then the failure ends the stream.
+            if failure == nil, let decoderFailure = decoder.failure { failure = decoderFailure }
+            return failure == nil
         }
         guard body.count + bytes.count <= maximumBytes else {
             failure = .invalidResponse("the response body exceeds max_response_bytes (\(maximumBytes) bytes)",
@@ -91,6 +92,7 @@ final class ResponseCollector {
         } catch {
             failure = error
         }
+        if failure == nil, let decoderFailure = decoder.failure { failure = decoderFailure }
     }
 }
 

@@ -104,12 +104,7 @@ private func expectSplitInvariant(_ text: String, _ expected: [String], sourceLo
     private func decode(_ text: String, limit: Int = 1 << 20) throws(HumanloopError) -> [StreamItem] {
         var decoder = EventStreamDecoder(maximumEventBytes: limit)
         var items: [StreamItem] = []
-        for byte in text.utf8 {
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
-            defer { buffer.deallocate() }
-            buffer[0] = byte
-            items += try decoder.feed(UnsafeRawBufferPointer(buffer))
-        }
+        for byte in text.utf8 { items += try decoder.feed([byte]) }
         items += try decoder.finish()
         return items
     }
@@ -151,5 +146,16 @@ private func expectSplitInvariant(_ text: String, _ expected: [String], sourceLo
             #expect(error.typeName == "invalid_response")
             #expect(error.message.contains("max_response_bytes"))
         }
+    }
+}
+
+@Suite struct EventStreamDecoderNoLossTests {
+    @Test func goodEventsBeforeABadOneInTheSameReadAreKept() throws {
+        var decoder = EventStreamDecoder(maximumEventBytes: 1 << 20)
+        let items = try decoder.feed(Array("data: {\"a\":1}\n\ndata: nope\n\ndata: {\"b\":2}\n\n".utf8))
+        #expect(items.count == 1)
+        #expect(decoder.failure?.message == "event 2 of the stream is not JSON: invalid literal (expected null) at byte 0")
+        #expect(throws: HumanloopError.self) { try decoder.feed(Array("data: {}\n\n".utf8)) }
+        #expect(throws: HumanloopError.self) { try decoder.finish() }
     }
 }

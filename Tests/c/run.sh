@@ -4,6 +4,8 @@
 #   Tests/c/run.sh                 every test binary (Tests/c/test_*.c)
 #   Tests/c/run.sh stream config   only test_stream.c and test_config.c
 #   VALGRIND=1 Tests/c/run.sh      each binary under valgrind (leaks, invalid accesses)
+#   HL_LIBDIR=dir HL_TEST_CFLAGS=-fsanitize=thread CC=clang Tests/c/run.sh stress
+#                                  against another build of the library (ThreadSanitizer)
 #
 # Needs build/lib/libhumanloop.so (run `make` first), cc, libcurl and jansson headers, python3.
 # Prints one line "N passed, N failed" (test cases) at the end; exits non-zero on any failure.
@@ -14,7 +16,7 @@ cd "$ROOT"
 
 CC="${CC:-cc}"
 OUT="${HL_TEST_BUILD_DIR:-$ROOT/build/tests/c}"
-LIBDIR="$ROOT/build/lib"
+LIBDIR="$(cd "${HL_LIBDIR:-$ROOT/build/lib}" 2>/dev/null && pwd || echo "${HL_LIBDIR:-$ROOT/build/lib}")"
 SERVER="$ROOT/Tests/server/hl_test_server.py"
 if [[ "${VALGRIND:-0}" == "1" ]]; then
     PER_TEST_TIMEOUT="${HL_TEST_TIMEOUT:-1800}"
@@ -46,8 +48,8 @@ fi
 
 # ---- build -----------------------------------------------------------------------------------
 mkdir -p "$OUT"
-CFLAGS=(-std=c99 -Wall -Wextra -Werror -g -O1 -I include)
-LIBS=(-L "$LIBDIR" -lhumanloop -lcurl -ljansson -lpthread "-Wl,-rpath,$LIBDIR")
+CFLAGS=(-std=c99 -Wall -Wextra -Werror -g -O1 -I include ${HL_TEST_CFLAGS:-})
+LIBS=(${HL_TEST_CFLAGS:-} -L "$LIBDIR" -lhumanloop -lcurl -ljansson -lpthread "-Wl,-rpath,$LIBDIR")
 "$CC" "${CFLAGS[@]}" -c Tests/c/testutil.c -o "$OUT/testutil.o"
 bins=()
 for src in "${tests[@]}"; do
@@ -99,6 +101,7 @@ echo "test server on 127.0.0.1:$PORT"
 # ---- run -------------------------------------------------------------------------------------
 runner=()
 if [[ "${VALGRIND:-0}" == "1" ]]; then
+    export HL_STRESS_CALLS="${HL_STRESS_CALLS:-40}"
     runner=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --quiet)
 fi
 

@@ -9,7 +9,9 @@ public enum StreamItem: Sendable {
 /// Turns the bytes of a `text/event-stream` body into completion events.
 ///
 /// Every event must be a JSON object; the first one that is not ends the stream with
-/// `HumanloopError.invalidResponse`.
+/// `HumanloopError.invalidResponse`. Events decoded before a bad one are never lost: when the
+/// same bytes complete good events and then a bad one, `feed` returns the good events and
+/// throws the error on the next `feed` or `finish`.
 public struct EventStreamDecoder: Sendable {
     private var parser = ServerSentEventParser()
     private let maximumEventBytes: Int
@@ -17,6 +19,8 @@ public struct EventStreamDecoder: Sendable {
     public private(set) var eventCount = 0
     /// True once `[DONE]` was seen (later bytes are ignored).
     public private(set) var sawDone = false
+    /// The error that ended the stream (thrown by every later call), if any.
+    public private(set) var failure: HumanloopError?
 
     /// - Parameter maximumEventBytes: the largest single event accepted.
     public init(maximumEventBytes: Int) {
@@ -25,21 +29,35 @@ public struct EventStreamDecoder: Sendable {
 
     /// Decodes the events completed by `bytes`.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HumanloopError) -> [StreamItem] {
+        if let failure { throw failure }
         guard !sawDone else { return [] }
-        let events = parser.feed(bytes)
-        if parser.pendingByteCount > maximumEventBytes {
-            throw .invalidResponse("a stream event exceeds max_response_bytes (\(maximumEventBytes) bytes)", status: 200, body: "")
+        let items = decode(parser.feed(bytes))
+        if failure == nil && parser.pendingByteCount > maximumEventBytes {
+            failure = .invalidResponse("a stream event exceeds max_response_bytes (\(maximumEventBytes) bytes)", status: 200, body: "")
         }
-        return try decode(events)
+        if let failure, items.isEmpty { throw failure }
+        return items
+    }
+
+    /// Decodes the events completed by `bytes` (an array).
+    public mutating func feed(_ bytes: [UInt8]) throws(HumanloopError) -> [StreamItem] {
+        let result: Result<[StreamItem], HumanloopError> = bytes.withUnsafeBytes { buffer in
+            do throws(HumanloopError) { return .success(try feed(buffer)) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 
     /// The body ended: decodes a last event that lacked its blank line.
     public mutating func finish() throws(HumanloopError) -> [StreamItem] {
+        if let failure { throw failure }
         guard !sawDone else { return [] }
-        return try decode(parser.finish())
+        let items = decode(parser.finish())
+        if let failure, items.isEmpty { throw failure }
+        return items
     }
 
-    private mutating func decode(_ events: [ServerSentEvent]) throws(HumanloopError) -> [StreamItem] {
+    /// Decodes events until the end marker or the first bad event (recorded in `failure`).
+    private mutating func decode(_ events: [ServerSentEvent]) -> [StreamItem] {
         var items: [StreamItem] = []
         for event in events {
             if sawDone { break }
@@ -52,10 +70,12 @@ public struct EventStreamDecoder: Sendable {
             let text = String(decoding: event.data.prefix(200), as: UTF8.self)
             let value: JSONValue
             do { value = try JSONParser.parse(event.data) } catch {
-                throw .invalidResponse("event \(position) of the stream is not JSON: \(error)", status: 200, body: text)
+                failure = .invalidResponse("event \(position) of the stream is not JSON: \(error)", status: 200, body: text)
+                break
             }
             guard case .object = value else {
-                throw .invalidResponse("event \(position) of the stream is \(RequestValidator.article(value.typeName)), not a JSON object", status: 200, body: text)
+                failure = .invalidResponse("event \(position) of the stream is \(RequestValidator.article(value.typeName)), not a JSON object", status: 200, body: text)
+                break
             }
             eventCount += 1
             items.append(.event(value, raw: event.data))

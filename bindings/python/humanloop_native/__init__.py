@@ -1,0 +1,69 @@
+"""humanloop_native — the Humanloop v4 completions API over libhumanloop (ctypes).
+
+A drop-in for the official Python SDK 0.5.16's completion calls::
+
+    from humanloop_native import Humanloop, ApiException
+
+    humanloop = Humanloop(api_key="...", openai_api_key="...")
+    response = humanloop.complete(
+        project="demo",
+        model_config={"model": "gpt-3.5-turbo-instruct", "prompt_template": "{{q}}"},
+        inputs={"q": "Hi"},
+    )
+    print(response.body["data"][0]["output"], response.status, response.round_trip_time)
+
+    for event in humanloop.complete_stream(project="demo", model_config={...}):
+        print(event["data"][0]["output"], end="")
+
+The client is thread-safe. ``acomplete`` & co. run the blocking call in ``asyncio.to_thread``.
+"""
+
+from ._client import ApiResponse, Headers, Humanloop
+from ._errors import (
+    ApiConnectionError,
+    ApiException,
+    ApiStreamingException,
+    ApiTimeoutError,
+    ClientConfigurationError,
+    HumanloopError,
+    InvalidConfigError,
+    InvalidRequestError,
+    InvalidResponseError,
+)
+from ._native import library_path as LIBRARY_PATH
+from ._native import lib as _lib
+from ._stream import AsyncCompletionStream, CompletionStream
+
+__version__ = "0.1.0"
+
+for _cls in (Humanloop, ApiResponse, Headers, CompletionStream, AsyncCompletionStream, HumanloopError,
+             ApiException, ApiStreamingException, InvalidRequestError, InvalidConfigError,
+             ApiConnectionError, ApiTimeoutError, InvalidResponseError):
+    _cls.__module__ = __name__  # tracebacks and reprs show humanloop_native.ApiException
+del _cls
+
+
+def lib_version() -> str:
+    """The version of the loaded libhumanloop (``hl_version()``), e.g. "0.1.0"."""
+    return _lib.hl_version().decode("ascii")
+
+
+__all__ = [
+    "Humanloop",
+    "ApiResponse",
+    "Headers",
+    "CompletionStream",
+    "AsyncCompletionStream",
+    "HumanloopError",
+    "ApiException",
+    "ApiStreamingException",
+    "InvalidRequestError",
+    "InvalidConfigError",
+    "ClientConfigurationError",
+    "ApiConnectionError",
+    "ApiTimeoutError",
+    "InvalidResponseError",
+    "LIBRARY_PATH",
+    "lib_version",
+    "__version__",
+]

@@ -1,0 +1,119 @@
+"""Locating and loading libhumanloop, and the ctypes declarations of its C API.
+
+Search order (the first that loads wins):
+
+1. the environment variable ``HUMANLOOP_LIB`` (a path to the shared library);
+2. the copy bundled inside this package (wheels carry ``libhumanloop.so.0``);
+3. the repository's ``build/lib/`` (a source checkout or ``pip install -e`` after ``make``);
+4. the system: ``ctypes.util.find_library("humanloop")``, then the plain soname
+   ``libhumanloop.so.0`` (``LD_LIBRARY_PATH``, ``ldconfig`` paths).
+
+Every function is declared with ``argtypes``/``restype``. Strings returned by the library are
+declared ``c_void_p`` (never ``c_char_p``) so that the pointer survives and can be released with
+``hl_free``. ``ctypes.CDLL`` releases the GIL during every call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import warnings
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+__all__ = ["lib", "library_path", "take_string", "SONAME"]
+
+SONAME = "libhumanloop.so.0"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# bindings/python/humanloop_native -> repository root
+_REPO_BUILD_LIB = _PACKAGE_DIR.parent.parent.parent / "build" / "lib"
+
+_c_char_p = ctypes.c_char_p
+_c_void_p = ctypes.c_void_p
+
+
+def _declare(cdll: ctypes.CDLL) -> None:
+    """Declare argtypes/restype of every exported function (raises AttributeError if one is missing)."""
+    cdll.hl_version.argtypes = []
+    cdll.hl_version.restype = _c_char_p  # static string: never freed
+
+    cdll.hl_client_new.argtypes = [_c_char_p, ctypes.POINTER(_c_void_p)]
+    cdll.hl_client_new.restype = _c_void_p
+    cdll.hl_client_free.argtypes = [_c_void_p]
+    cdll.hl_client_free.restype = None
+
+    for name in ("hl_complete", "hl_complete_deployed", "hl_complete_experiment",
+                 "hl_complete_model_configuration"):
+        fn = getattr(cdll, name)
+        fn.argtypes = [_c_void_p, _c_char_p]
+        fn.restype = _c_void_p  # char*, owned by the caller -> hl_free
+        stream_fn = getattr(cdll, name + "_stream")
+        stream_fn.argtypes = [_c_void_p, _c_char_p]
+        stream_fn.restype = _c_void_p  # hl_stream*
+
+    cdll.hl_stream_next.argtypes = [_c_void_p]
+    cdll.hl_stream_next.restype = _c_void_p  # char* or NULL
+    cdll.hl_stream_free.argtypes = [_c_void_p]
+    cdll.hl_stream_free.restype = None
+    cdll.hl_free.argtypes = [_c_void_p]
+    cdll.hl_free.restype = None
+
+
+def _candidates() -> List[Tuple[str, str]]:
+    """(description, path-or-name) pairs in search order ("" when find_library found nothing)."""
+    found: List[Tuple[str, str]] = []
+    env = os.environ.get("HUMANLOOP_LIB")
+    if env:
+        found.append(("$HUMANLOOP_LIB", env))
+    found.append(("bundled in the package", str(_PACKAGE_DIR / SONAME)))
+    found.append(("repository build", str(_REPO_BUILD_LIB / SONAME)))
+    system = ctypes.util.find_library("humanloop")
+    if system != SONAME:
+        found.append(("system (ctypes.util.find_library)", system or ""))
+    found.append(("system (dynamic loader)", SONAME))
+    return found
+
+
+def _load() -> Tuple[ctypes.CDLL, str]:
+    tried: List[str] = []
+    for origin, candidate in _candidates():
+        if not candidate:
+            tried.append(f"  {origin}: (nothing found)")
+            continue
+        is_path = os.sep in candidate
+        if is_path and not os.path.exists(candidate):
+            tried.append(f"  {origin}: {candidate} (not found)")
+            continue
+        try:
+            cdll = ctypes.CDLL(candidate)
+            _declare(cdll)
+        except (OSError, AttributeError) as exc:
+            tried.append(f"  {origin}: {candidate} ({exc})")
+            continue
+        if tried and tried[0].startswith("  $HUMANLOOP_LIB"):
+            warnings.warn(f"HUMANLOOP_LIB could not be used ({tried[0].strip()}); "
+                          f"loaded {candidate} instead", RuntimeWarning, stacklevel=3)
+        return cdll, candidate
+    if not os.environ.get("HUMANLOOP_LIB"):
+        tried.insert(0, "  $HUMANLOOP_LIB: (not set)")
+    raise ImportError(
+        "humanloop_native: cannot load the libhumanloop shared library. Looked at, in order:\n"
+        + "\n".join(tried)
+        + "\nBuild it with `make` at the repository root, install a wheel that bundles it, or set "
+        "HUMANLOOP_LIB to its path. It needs libcurl (libcurl4) on the system."
+    )
+
+
+lib, library_path = _load()
+
+
+def take_string(ptr: Optional[int]) -> Optional[bytes]:
+    """Copy a char* returned by the library and release it with hl_free. NULL -> None."""
+    if not ptr:
+        return None
+    try:
+        return ctypes.string_at(ptr)
+    finally:
+        lib.hl_free(ptr)
