@@ -45,7 +45,8 @@ del _cls
 
 def lib_version() -> str:
     """The version of the loaded libhumanloop (``hl_version()``), e.g. "0.1.0"."""
-    return _lib.hl_version().decode("ascii")
+    version: bytes = _lib.hl_version()
+    return version.decode("ascii")
 
 
 __all__ = [

@@ -7,7 +7,7 @@ import ctypes
 import json
 import math
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ._errors import InvalidConfigError, InvalidRequestError, error_from_envelope
 from ._native import lib, take_string
@@ -153,7 +153,8 @@ class _Completions:
         }.get(name)
         if target is None:
             raise AttributeError(name)
-        return getattr(self._client, target)
+        method: Callable[..., Any] = getattr(self._client, target)
+        return method
 
 
 class Humanloop:
@@ -231,8 +232,7 @@ class Humanloop:
         if not handle:
             if raw_error is None:
                 raise MemoryError("hl_client_new failed")
-            exc = error_from_envelope(json.loads(raw_error))
-            raise exc
+            raise error_from_envelope(json.loads(raw_error))
         self._handle = handle
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -291,7 +291,8 @@ class Humanloop:
         return _Completions(self)
 
     # -- calls -------------------------------------------------------------------------------
-    def _call(self, function: Callable[[int, bytes], Optional[int]], body: Mapping[str, Any]) -> ApiResponse:
+    def _call(self, function: Callable[[int, bytes], Optional[int]],
+              body: Mapping[str, Any]) -> ApiResponse:
         payload = _encode(body)
         handle = self._acquire()
         try:
@@ -306,7 +307,8 @@ class Humanloop:
             return ApiResponse(envelope)
         raise error_from_envelope(envelope)
 
-    def _open_stream(self, function: Callable[[int, bytes], Optional[int]], body: Mapping[str, Any]) -> CompletionStream:
+    def _open_stream(self, function: Callable[[int, bytes], Optional[int]],
+                     body: Mapping[str, Any]) -> CompletionStream:
         fields = dict(body)
         fields.pop("stream", None)  # the library sets "stream": true itself
         payload = _encode(fields)

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
 __all__ = [
     "HumanloopError",
@@ -51,11 +51,11 @@ class HumanloopError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self):  # keep keyword-only attributes when pickled
+    def __reduce__(self) -> Tuple[Any, ...]:  # keep keyword-only attributes when pickled
         return (_rebuild, (type(self), self.__dict__.copy()))
 
 
-def _rebuild(cls, state):
+def _rebuild(cls: Type["HumanloopError"], state: Dict[str, Any]) -> "HumanloopError":
     obj = cls.__new__(cls)
     Exception.__init__(obj, state.get("message", ""))
     obj.__dict__.update(state)
@@ -179,6 +179,8 @@ def error_from_envelope(envelope: Mapping[str, Any], *, streaming: bool = False)
     if kind == "invalid_response":
         return InvalidResponseError(message, status=err.get("status"), body=err.get("body"),
                                     attempts=attempts, error=err)
-    simple = {"invalid_config": InvalidConfigError, "connection_error": ApiConnectionError,
-              "timeout": ApiTimeoutError}.get(kind, HumanloopError)
+    simple: Type[HumanloopError] = {
+        "invalid_config": InvalidConfigError, "connection_error": ApiConnectionError,
+        "timeout": ApiTimeoutError,
+    }.get(str(kind), HumanloopError)
     return simple(message, attempts=attempts, error=err)

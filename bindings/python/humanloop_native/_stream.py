@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, AsyncIterator, Dict, Iterator, Optional
+from typing import Any, AsyncIterator, Dict, Generator, Iterator, Optional
 
 from ._errors import HumanloopError, error_from_envelope
 from ._native import lib, take_string
@@ -59,7 +59,8 @@ class CompletionStream(Iterator[Dict[str, Any]]):
         item = self._next_item()
         if item is _END:
             raise StopIteration
-        return item  # type: ignore[return-value]
+        event: Dict[str, Any] = item
+        return event
 
     def _next_item(self) -> Any:
         """The next event dict, or _END; raises the stream's error. Never raises StopIteration
@@ -146,9 +147,11 @@ class AsyncCompletionStream(AsyncIterator[Dict[str, Any]]):
         item = await asyncio.to_thread(self._stream._next_item)
         if item is _END:
             raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
+        event: Dict[str, Any] = item
+        return event
 
-    def __await__(self):  # ``stream = await humanloop.acomplete_stream(...)``
+    def __await__(self) -> Generator[Any, None, "AsyncCompletionStream"]:
+        # ``stream = await humanloop.acomplete_stream(...)`` (the SDK's streams are awaited)
         async def _self() -> "AsyncCompletionStream":
             return self
         return _self().__await__()

@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = ROOT / "bindings" / "python"
 SERVER_DIR = ROOT / "Tests" / "server"
-for entry in (str(PACKAGE_DIR), str(SERVER_DIR)):
+for entry in (str(Path(__file__).resolve().parent), str(PACKAGE_DIR), str(SERVER_DIR)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
