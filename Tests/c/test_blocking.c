@@ -16,7 +16,9 @@ static char *append_member(const char *req, const char *member)
 {
     size_t n = strlen(req);
     while (n > 0 && req[n - 1] != '}') n--;
+    if (n == 0) abort();  /* not an object: a bug in the test itself */
     char *s = malloc(n + strlen(member) + 4);
+    if (!s) abort();
     memcpy(s, req, n - 1);
     s[n - 1] = 0;
     int empty = (n >= 2 && req[n - 2] == '{');
@@ -173,7 +175,8 @@ static void test_response_numbers_kept_as_written(void)
     CHECKF(tu_contains(raw, "123456789012345678901234567890"), "big integer kept in the envelope: %s", raw);
     CHECKF(tu_contains(raw, "1e-7"), "1e-7 kept as written in the envelope: %s", raw);
     CHECKF(tu_contains(raw, "1.50"), "1.50 kept as written in the envelope: %s", raw);
-    CHECK_JINT(env, "body.neg", -1);
+    /* (jansson reads this document with every number as a real, for the 30-digit integer) */
+    CHECKF(tu_contains(raw, "\"neg\":-1}"), "-1 kept as written in the envelope: %s", raw);
     free(raw);
     json_decref(env);
     hl_client_free(c);
