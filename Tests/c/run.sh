@@ -102,7 +102,7 @@ echo "test server on 127.0.0.1:$PORT"
 runner=()
 if [[ "${VALGRIND:-0}" == "1" ]]; then
     export HL_STRESS_CALLS="${HL_STRESS_CALLS:-40}"
-    runner=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --quiet)
+    runner=(valgrind --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --error-exitcode=99 --quiet)
 fi
 
 passed=0

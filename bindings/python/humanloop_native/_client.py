@@ -117,6 +117,12 @@ def _bad_value(value: Any, path: str) -> Optional[Tuple[str, str]]:
     return (path, f"a {type(value).__name__} cannot be sent as JSON")
 
 
+def _given(scope: Mapping[str, Any]) -> Dict[str, Any]:
+    """The body fields of a call: its keyword arguments (``locals()`` at the top of the
+    method, in signature order) without ``self``; ``_encode`` drops the ones left at None."""
+    return {name: value for name, value in scope.items() if name != "self"}
+
+
 def _encode(body: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON of the given (not None) fields; floats via repr (0.7 -> 0.7)."""
     fields = {key: value for key, value in body.items() if value is not None}
@@ -381,24 +387,7 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete, {
-            'model_config': model_config,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return self._call(lib.hl_complete, _given(locals()))
 
     async def acomplete(
         self,
@@ -422,24 +411,7 @@ class Humanloop:
     ) -> ApiResponse:
         """Async ``complete``: runs the blocking call in the default thread executor
         (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete, {
-            'model_config': model_config,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return await asyncio.to_thread(self._call, lib.hl_complete, _given(locals()))
 
     def complete_stream(
         self,
@@ -470,24 +442,7 @@ class Humanloop:
         Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
         connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
         """
-        return self._open_stream(lib.hl_complete_stream, {
-            'model_config': model_config,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return self._open_stream(lib.hl_complete_stream, _given(locals()))
 
     def acomplete_stream(
         self,
@@ -511,24 +466,7 @@ class Humanloop:
     ) -> AsyncCompletionStream:
         """Async-iterator twin of ``complete_stream`` (each step runs in ``asyncio.to_thread``):
         ``async for event in humanloop.acomplete_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_stream, {
-            'model_config': model_config,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        }))
+        return AsyncCompletionStream(self._open_stream(lib.hl_complete_stream, _given(locals())))
 
     def complete_deployed(
         self,
@@ -586,24 +524,7 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete_deployed, {
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-            'environment': environment,
-        })
+        return self._call(lib.hl_complete_deployed, _given(locals()))
 
     async def acomplete_deployed(
         self,
@@ -627,24 +548,7 @@ class Humanloop:
     ) -> ApiResponse:
         """Async ``complete_deployed``: runs the blocking call in the default thread executor
         (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete_deployed, {
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-            'environment': environment,
-        })
+        return await asyncio.to_thread(self._call, lib.hl_complete_deployed, _given(locals()))
 
     def complete_deployed_stream(
         self,
@@ -675,24 +579,7 @@ class Humanloop:
         Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
         connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
         """
-        return self._open_stream(lib.hl_complete_deployed_stream, {
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-            'environment': environment,
-        })
+        return self._open_stream(lib.hl_complete_deployed_stream, _given(locals()))
 
     def acomplete_deployed_stream(
         self,
@@ -716,24 +603,7 @@ class Humanloop:
     ) -> AsyncCompletionStream:
         """Async-iterator twin of ``complete_deployed_stream`` (each step runs in ``asyncio.to_thread``):
         ``async for event in humanloop.acomplete_deployed_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_deployed_stream, {
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-            'environment': environment,
-        }))
+        return AsyncCompletionStream(self._open_stream(lib.hl_complete_deployed_stream, _given(locals())))
 
     def complete_experiment(
         self,
@@ -791,24 +661,7 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete_experiment, {
-            'experiment_id': experiment_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return self._call(lib.hl_complete_experiment, _given(locals()))
 
     async def acomplete_experiment(
         self,
@@ -832,24 +685,7 @@ class Humanloop:
     ) -> ApiResponse:
         """Async ``complete_experiment``: runs the blocking call in the default thread executor
         (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete_experiment, {
-            'experiment_id': experiment_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return await asyncio.to_thread(self._call, lib.hl_complete_experiment, _given(locals()))
 
     def complete_experiment_stream(
         self,
@@ -880,24 +716,7 @@ class Humanloop:
         Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
         connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
         """
-        return self._open_stream(lib.hl_complete_experiment_stream, {
-            'experiment_id': experiment_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return self._open_stream(lib.hl_complete_experiment_stream, _given(locals()))
 
     def acomplete_experiment_stream(
         self,
@@ -921,24 +740,7 @@ class Humanloop:
     ) -> AsyncCompletionStream:
         """Async-iterator twin of ``complete_experiment_stream`` (each step runs in ``asyncio.to_thread``):
         ``async for event in humanloop.acomplete_experiment_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_experiment_stream, {
-            'experiment_id': experiment_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        }))
+        return AsyncCompletionStream(self._open_stream(lib.hl_complete_experiment_stream, _given(locals())))
 
     def complete_model_configuration(
         self,
@@ -995,24 +797,7 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete_model_configuration, {
-            'model_config_id': model_config_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return self._call(lib.hl_complete_model_configuration, _given(locals()))
 
     async def acomplete_model_configuration(
         self,
@@ -1036,24 +821,7 @@ class Humanloop:
     ) -> ApiResponse:
         """Async ``complete_model_configuration``: runs the blocking call in the default thread executor
         (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete_model_configuration, {
-            'model_config_id': model_config_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return await asyncio.to_thread(self._call, lib.hl_complete_model_configuration, _given(locals()))
 
     def complete_model_config_stream(
         self,
@@ -1084,24 +852,7 @@ class Humanloop:
         Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
         connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
         """
-        return self._open_stream(lib.hl_complete_model_configuration_stream, {
-            'model_config_id': model_config_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        })
+        return self._open_stream(lib.hl_complete_model_configuration_stream, _given(locals()))
 
     def acomplete_model_config_stream(
         self,
@@ -1125,21 +876,4 @@ class Humanloop:
     ) -> AsyncCompletionStream:
         """Async-iterator twin of ``complete_model_config_stream`` (each step runs in ``asyncio.to_thread``):
         ``async for event in humanloop.acomplete_model_config_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_model_configuration_stream, {
-            'model_config_id': model_config_id,
-            'project': project,
-            'project_id': project_id,
-            'session_id': session_id,
-            'session_reference_id': session_reference_id,
-            'parent_id': parent_id,
-            'parent_reference_id': parent_reference_id,
-            'inputs': inputs,
-            'source': source,
-            'metadata': metadata,
-            'provider_api_keys': provider_api_keys,
-            'num_samples': num_samples,
-            'logprobs': logprobs,
-            'stream': stream,
-            'suffix': suffix,
-            'user': user,
-        }))
+        return AsyncCompletionStream(self._open_stream(lib.hl_complete_model_configuration_stream, _given(locals())))
