@@ -34,7 +34,7 @@ $(LIB): $(SWIFT_SOURCES) include/humanloop.h
 deps:
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
-	$(PYTHON) -m pytest --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q pytest
+	$(PYTHON) -m pip install -q --root-user-action=ignore --upgrade-strategy only-if-needed pytest wheel "setuptools>=61"
 
 build/examples/%: examples/%.c $(LIB) include/humanloop.h
 	mkdir -p build/examples
