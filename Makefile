@@ -59,17 +59,23 @@ test-c-valgrind: $(LIB)
 
 # The library built with ThreadSanitizer, and the threaded C tests linked against it.
 TSAN_LIBDIR := build/tsan/lib
+# clang's TSan runtime intercepts libdispatch, so the test programs link the toolchain's copy.
+SWIFT_LIBDIR := $(shell dirname "$$(command -v swift)")/../lib/swift/linux
 test-tsan:
 	swift build -c release --product humanloop --scratch-path .build-tsan -Xswiftc -sanitize=thread \
 	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map
 	mkdir -p $(TSAN_LIBDIR)
 	cp .build-tsan/release/libhumanloop.so $(TSAN_LIBDIR)/libhumanloop.so
 	CC=clang HL_LIBDIR=$(TSAN_LIBDIR) HL_TEST_BUILD_DIR=build/tests/tsan HL_TEST_CFLAGS=-fsanitize=thread \
-	  HL_STRESS_CALLS=$${HL_STRESS_CALLS:-250} TSAN_OPTIONS="exitcode=66 $${TSAN_OPTIONS:-}" \
+	  HL_TEST_LDFLAGS="-L$(SWIFT_LIBDIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_LIBDIR)" \
+	  HL_STRESS_CALLS=$${HL_STRESS_CALLS:-2000} TSAN_OPTIONS="exitcode=66 suppressions=$(CURDIR)/Tests/c/tsan.supp $${TSAN_OPTIONS:-}" \
 	  bash Tests/c/run.sh threads stress
 
 test-python: $(LIB)
 	$(PYTHON) -m pytest -q bindings/python/tests
+
+bench: $(LIB)
+	bash bench/run.sh all
 
 clean:
 	rm -rf .build build

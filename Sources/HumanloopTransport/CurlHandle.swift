@@ -1,5 +1,4 @@
 import CCurl
-import Synchronization
 
 /// libcurl's process-wide initialisation, done once on first use.
 enum CurlRuntime {
@@ -59,19 +58,20 @@ final class CurlHandle: @unchecked Sendable {
 }
 
 /// Idle handles kept for reuse, so calls reuse their connections (HTTP keep-alive).
-final class HandlePool: Sendable {
-    private let idle = Mutex<[CurlHandle]>([])
+final class HandlePool: @unchecked Sendable {
+    private let lock = Lock()
+    private var idle: [CurlHandle] = []  // guarded by lock
     private let maximumIdle = 64
 
     /// An idle handle, or a new one (nil only if libcurl cannot allocate one).
     func checkOut() -> CurlHandle? {
-        idle.withLock { $0.popLast() } ?? CurlHandle()
+        lock.withLock { idle.popLast() } ?? CurlHandle()
     }
 
     /// Returns a handle whose transfer has ended.
     func checkIn(_ handle: CurlHandle) {
-        idle.withLock { handles in
-            if handles.count < maximumIdle { handles.append(handle) }
+        lock.withLock {
+            if idle.count < maximumIdle { idle.append(handle) }
         }
     }
 }

@@ -49,7 +49,7 @@ fi
 # ---- build -----------------------------------------------------------------------------------
 mkdir -p "$OUT"
 CFLAGS=(-std=c99 -Wall -Wextra -Werror -g -O1 -I include ${HL_TEST_CFLAGS:-})
-LIBS=(${HL_TEST_CFLAGS:-} -L "$LIBDIR" -lhumanloop -lcurl -ljansson -lpthread "-Wl,-rpath,$LIBDIR")
+LIBS=(${HL_TEST_CFLAGS:-} -L "$LIBDIR" -lhumanloop -lcurl -ljansson -lpthread "-Wl,-rpath,$LIBDIR" ${HL_TEST_LDFLAGS:-})
 "$CC" "${CFLAGS[@]}" -c Tests/c/testutil.c -o "$OUT/testutil.o"
 bins=()
 for src in "${tests[@]}"; do
