@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""bench_python.py — the Python binding (humanloop_native, over libhumanloop) against the
+official SDK humanloop==0.5.16, in ONE process, same calls, same local server.
+
+Rows:
+  complete   N sequential ``client.complete(...)`` calls (blocking, one client each, reused).
+  stream     N/4 streaming calls, every event consumed: the binding's synchronous
+             ``complete_stream`` iterator vs the SDK's ``await complete_stream(...)`` async
+             generator (aiohttp), driven by one persistent event loop.
+Variants run in R rounds in alternating order (AB BA AB ...). Measured per call: wall time
+(time.perf_counter) and CPU time of this process (time.process_time; the server is another
+process). Printed: a table and the ratios binding/SDK (< 1 means the binding is cheaper).
+
+Usage (bench/run.sh python does all this, with a venv that has the SDK):
+  PYTHONPATH=bindings/python python bench/bench_python.py --url=http://127.0.0.1:PORT/v4
+      [--stream-url=URL] [--calls=1000] [--rounds=10] [--warmup=50] [--stream-calls=N]
+"""
+
+import argparse
+import asyncio
+import gc
+import statistics
+import sys
+import time
+
+ARGS = dict(
+    project="bench",
+    model_config={"model": "gpt-3.5-turbo-instruct", "prompt_template": "{{question}}",
+                  "temperature": 0.7, "max_tokens": -1},
+    inputs={"question": "What do llamas eat?"},
+)
+OUTPUT = "Hello from the test server"
+
+
+class Variant:
+    def __init__(self, name, call):
+        self.name, self.call = name, call
+        self.wall, self.cpu, self.calls, self.failures = 0.0, 0.0, 0, 0
+        self.lat = []
+        self.rounds = []  # (wall, cpu, calls)
+
+    def phase(self, n):
+        call, lat = self.call, self.lat
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            t = time.perf_counter()
+            try:
+                if not call():
+                    self.failures += 1
+            except Exception as e:  # noqa: BLE001 — a benchmark counts, it does not stop
+                if self.failures < 3:
+                    print("  %s: %r" % (self.name, e), file=sys.stderr)
+                self.failures += 1
+            lat.append(time.perf_counter() - t)
+        w, c = time.perf_counter() - w0, time.process_time() - c0
+        self.wall += w
+        self.cpu += c
+        self.calls += n
+        self.rounds.append((w, c, n))
+
+
+def run_pair(a, b, calls, rounds, warmup):
+    for _ in range(warmup):
+        a.call()
+        b.call()
+    gc.collect()
+    per = calls // rounds
+    for r in range(rounds):
+        n = calls - per * (rounds - 1) if r == rounds - 1 else per
+        first, second = (a, b) if r % 2 == 0 else (b, a)
+        first.phase(n)
+        second.phase(n)
+
+
+def row(label, v):
+    lat = sorted(v.lat)
+    p50 = lat[len(lat) // 2] if lat else 0
+    p99 = lat[min(len(lat) - 1, int(0.99 * (len(lat) - 1) + 0.5))] if lat else 0
+    print("%-10s %-16s %7d %10.1f %9.1f %9.1f %10.1f %5d" % (
+        label, v.name, v.calls, v.wall / v.calls * 1e6, p50 * 1e6, p99 * 1e6, v.cpu / v.calls * 1e6,
+        v.failures))
+
+
+def ratio(what, base, lib, idx):
+    total = (getattr(lib, what) / lib.calls) / (getattr(base, what) / base.calls)
+    per_round = [(lr[idx] / lr[2]) / (br[idx] / br[2]) for br, lr in zip(base.rounds, lib.rounds)
+                 if br[idx] > 0]
+    spread = "(rounds %.2f..%.2f)" % (min(per_round), max(per_round)) if per_round else ""
+    return "x%.2f %s" % (total, spread)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--stream-url")
+    ap.add_argument("--calls", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--stream-calls", type=int)
+    ap.add_argument("--label", default="Python test server")
+    opts = ap.parse_args()
+    stream_url = opts.stream_url or opts.url
+    stream_calls = opts.stream_calls if opts.stream_calls is not None else max(opts.rounds, opts.calls // 4)
+
+    import humanloop
+    import humanloop_native
+
+    sdk = humanloop.Humanloop(api_key="bench-key", host=opts.url)
+    nat = humanloop_native.Humanloop(api_key="bench-key", host=opts.url)
+    sdk_s = humanloop.Humanloop(api_key="bench-key", host=stream_url) if stream_url != opts.url else sdk
+    nat_s = humanloop_native.Humanloop(api_key="bench-key", host=stream_url) if stream_url != opts.url else nat
+
+    def sdk_complete():
+        r = sdk.complete(**ARGS)
+        return r.status == 200 and r.body["data"][0]["output"] == OUTPUT
+
+    def nat_complete():
+        r = nat.complete(**ARGS)
+        return r.status == 200 and r.body["data"][0]["output"] == OUTPUT
+
+    loop = asyncio.new_event_loop()
+
+    async def sdk_stream_async():
+        resp = await sdk_s.complete_stream(**ARGS)
+        n = 0
+        async for _ in resp.content:
+            n += 1
+        return n
+
+    def sdk_stream():
+        # The SDK 0.5.16 drops an event whose text contains "data:" (its SSE parsing splits on it),
+        # so it yields 3 of the server's 4 events; count >= 3 as a success.
+        return loop.run_until_complete(sdk_stream_async()) >= 3
+
+    def nat_stream():
+        return sum(1 for _ in nat_s.complete_stream(**ARGS)) == 4
+
+    print("Python binding humanloop_native %s (libhumanloop %s) vs official SDK humanloop %s — %s" % (
+        humanloop_native.__version__, humanloop_native.lib_version(),
+        getattr(humanloop, "__version__", "0.5.16"), opts.label))
+    print("python %s; url %s; calls/variant %d, rounds %d (AB BA ...), warm-up %d\n" % (
+        sys.version.split()[0], opts.url, opts.calls, opts.rounds, opts.warmup))
+
+    a, b = Variant("SDK 0.5.16", sdk_complete), Variant("humanloop_native", nat_complete)
+    run_pair(a, b, opts.calls, opts.rounds, opts.warmup)
+    sa, sb = Variant("SDK 0.5.16", sdk_stream), Variant("humanloop_native", nat_stream)
+    if stream_calls > 0:
+        run_pair(sa, sb, stream_calls, opts.rounds, max(1, opts.warmup // 4))
+    loop.close()
+
+    print("%-10s %-16s %7s %10s %9s %9s %10s %5s" % (
+        "row", "variant", "calls", "wall us", "p50 us", "p99 us", "cpu us", "fail"))
+    row("complete", a)
+    row("complete", b)
+    if stream_calls > 0:
+        row("stream", sa)
+        row("stream", sb)
+    print("\nratios humanloop_native / SDK (per call; < 1: the binding is cheaper):")
+    print("  complete  wall %s   cpu %s" % (ratio("wall", a, b, 0), ratio("cpu", a, b, 1)))
+    print("            p50 wall x%.2f" % (statistics.median(b.lat) / statistics.median(a.lat)))
+    if stream_calls > 0:
+        print("  stream    wall %s   cpu %s" % (ratio("wall", sa, sb, 0), ratio("cpu", sa, sb, 1)))
+    failures = a.failures + b.failures + sa.failures + sb.failures
+    if failures:
+        print("FAILURES: %d calls did not succeed" % failures)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
