@@ -12,17 +12,17 @@ LIBDIR := build/lib
 LIB := $(LIBDIR)/$(SONAME)
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc python3 python3-venv
+DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils python3 python3-venv
 PYTHON ?= python3
 
-.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-tsan test-python test-server clean fuzz bench
+.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-tsan test-python test-server test-library clean fuzz bench
 
 all: lib
 
 lib: $(LIB)
 
 $(LIB): $(SWIFT_SOURCES) include/humanloop.h
-	swift build -c release --product humanloop -Xswiftc -static-stdlib \
+	swift build -c release --product humanloop -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
 	  -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map \
 	  -Xlinker -soname=$(SONAME)
 	mkdir -p $(LIBDIR)
@@ -43,13 +43,16 @@ build/examples/%: examples/%.c $(LIB) include/humanloop.h
 example: build/examples/complete build/examples/stream
 	bash examples/run-against-test-server.sh build/examples/complete
 
-test: test-swift test-server test-c test-c-valgrind test-tsan test-python fuzz
+test: test-swift test-server test-library test-c test-c-valgrind test-tsan test-python fuzz
 
 test-swift:
 	swift test
 
 test-server:
 	$(PYTHON) -m pytest -q Tests/server
+
+test-library: $(LIB)
+	bash Tests/check_library.sh
 
 test-c: $(LIB)
 	bash Tests/c/run.sh
