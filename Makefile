@@ -12,7 +12,7 @@ LIBDIR := build/lib
 LIB := $(LIBDIR)/$(SONAME)
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils python3 python3-venv
+DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv
 PYTHON ?= python3
 
 .PHONY: all lib deps example test test-swift test-c test-c-valgrind test-tsan test-python test-server test-library clean fuzz bench
