@@ -113,9 +113,9 @@ hl_client *hl_client_new(const char *config_json, char **error_json);
 
 /*
  * hl_client_free: release a client and close its connections. NULL is a no-op.
- * No other thread may be using the client, and every hl_stream opened on it must be freed
- * first (a stream keeps its client alive, so freeing the client earlier is safe but the
- * connections close only when the last stream is freed).
+ * No other thread may be in a call on the client. Streams opened on it keep what they need
+ * alive: the client may be freed before them, and its last connections close when the last
+ * of its streams is freed.
  */
 void hl_client_free(hl_client *client);
 

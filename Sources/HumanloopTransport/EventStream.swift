@@ -112,9 +112,16 @@ public final class EventStream {
                 Clock.sleep(seconds: policy.backoff(retry: attempts, random: Double.random(in: 0...1)))
                 return nil
             }
-            if case .connectionError(let message) = error, eventCount > 0 || current.collector.receivedHead {
-                return end(with: .failure(.connectionError(
-                    "the stream broke after \(eventCount) event\(eventCount == 1 ? "" : "s"): \(message)")))
+            let events = "\(eventCount) event\(eventCount == 1 ? "" : "s")"
+            if eventCount > 0 || current.collector.receivedHead {
+                switch error {
+                case .connectionError(let message):
+                    return end(with: .failure(.connectionError("the stream broke after \(events): \(message)")))
+                case .timeout(let message):
+                    return end(with: .failure(.timeout("the stream stopped after \(events): \(message)")))
+                default:
+                    break
+                }
             }
             return end(with: .failure(error))
         }

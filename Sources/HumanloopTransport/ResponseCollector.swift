@@ -17,6 +17,10 @@ final class ResponseCollector {
     private(set) var headers = JSONObject()
     private(set) var body: [UInt8] = []
     private(set) var receivedHead = false
+    /// Body bytes received so far (buffered or decoded).
+    private(set) var bodyBytesReceived = 0
+    /// Monotonic time of the last byte received (header or body); the creation time at first.
+    private(set) var lastReceive = Clock.monotonic()
     /// Events decoded and not yet taken.
     var items: [StreamItem] = []
     /// A failure detected inside a callback (it aborted the transfer).
@@ -31,12 +35,28 @@ final class ResponseCollector {
 
     var isSuccessStatus: Bool { (200...299).contains(status) }
 
+    /// The value of the Content-Length header, if the answer has a valid one.
+    var contentLength: Int? {
+        guard case .string(let text) = headers["content-length"], let value = Int(text.trimmed), value >= 0 else { return nil }
+        return value
+    }
+
+    /// True when the answer's body is sent with chunked transfer encoding.
+    var isChunked: Bool {
+        guard case .string(let text) = headers["transfer-encoding"] else { return false }
+        return text.lowercased().contains("chunked")
+    }
+
+    /// Events decoded so far (0 for a buffered body).
+    var decodedEventCount: Int { decoder.eventCount }
+
     var head: ResponseHead {
         ResponseHead(status: status, reason: reason.isEmpty ? ReasonPhrase.standard(for: status) : reason, headers: headers)
     }
 
     /// One header line (status line, header, or the blank line). Returns false to abort.
     func receiveHeaderLine(_ line: UnsafeRawBufferPointer) -> Bool {
+        lastReceive = Clock.monotonic()
         var end = line.count
         while end > 0 && (line[end - 1] == 0x0A || line[end - 1] == 0x0D) { end -= 1 }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
@@ -65,6 +85,8 @@ final class ResponseCollector {
 
     /// Body bytes. Returns false to abort the transfer.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        lastReceive = Clock.monotonic()
+        bodyBytesReceived += bytes.count
         if mode == .eventStream && isSuccessStatus {
             do throws(HumanloopError) {
                 items.append(contentsOf: try decoder.feed(bytes))
@@ -76,7 +98,7 @@ final class ResponseCollector {
             return failure == nil
         }
         guard body.count + bytes.count <= maximumBytes else {
-            failure = .invalidResponse("the response body exceeds max_response_bytes (\(maximumBytes) bytes)",
+            failure = .invalidResponse("the body of the \(status) answer exceeds max_response_bytes (\(maximumBytes) bytes); the rest was not read",
                                        status: status, body: String(decoding: body.prefix(200), as: UTF8.self))
             return false
         }

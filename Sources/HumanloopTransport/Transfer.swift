@@ -20,6 +20,8 @@ final class Transfer {
     private(set) var result: CURLcode?
     private var attached = false
     private var ownsHandle = true
+    /// True when the exchange was ended because no byte arrived for low_speed_timeout.
+    private(set) var stalled = false
 
     init?(pool: HandlePool, settings: TransportSettings, url: String, body: [UInt8], mode: ResponseCollector.BodyMode) {
         guard let handle = pool.checkOut() else { return nil }
@@ -58,8 +60,10 @@ final class Transfer {
         if let proxy = settings.proxy { h.set(CURLOPT_PROXY, proxy) }
         h.set(CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
         h.set(CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
-        h.set(CURLOPT_LOW_SPEED_LIMIT, 1)
-        h.set(CURLOPT_LOW_SPEED_TIME, settings.lowSpeedSeconds)
+        // low_speed_timeout is enforced by `step` (libcurl's low-speed check averages over a
+        // window that includes the upload, so it cannot express "no byte for N seconds").
+        h.set(CURLOPT_LOW_SPEED_LIMIT, 0)
+        h.set(CURLOPT_LOW_SPEED_TIME, 0)
         h.set(CURLOPT_TCP_KEEPALIVE, 1)
         h.set(CURLOPT_TCP_NODELAY, 1)
         let context = Unmanaged.passUnretained(collector).toOpaque()
@@ -82,9 +86,27 @@ final class Transfer {
         }
         readCompletion()
         if result == nil && collector.items.isEmpty {
-            _ = curl_multi_poll(handle.multi, nil, 0, waitMilliseconds, nil)
+            var wait = waitMilliseconds
+            if let idle = idleDeadline {
+                let left = (idle - Clock.monotonic()) * 1000
+                wait = Int32(max(0, min(Double(wait), left.rounded(.up))))
+            }
+            _ = curl_multi_poll(handle.multi, nil, 0, wait, nil)
             if curl_multi_perform(handle.multi, &running) == CURLM_OK { readCompletion() }
         }
+        if result == nil, let idle = idleDeadline, Clock.monotonic() >= idle {
+            stalled = true
+            result = CURLE_OPERATION_TIMEDOUT
+        }
+    }
+
+    /// When the attempt ends for lack of data (low_speed_timeout): low_speed_timeout after the
+    /// last byte received, or after the request went out when nothing was received yet. Nil
+    /// while the request has not been sent (connect_timeout covers that phase).
+    private var idleDeadline: Double? {
+        guard requestSent else { return nil }
+        let sentAt = startTime + handle.infoSeconds(CURLINFO_PRETRANSFER_TIME_T)
+        return max(collector.lastReceive, sentAt) + settings.lowSpeedSeconds
     }
 
     private func readCompletion() {
@@ -121,6 +143,12 @@ final class Transfer {
         let code = result ?? CURLE_OK
         if let failure = collector.failure { return .failure(failure, retryable: false) }
         if code == CURLE_OK {
+            // libcurl reports a connection closed in the middle of the header block as a
+            // success (it received some header bytes); there is no answer to use.
+            guard collector.receivedHead else {
+                return .failure(.connectionError("the server closed the connection in the middle of the response headers"),
+                                retryable: true)
+            }
             collector.finishStream()
             if let failure = collector.failure { return .failure(failure, retryable: false) }
             return .response(collector.head, body: collector.body)
@@ -132,16 +160,23 @@ final class Transfer {
         let detail = handle.errorDetail(code)
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
+            if stalled {
+                return .timeout("no data arrived for \(settings.lowSpeedText) s (low_speed_timeout)\(progressSuffix)")
+            }
             if !requestSent {
                 return .timeout("timed out connecting to the server after \(settings.connectTimeoutText) s")
             }
-            if detail.contains("too slow") {
-                return .timeout("no data arrived for \(settings.lowSpeedSeconds) s (low_speed_timeout)")
-            }
-            return .timeout("the request timed out after \(settings.timeoutText) s")
+            return .timeout("the request timed out after \(settings.timeoutText) s (timeout)\(progressSuffix)")
         default:
-            return .connectionError(connectionMessage(detail))
+            return .connectionError(connectionMessage(code, detail))
         }
+    }
+
+    /// " while reading the body of the 200 answer (10 bytes received)" or " while waiting for an answer".
+    private var progressSuffix: String {
+        guard collector.receivedHead else { return " while waiting for an answer" }
+        let received = collector.bodyBytesReceived
+        return " while reading the body of the \(collector.status) answer (\(received) byte\(received == 1 ? "" : "s") received)"
     }
 
     /// True once the request was written to a connection.
@@ -151,21 +186,59 @@ final class Transfer {
         return size > 0
     }
 
-    private func connectionMessage(_ detail: String) -> String {
-        if collector.receivedHead {
-            return "the connection broke while reading the \(collector.status) answer: \(detail)"
-        }
-        return "could not get an answer from the server: \(detail)"
+    /// True when libcurl's error is about the chunked framing sent by the server.
+    private func isChunkedEncodingError(_ code: CURLcode, _ detail: String) -> Bool {
+        code == CURLE_RECV_ERROR && detail.contains("chunked-encoding")
     }
 
-    /// Refused, reset or closed before an answer, and timeouts while connecting.
+    private func connectionMessage(_ code: CURLcode, _ detail: String) -> String {
+        guard collector.receivedHead else {
+            switch code {
+            case CURLE_COULDNT_CONNECT:
+                return "could not connect to the server: \(detail)"
+            case CURLE_GOT_NOTHING:
+                return "the server closed the connection without answering"
+            case CURLE_SEND_ERROR:
+                return "the connection broke while sending the request: \(detail)"
+            case CURLE_RECV_ERROR:
+                return "the connection broke before an answer arrived: \(detail)"
+            default:
+                return "could not get an answer from the server: \(detail)"
+            }
+        }
+        let status = collector.status
+        let received = collector.bodyBytesReceived
+        if isChunkedEncodingError(code, detail) {
+            return "the \(status) answer's chunked encoding is malformed after \(received) body byte\(received == 1 ? "" : "s"): \(detail)"
+        }
+        if code == CURLE_PARTIAL_FILE {
+            if let expected = collector.contentLength, !collector.isChunked {
+                return "the connection closed after \(received) of \(expected) body bytes of the \(status) answer"
+            }
+            return "the connection closed after \(received) body byte\(received == 1 ? "" : "s") of the \(status) answer, before its chunked body ended"
+        }
+        return "the connection broke after \(received) body byte\(received == 1 ? "" : "s") of the \(status) answer: \(detail)"
+    }
+
+    /// Refused, reset or closed before an answer, and timeouts while connecting. For an event
+    /// stream, also a connection that broke after a 2xx head but before any event.
     private func isRetryable(_ code: CURLcode) -> Bool {
-        guard !collector.receivedHead else { return false }
+        if collector.receivedHead {
+            guard collector.mode == .eventStream, collector.isSuccessStatus, collector.decodedEventCount == 0 else { return false }
+            switch code {
+            case CURLE_RECV_ERROR:
+                return !isChunkedEncodingError(code, handle.errorDetail(code))
+            case CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING:
+                return true
+            default:
+                return false
+            }
+        }
         switch code {
         case CURLE_COULDNT_CONNECT, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR:
             return true
         case CURLE_OPERATION_TIMEDOUT:
-            return !requestSent
+            return !requestSent && !stalled
         default:
             return false
         }

@@ -20,12 +20,14 @@ struct TransportSettings: Sendable {
     let userAgent: String
     let timeoutMilliseconds: Int
     let connectTimeoutMilliseconds: Int
-    let lowSpeedSeconds: Int
+    /// Seconds without a received byte that end an attempt (checked by `Transfer` itself).
+    let lowSpeedSeconds: Double
     let maxResponseBytes: Int
     let caBundle: String?
     let proxy: String?
     let timeoutText: String
     let connectTimeoutText: String
+    let lowSpeedText: String
 
     init(_ configuration: ClientConfiguration) {
         // "Expect:" with no value stops libcurl from sending `Expect: 100-continue`.
@@ -38,12 +40,13 @@ struct TransportSettings: Sendable {
         userAgent = configuration.userAgent
         timeoutMilliseconds = max(1, Int(configuration.timeout * 1000))
         connectTimeoutMilliseconds = max(1, Int(configuration.connectTimeout * 1000))
-        lowSpeedSeconds = max(1, Int(configuration.lowSpeedTimeout.rounded(.up)))
+        lowSpeedSeconds = configuration.lowSpeedTimeout
         maxResponseBytes = configuration.maxResponseBytes
         caBundle = configuration.caBundle
         proxy = configuration.proxy
         timeoutText = JSONNumber(configuration.timeout).text.droppingPointZero
         connectTimeoutText = JSONNumber(configuration.connectTimeout).text.droppingPointZero
+        lowSpeedText = JSONNumber(configuration.lowSpeedTimeout).text.droppingPointZero
     }
 }
 
