@@ -188,7 +188,8 @@ final class Transfer {
 
     /// True when libcurl's error is about the chunked framing sent by the server.
     private func isChunkedEncodingError(_ code: CURLcode, _ detail: String) -> Bool {
-        code == CURLE_RECV_ERROR && detail.contains("chunked-encoding")
+        // libcurl 7.x: "... in chunked-encoding"; 8.x: "chunk hex-length char not a hex digit ..."
+        code == CURLE_RECV_ERROR && detail.lowercased().contains("chunk")
     }
 
     private func connectionMessage(_ code: CURLcode, _ detail: String) -> String {
