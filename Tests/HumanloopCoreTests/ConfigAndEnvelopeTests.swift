@@ -83,6 +83,21 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
         #expect(envelope["error"]?["message"] == .string("proxy said [redacted] is bad"))
     }
 
+    @Test func secretsEchoedByTheServerAreRedacted() throws {
+        let head = ResponseHead(status: 401, reason: "Unauthorized",
+                                headers: JSONObject([("x-echo", .string("key=sk-SECRET-1"))]))
+        let body = Array(#"{"detail":"bad key sk-SECRET-1","sk-SECRET-1":[1,"sk-SECRET-1"]}"#.utf8)
+        let envelope = Envelope.failure(.apiError(head, body: body, roundTripTime: 0.1), attempts: 1, secrets: ["sk-SECRET-1"])
+        let text = JSONSerializer.string(of: envelope)
+        #expect(!text.contains("sk-SECRET-1"))
+        #expect(envelope["error"]?["headers"]?["x-echo"] == .string("key=[redacted]"))
+        #expect(envelope["error"]?["body"]?["detail"] == .string("bad key [redacted]"))
+        #expect(envelope["error"]?["status"] == .int(401))
+        let textBody = Envelope.failure(.invalidResponse("bad", status: 200, body: "echo sk-SECRET-1"), attempts: 1,
+                                        secrets: ["sk-SECRET-1"])
+        #expect(textBody["error"]?["body"] == .string("echo [redacted]"))
+    }
+
     @Test func streamEventKeepsBytes() {
         let raw = Array(#"{"data":[{"output":"data: x"}] , "n": 1.50}"#.utf8)
         #expect(String(decoding: Envelope.streamEvent(rawJSON: raw), as: UTF8.self)

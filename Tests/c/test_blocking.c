@@ -615,6 +615,28 @@ static void test_user_agent_custom(void)
     hl_client_free(c);
 }
 
+/* A hostile server echoes the API key in an error body and header: the envelope redacts it
+ * (tu_parse_env fails the test if TU_SECRET appears anywhere in the returned text). */
+static void test_secret_echoed_by_server_is_redacted(void)
+{
+    hl_client *c = tu_client(",\"max_retries\":0");
+    tu_script("[{\"status\":401,\"headers\":{\"X-Echo\":\"%s\"},\"json\":{\"detail\":\"bad key %s\"}},"
+              "{\"status\":500,\"body\":\"<p>%s</p>\"}]", TU_SECRET, TU_SECRET, TU_SECRET);
+    char *raw = NULL;
+    json_t *env = tu_call(hl_complete, c, TU_REQ, &raw);
+    CHECK_STR(tu_err_type(env), "api_error");
+    CHECK_JINT(env, "error.status", 401);
+    CHECK_JSTR(env, "error.body.detail", "bad key [redacted]");
+    CHECK_JSTR(env, "error.headers.x-echo", "[redacted]");
+    json_decref(env);
+    free(raw);
+    env = tu_call(hl_complete, c, TU_REQ, &raw);
+    CHECK_JSTR(env, "error.body", "<p>[redacted]</p>");
+    json_decref(env);
+    free(raw);
+    hl_client_free(c);
+}
+
 static void test_secret_never_in_any_string(void)
 {
     /* The key appears nowhere in what the library returns, even when the server echoes
@@ -660,5 +682,6 @@ int main(int argc, char **argv)
     RUN(test_host_trailing_slash);
     RUN(test_user_agent_custom);
     RUN(test_secret_never_in_any_string);
+    RUN(test_secret_echoed_by_server_is_redacted);
     return tu_finish();
 }

@@ -51,17 +51,18 @@ public enum Envelope {
         return output
     }
 
-    /// `{"ok":false,"error":{...},"attempts":N}`; any secret in a message is replaced by "[redacted]".
+    /// `{"ok":false,"error":{...},"attempts":N}`. Every secret anywhere in the error (message,
+    /// the server's body and headers: a hostile server may echo the key) becomes "[redacted]".
     public static func failure(_ error: HumanloopError, attempts: Int, secrets: [String] = []) -> JSONValue {
         var details = JSONObject([
             ("type", .string(error.typeName)),
-            ("message", .string(redact(error.message, secrets: secrets))),
+            ("message", .string(error.message)),
         ])
         switch error {
         case .invalidRequest(let issues):
             details["path"] = .string(issues.first?.path ?? "")
             details["errors"] = .array(issues.map { issue in
-                .object(JSONObject([("path", .string(issue.path)), ("message", .string(redact(issue.message, secrets: secrets)))]))
+                .object(JSONObject([("path", .string(issue.path)), ("message", .string(issue.message))]))
             })
         case .apiError(let head, let body, let roundTripTime):
             details["status"] = .int(head.status)
@@ -75,7 +76,24 @@ public enum Envelope {
         case .invalidConfig, .connectionError, .timeout:
             break
         }
-        return .object(JSONObject([("ok", .bool(false)), ("error", .object(details)), ("attempts", .int(attempts))]))
+        return .object(JSONObject([("ok", .bool(false)), ("error", redact(.object(details), secrets: secrets)),
+                                   ("attempts", .int(attempts))]))
+    }
+
+    /// `value` with every secret replaced in every string and object key.
+    public static func redact(_ value: JSONValue, secrets: [String]) -> JSONValue {
+        let secrets = secrets.filter { $0.utf8.count >= 4 }
+        guard !secrets.isEmpty else { return value }
+        switch value {
+        case .string(let text):
+            return .string(redact(text, secrets: secrets))
+        case .array(let elements):
+            return .array(elements.map { redact($0, secrets: secrets) })
+        case .object(let object):
+            return .object(JSONObject(object.members.map { (redact($0.key, secrets: secrets), redact($0.value, secrets: secrets)) }))
+        case .null, .bool, .number:
+            return value
+        }
     }
 
     /// The body as JSON when it parses, else as text (invalid UTF-8 replaced).
