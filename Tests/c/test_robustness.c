@@ -117,6 +117,9 @@ static void test_large_inputs(void)
     json_t *r = tu_requests();
     const char *body = tu_str(r, "[0].body");
     CHECKF(body && strlen(body) == strlen(req) + strlen(",\"provider_api_keys\":{}"), "whole body received");
+    json_t *first = json_array_get(r, 0);
+    CHECKF(first && tu_req_header(first, "Expect") == NULL, "no Expect: 100-continue on a 4 MB POST: %s",
+           first ? tu_req_header(first, "Expect") : "no request");
     json_decref(r);
     free(raw);
     json_decref(env);
