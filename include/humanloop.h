@@ -165,17 +165,27 @@ hl_stream *hl_complete_model_configuration_stream(hl_client *client, const char 
  * hl_stream_next: block until the next item and return it as a new string (free with hl_free):
  *   {"ok":true,"event":{...}}     one server event's JSON object, untouched, in arrival order;
  *   then exactly one terminal item:
- *   {"ok":true,"done":true,"status":200,"headers":{...},"round_trip_time":...,"events":N}
- *                                 the body ended cleanly, or
- *   {"ok":false,"error":{...}}    the same error types as the blocking calls;
+ *   {"ok":true,"done":true,"status":200,"headers":{...},"round_trip_time":...,"attempts":n,
+ *    "events":N}                  the body ended cleanly (or with "data: [DONE]"), or
+ *   {"ok":false,"error":{...},"attempts":n}
+ *                                 the same error types as the blocking calls: an event that
+ *                                 is not a JSON object is "invalid_response"; a connection cut
+ *                                 mid-stream is "connection_error" and its message says how
+ *                                 many events arrived; a stall is "timeout";
  *   then NULL for every further call. NULL stream returns NULL.
- * Events are delivered as soon as their bytes arrive.
+ * Events are delivered as soon as their bytes arrive; the events decoded before a failure are
+ * always delivered before it. A failure before the first event is retried like a blocking
+ * call (max_retries); after the first event nothing is retried.
+ * Not thread-safe for one stream: use it from one thread at a time (handing it to another
+ * thread between calls is fine).
  */
 char *hl_stream_next(hl_stream *stream);
 
 /*
  * hl_stream_free: close the connection if still open and release the stream. Safe at any
- * point (before, during or after the events). NULL is a no-op.
+ * point (before, during or after the events); it never blocks on the network. Items already
+ * returned by hl_stream_next stay valid (free them with hl_free). NULL is a no-op. Not to be
+ * called while another thread is inside hl_stream_next on the same stream.
  */
 void hl_stream_free(hl_stream *stream);
 
