@@ -93,8 +93,7 @@ final class ResponseCollector {
             } catch {
                 failure = error
             }
-            // Events decoded before a bad one are delivered, then the failure ends the stream.
-            if failure == nil, let decoderFailure = decoder.failure { failure = decoderFailure }
+            adoptDecoderFailure()
             return failure == nil
         }
         guard body.count + bytes.count <= maximumBytes else {
@@ -114,15 +113,12 @@ final class ResponseCollector {
         } catch {
             failure = error
         }
-        if failure == nil, let decoderFailure = decoder.failure { failure = decoderFailure }
+        adoptDecoderFailure()
     }
-}
 
-extension String {
-    var trimmed: String {
-        var text = Substring(self)
-        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
-        return String(text)
+    /// A bad event the decoder met after good ones in the same bytes: those events are
+    /// delivered first, then this failure ends the stream.
+    private func adoptDecoderFailure() {
+        if failure == nil, let decoderFailure = decoder.failure { failure = decoderFailure }
     }
 }

@@ -86,7 +86,8 @@ public enum HTTPDate {
 }
 
 extension String {
-    var trimmed: String {
+    /// The text without leading and trailing spaces and tabs (HTTP's optional whitespace).
+    public var trimmed: String {
         var scalars = Substring(self)
         while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
         while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
