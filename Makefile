@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv
 PYTHON ?= python3
 
-.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-tsan test-python test-server test-library clean fuzz bench
+.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-tsan test-python test-python-valgrind test-server test-library clean fuzz bench
 
 all: lib
 
@@ -43,7 +43,7 @@ build/examples/%: examples/%.c $(LIB) include/humanloop.h
 example: build/examples/complete build/examples/stream
 	bash examples/run-against-test-server.sh build/examples/complete
 
-test: test-swift test-server test-library test-c test-c-valgrind test-tsan test-python fuzz
+test: test-swift test-server test-library test-c test-c-valgrind test-tsan test-python test-python-valgrind fuzz
 
 test-swift:
 	swift test
@@ -79,6 +79,9 @@ test-python: $(LIB)
 
 bench: $(LIB)
 	bash bench/run.sh all
+
+test-python-valgrind: $(LIB)
+	bash bindings/python/valgrind.sh
 
 clean:
 	rm -rf .build build

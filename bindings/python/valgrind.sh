@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# bindings/python/valgrind.sh — the Python binding's call, stream and error tests under valgrind.
+#
+# CPython itself is not valgrind-clean (its AVX2 string compares read past blocks, its own
+# allocator and JSON scanner use uninitialised words), so the run fails only on a valgrind
+# error or definite leak whose stack passes through libhumanloop: memory errors of the library
+# (or of the binding's use of it) while Python drives it through ctypes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python=$(python3 -c 'import sys; print(sys.executable)')   # the real binary, not a pyenv shim
+log=$(mktemp "${TMPDIR:-/tmp}/hl-python-valgrind.XXXXXX")
+trap 'rm -f "$log"' EXIT
+status=0
+PYTHONMALLOC=malloc valgrind --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite \
+    --num-callers=40 --log-file="$log" \
+    "$python" -m pytest -q -p no:cacheprovider \
+    bindings/python/tests/test_calls.py bindings/python/tests/test_stream.py bindings/python/tests/test_errors.py \
+    || status=$?
+# Error records are the runs of "==pid== " lines between blank "==pid== " lines.
+ours=$(awk '/^==[0-9]+== $/ { if (block ~ /libhumanloop/) print block "\n"; block = ""; next }
+            /^==[0-9]+== / { block = block $0 "\n" }
+            END { if (block ~ /libhumanloop/) print block }' "$log" |
+       grep -v -E "ERROR SUMMARY|HEAP SUMMARY|LEAK SUMMARY|in use at exit" || true)
+if [[ -n "$ours" ]]; then
+    echo "valgrind: errors in libhumanloop under Python:"
+    echo "$ours" | head -80
+    exit 1
+fi
+if [[ "$status" -ne 0 ]]; then
+    echo "valgrind: the Python tests failed (pytest exit status $status)"
+    exit "$status"
+fi
+echo "valgrind: no error or definite leak in libhumanloop under the Python tests"
