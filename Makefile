@@ -2,8 +2,9 @@
 #   make deps          install the Debian packages needed to build and test (apt-get)
 #   make               build build/lib/libhumanloop.so (release, Swift runtime linked statically)
 #   make example       build the library and examples/complete, run it against the bundled test server
-#   make test          every test suite: Swift, test server, C, C under valgrind, C under
-#                      ThreadSanitizer, Python, and each fuzz harness for FUZZ_SECONDS (60)
+#   make test          every test suite: Swift, test server, the built library's ABI, C, C under
+#                      valgrind, C under ThreadSanitizer, Python, Python under valgrind, and each
+#                      fuzz harness for FUZZ_SECONDS (60)
 #   make fuzz          run the fuzz harnesses (FUZZ_SECONDS each)
 #   make bench         benchmarks and the soak check (not part of test)
 SHELL := /bin/bash
