@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import inspect
 import json
 import math
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import (Any, Callable, Concatenate, Coroutine, Dict, List, Mapping, Optional, ParamSpec, Tuple,
+                    TypeVar, Union)
 
 from ._errors import InvalidConfigError, InvalidRequestError, error_from_envelope
 from ._native import lib, take_string
@@ -138,6 +140,74 @@ def _encode(body: Mapping[str, Any]) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: let the library judge the \\u escapes
         return json.dumps(fields, separators=(",", ":"), default=_json_default).encode("ascii")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _variant(call: Callable[..., Any], name: str, signature: inspect.Signature, returns: Any, doc: str) -> None:
+    """Names, documents and signs a generated variant of a completion method."""
+    call.__name__ = name
+    call.__qualname__ = f"Humanloop.{name}"
+    call.__doc__ = doc
+    call.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+
+
+def _asynchronous(method: Callable[Concatenate["Humanloop", P], R]) -> Callable[Concatenate["Humanloop", P], Coroutine[Any, Any, R]]:
+    """``a<method>``: the blocking call run in the default thread executor."""
+
+    async def call(self: "Humanloop", /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(method, self, *args, **kwargs)
+
+    _variant(call, "a" + method.__name__, inspect.signature(method), "ApiResponse",
+             f"""Async ``{method.__name__}``: runs the blocking call in the default thread executor
+        (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors.""")
+    return call
+
+
+_STREAM_DOC = """Streaming ``{name}``: returns an iterator of whole event dicts, in arrival order.
+
+        ``stream`` is accepted for compatibility with the SDK's signature and ignored (the
+        library always sends ``"stream": true``). Arguments are validated at once
+        (``InvalidRequestError``); every other error (``ApiStreamingException`` for a non-2xx
+        status, connection errors, timeouts, a stream cut short) is raised from the iterator.
+        Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
+        connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
+        """
+
+
+def _stream_name(method: Callable[..., Any]) -> str:
+    # The SDK's name for the model-config stream is shorter than its blocking call's.
+    return method.__name__.replace("_model_configuration", "_model_config") + "_stream"
+
+
+def _streaming(method: Callable[Concatenate["Humanloop", P], Any],
+               function: Callable[[Optional[int], bytes], Optional[int]]) -> Callable[Concatenate["Humanloop", P], CompletionStream]:
+    """``<method>_stream``: the same keyword arguments, an iterator of events."""
+    signature = inspect.signature(method)
+
+    def call(self: "Humanloop", /, *args: P.args, **kwargs: P.kwargs) -> CompletionStream:
+        bound = signature.bind(self, *args, **kwargs)  # TypeError for unknown or missing arguments
+        return self._open_stream(function, _given(bound.arguments))
+
+    _variant(call, _stream_name(method), signature, "CompletionStream", _STREAM_DOC.format(name=method.__name__))
+    return call
+
+
+def _asynchronous_streaming(method: Callable[Concatenate["Humanloop", P], Any],
+                            function: Callable[[Optional[int], bytes], Optional[int]]) -> Callable[Concatenate["Humanloop", P], AsyncCompletionStream]:
+    """``a<method>_stream``: the async-iterator twin of the stream."""
+    stream = _streaming(method, function)
+
+    def call(self: "Humanloop", /, *args: P.args, **kwargs: P.kwargs) -> AsyncCompletionStream:
+        return AsyncCompletionStream(stream(self, *args, **kwargs))
+
+    name = "a" + _stream_name(method)
+    _variant(call, name, inspect.signature(method), "AsyncCompletionStream",
+             f"""Async-iterator twin of ``{stream.__name__}`` (each step runs in ``asyncio.to_thread``):
+        ``async for event in humanloop.{name}(...)``.""")
+    return call
 
 
 class _Completions:
@@ -388,85 +458,9 @@ class Humanloop:
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
         return self._call(lib.hl_complete, _given(locals()))
-
-    async def acomplete(
-        self,
-        *,
-        model_config: Mapping[str, Any],
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> ApiResponse:
-        """Async ``complete``: runs the blocking call in the default thread executor
-        (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete, _given(locals()))
-
-    def complete_stream(
-        self,
-        *,
-        model_config: Mapping[str, Any],
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> CompletionStream:
-        """Streaming ``complete``: returns an iterator of whole event dicts, in arrival order.
-
-        ``stream`` is accepted for compatibility with the SDK's signature and ignored (the
-        library always sends ``"stream": true``). Arguments are validated at once
-        (``InvalidRequestError``); every other error (``ApiStreamingException`` for a non-2xx
-        status, connection errors, timeouts, a stream cut short) is raised from the iterator.
-        Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
-        connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
-        """
-        return self._open_stream(lib.hl_complete_stream, _given(locals()))
-
-    def acomplete_stream(
-        self,
-        *,
-        model_config: Mapping[str, Any],
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> AsyncCompletionStream:
-        """Async-iterator twin of ``complete_stream`` (each step runs in ``asyncio.to_thread``):
-        ``async for event in humanloop.acomplete_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_stream, _given(locals())))
+    acomplete = _asynchronous(complete)
+    complete_stream = _streaming(complete, lib.hl_complete_stream)
+    acomplete_stream = _asynchronous_streaming(complete, lib.hl_complete_stream)
 
     def complete_deployed(
         self,
@@ -525,85 +519,9 @@ class Humanloop:
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
         return self._call(lib.hl_complete_deployed, _given(locals()))
-
-    async def acomplete_deployed(
-        self,
-        *,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-        environment: Optional[str] = None,
-    ) -> ApiResponse:
-        """Async ``complete_deployed``: runs the blocking call in the default thread executor
-        (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete_deployed, _given(locals()))
-
-    def complete_deployed_stream(
-        self,
-        *,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-        environment: Optional[str] = None,
-    ) -> CompletionStream:
-        """Streaming ``complete_deployed``: returns an iterator of whole event dicts, in arrival order.
-
-        ``stream`` is accepted for compatibility with the SDK's signature and ignored (the
-        library always sends ``"stream": true``). Arguments are validated at once
-        (``InvalidRequestError``); every other error (``ApiStreamingException`` for a non-2xx
-        status, connection errors, timeouts, a stream cut short) is raised from the iterator.
-        Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
-        connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
-        """
-        return self._open_stream(lib.hl_complete_deployed_stream, _given(locals()))
-
-    def acomplete_deployed_stream(
-        self,
-        *,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-        environment: Optional[str] = None,
-    ) -> AsyncCompletionStream:
-        """Async-iterator twin of ``complete_deployed_stream`` (each step runs in ``asyncio.to_thread``):
-        ``async for event in humanloop.acomplete_deployed_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_deployed_stream, _given(locals())))
+    acomplete_deployed = _asynchronous(complete_deployed)
+    complete_deployed_stream = _streaming(complete_deployed, lib.hl_complete_deployed_stream)
+    acomplete_deployed_stream = _asynchronous_streaming(complete_deployed, lib.hl_complete_deployed_stream)
 
     def complete_experiment(
         self,
@@ -662,85 +580,9 @@ class Humanloop:
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
         return self._call(lib.hl_complete_experiment, _given(locals()))
-
-    async def acomplete_experiment(
-        self,
-        *,
-        experiment_id: str,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> ApiResponse:
-        """Async ``complete_experiment``: runs the blocking call in the default thread executor
-        (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete_experiment, _given(locals()))
-
-    def complete_experiment_stream(
-        self,
-        *,
-        experiment_id: str,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> CompletionStream:
-        """Streaming ``complete_experiment``: returns an iterator of whole event dicts, in arrival order.
-
-        ``stream`` is accepted for compatibility with the SDK's signature and ignored (the
-        library always sends ``"stream": true``). Arguments are validated at once
-        (``InvalidRequestError``); every other error (``ApiStreamingException`` for a non-2xx
-        status, connection errors, timeouts, a stream cut short) is raised from the iterator.
-        Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
-        connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
-        """
-        return self._open_stream(lib.hl_complete_experiment_stream, _given(locals()))
-
-    def acomplete_experiment_stream(
-        self,
-        *,
-        experiment_id: str,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> AsyncCompletionStream:
-        """Async-iterator twin of ``complete_experiment_stream`` (each step runs in ``asyncio.to_thread``):
-        ``async for event in humanloop.acomplete_experiment_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_experiment_stream, _given(locals())))
+    acomplete_experiment = _asynchronous(complete_experiment)
+    complete_experiment_stream = _streaming(complete_experiment, lib.hl_complete_experiment_stream)
+    acomplete_experiment_stream = _asynchronous_streaming(complete_experiment, lib.hl_complete_experiment_stream)
 
     def complete_model_configuration(
         self,
@@ -798,82 +640,6 @@ class Humanloop:
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
         return self._call(lib.hl_complete_model_configuration, _given(locals()))
-
-    async def acomplete_model_configuration(
-        self,
-        *,
-        model_config_id: str,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> ApiResponse:
-        """Async ``complete_model_configuration``: runs the blocking call in the default thread executor
-        (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors."""
-        return await asyncio.to_thread(self._call, lib.hl_complete_model_configuration, _given(locals()))
-
-    def complete_model_config_stream(
-        self,
-        *,
-        model_config_id: str,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> CompletionStream:
-        """Streaming ``complete_model_configuration``: returns an iterator of whole event dicts, in arrival order.
-
-        ``stream`` is accepted for compatibility with the SDK's signature and ignored (the
-        library always sends ``"stream": true``). Arguments are validated at once
-        (``InvalidRequestError``); every other error (``ApiStreamingException`` for a non-2xx
-        status, connection errors, timeouts, a stream cut short) is raised from the iterator.
-        Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
-        connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
-        """
-        return self._open_stream(lib.hl_complete_model_configuration_stream, _given(locals()))
-
-    def acomplete_model_config_stream(
-        self,
-        *,
-        model_config_id: str,
-        project: Optional[str] = None,
-        project_id: Optional[str] = None,
-        session_id: Optional[str] = None,
-        session_reference_id: Optional[str] = None,
-        parent_id: Optional[str] = None,
-        parent_reference_id: Optional[str] = None,
-        inputs: Optional[Mapping[str, Any]] = None,
-        source: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider_api_keys: Optional[Mapping[str, Any]] = None,
-        num_samples: Optional[int] = None,
-        logprobs: Optional[int] = None,
-        stream: Optional[bool] = None,
-        suffix: Optional[str] = None,
-        user: Optional[str] = None,
-    ) -> AsyncCompletionStream:
-        """Async-iterator twin of ``complete_model_config_stream`` (each step runs in ``asyncio.to_thread``):
-        ``async for event in humanloop.acomplete_model_config_stream(...)``."""
-        return AsyncCompletionStream(self._open_stream(lib.hl_complete_model_configuration_stream, _given(locals())))
+    acomplete_model_configuration = _asynchronous(complete_model_configuration)
+    complete_model_config_stream = _streaming(complete_model_configuration, lib.hl_complete_model_configuration_stream)
+    acomplete_model_config_stream = _asynchronous_streaming(complete_model_configuration, lib.hl_complete_model_configuration_stream)
