@@ -12,6 +12,15 @@ typedef size_t (*hl_curl_data_callback)(char *ptr, size_t size, size_t nmemb, vo
 typedef int (*hl_curl_xferinfo_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
                                          curl_off_t ultotal, curl_off_t ulnow);
 
+typedef int (*hl_curl_sockopt_callback)(void *clientp, curl_socket_t curlfd, curlsocktype purpose);
+typedef int (*hl_curl_closesocket_callback)(void *clientp, curl_socket_t item);
+
+static inline CURLcode hl_curl_easy_setopt_sockopt_callback(CURL *h, hl_curl_sockopt_callback v) {
+    return curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, v);
+}
+static inline CURLcode hl_curl_easy_setopt_closesocket_callback(CURL *h, hl_curl_closesocket_callback v) {
+    return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, v);
+}
 static inline CURLcode hl_curl_easy_setopt_long(CURL *h, CURLoption o, long v) {
     return curl_easy_setopt(h, o, v);
 }

@@ -18,13 +18,9 @@ func makeClient(configJSON: [UInt8]?) -> Result<HumanloopClient, HumanloopError>
     }
 }
 
-/// The client used when a call passes NULL: built from the environment on first use
-/// (Swift initialises globals exactly once, thread-safely).
-let defaultClient: Result<HumanloopClient, HumanloopError> = makeClient(configJSON: nil)
-
 /// The client behind a C handle, or the default client for NULL.
 func resolveClient(_ handle: OpaquePointer?) -> Result<HumanloopClient, HumanloopError> {
-    guard let handle else { return defaultClient }
+    guard let handle else { return DefaultClient.shared.resolve() }
     return .success(Unmanaged<HumanloopClient>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue())
 }
 

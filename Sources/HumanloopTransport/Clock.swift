@@ -20,10 +20,12 @@ enum Clock {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
-    /// Sleeps the calling thread.
+    /// Sleeps the calling thread (at most one day; NaN, infinite or negative: not at all).
     static func sleep(seconds: Double) {
-        guard seconds > 0 else { return }
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        guard seconds.isFinite, seconds > 0 else { return }
+        let bounded = min(seconds, 86_400)
+        let whole = Int(bounded)
+        var request = timespec(tv_sec: whole, tv_nsec: Int((bounded - Double(whole)) * 1e9))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CCurl
 
 /// libcurl's process-wide initialisation, done once on first use.
@@ -8,10 +13,13 @@ enum CurlRuntime {
 
 /// One libcurl easy handle with its own multi handle (which holds its connection cache).
 ///
-/// A handle is used by one transfer at a time; `HandlePool` hands it out exclusively.
+/// A handle is used by one transfer at a time; `HandlePool` hands it out exclusively. Its
+/// sockets are registered with `ForkGuard`, and it is stamped with the process that made it.
 final class CurlHandle: @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
     let multi: UnsafeMutableRawPointer
+    /// The process that made the handle: its connections belong to that process only.
+    let process = Process.current
     /// libcurl writes the detail of the last error here.
     let errorBuffer: UnsafeMutablePointer<CChar>
 
@@ -26,6 +34,8 @@ final class CurlHandle: @unchecked Sendable {
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         _ = hl_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+        _ = hl_curl_easy_setopt_sockopt_callback(easy, socketOpened)
+        _ = hl_curl_easy_setopt_closesocket_callback(easy, closeSocket)
     }
 
     deinit {
@@ -58,20 +68,52 @@ final class CurlHandle: @unchecked Sendable {
 }
 
 /// Idle handles kept for reuse, so calls reuse their connections (HTTP keep-alive).
+///
+/// Every handle whose transfer ended comes back, up to `maximumIdle`: the pool grows to the
+/// largest number of calls that were in flight at once, so a burst does not make later calls
+/// reconnect. Handles made in another process (before a `fork()`) are never handed out: the
+/// first checkout in a new process drops them.
 final class HandlePool: @unchecked Sendable {
+    /// The most idle handles kept (each may hold one open connection).
+    static let maximumIdle = 1024
+
     private let lock = Lock()
     private var idle: [CurlHandle] = []  // guarded by lock
-    private let maximumIdle = 64
+    private var process = Process.current  // guarded by lock
 
     /// An idle handle, or a new one (nil only if libcurl cannot allocate one).
     func checkOut() -> CurlHandle? {
-        lock.withLock { idle.popLast() } ?? CurlHandle()
+        let current = Process.current
+        var inherited: [CurlHandle] = []
+        let handle = lock.withLock { () -> CurlHandle? in
+            if process != current {
+                swap(&inherited, &idle)
+                process = current
+            }
+            return idle.popLast()
+        }
+        inherited.removeAll()  // cleaned up here, outside the lock (see `Lock`)
+        return handle ?? CurlHandle()
     }
 
-    /// Returns a handle whose transfer has ended.
+    /// Returns a handle whose transfer has ended. A handle that is not kept is cleaned up by the
+    /// caller's release of it, outside the lock.
     func checkIn(_ handle: CurlHandle) {
+        guard handle.process == Process.current else { return }
         lock.withLock {
-            if idle.count < maximumIdle { idle.append(handle) }
+            if process == handle.process && idle.count < Self.maximumIdle { idle.append(handle) }
         }
     }
+}
+
+/// libcurl opened a socket for one of our connections.
+private func socketOpened(_ context: UnsafeMutableRawPointer?, _ socket: curl_socket_t, _ purpose: curlsocktype) -> Int32 {
+    ForkGuard.shared.opened(socket: socket)
+    return Int32(CURL_SOCKOPT_OK)
+}
+
+/// libcurl closes one of our sockets (it leaves the closing to us once this callback is set).
+private func closeSocket(_ context: UnsafeMutableRawPointer?, _ socket: curl_socket_t) -> Int32 {
+    ForkGuard.shared.closing(socket: socket)
+    return close(socket)
 }

@@ -23,6 +23,8 @@ public final class EventStream {
     private var finished = false
     private var url: String
     private var redirects = 0
+    /// The process that opened the stream: it alone may read it.
+    private let process = Process.current
     /// Attempts made so far (retries happen only before the first event).
     public private(set) var attempts = 0
     /// Events delivered so far.
@@ -54,6 +56,7 @@ public final class EventStream {
     public func nextOutput() -> Output? {
         guard !finished else { return nil }
         if let failure = pendingFailure { return end(with: .failure(failure)) }
+        guard process == Process.current else { return end(with: .failure(ForkGuard.crossedFork)) }
         guard let request else { return end(with: .failure(.connectionError("the stream has no request"))) }
         while true {
             if transfer == nil {
@@ -67,8 +70,8 @@ public final class EventStream {
             }
             guard let current = transfer else { continue }
             if current.isComplete && completedOutcome == nil { completedOutcome = current.outcome() }
-            if !current.collector.items.isEmpty {
-                switch current.collector.items.removeFirst() {
+            if let item = current.collector.takeItem() {
+                switch item {
                 case .event(let value, let raw):
                     eventCount += 1
                     return .event(value, raw: raw)
@@ -105,7 +108,7 @@ public final class EventStream {
                                                   random: Double.random(in: 0...1)))
                 return nil
             }
-            return end(with: .failure(.apiError(head, body: body, roundTripTime: current.elapsed)))
+            return end(with: .failure(.apiError(head, body: body, roundTripTime: current.elapsed, url: url)))
         case .failure(let error, let retryable):
             if canRetry && retryable {
                 restart()

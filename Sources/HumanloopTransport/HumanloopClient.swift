@@ -86,7 +86,7 @@ public final class HumanloopClient: Sendable {
                                                            random: Double.random(in: 0...1)))
                     continue
                 }
-                return failureEnvelope(.apiError(head, body: body, roundTripTime: roundTripTime), attempts: attempts)
+                return failureEnvelope(.apiError(head, body: body, roundTripTime: roundTripTime, url: url), attempts: attempts)
             case .failure(let error, let retryable):
                 if retryable && attempts <= retryPolicy.maxRetries {
                     Clock.sleep(seconds: retryPolicy.backoff(retry: attempts, random: Double.random(in: 0...1)))
@@ -125,15 +125,26 @@ public final class HumanloopClient: Sendable {
     }
 
     /// Runs a stream to its end and merges its events into one success envelope.
+    ///
+    /// Everything kept (the events and the merged texts) is bounded by `max_response_bytes`:
+    /// past it, the stream is closed at once and the call fails with `invalid_response`.
     private func consumeStream(_ request: PreparedRequest) -> [UInt8] {
         let stream = EventStream(client: self, request: request)
         var merger = StreamMerger()
         var events: [JSONValue] = []
+        var eventBytes = 0
+        let limit = settings.maxResponseBytes
         while let output = stream.nextOutput() {
             switch output {
-            case .event(let value, _):
+            case .event(let value, let raw):
                 merger.add(value)
                 events.append(value)
+                eventBytes += raw.count
+                if eventBytes + merger.mergedTextBytes > limit {
+                    stream.close()
+                    let message = "the stream's events and merged text exceed max_response_bytes (\(limit) bytes) after \(events.count) event\(events.count == 1 ? "" : "s"); the rest was not read"
+                    return encode(failureEnvelope(.invalidResponse(message, status: 200, body: ""), attempts: stream.attempts))
+                }
             case .done(let head, let roundTripTime, let timings):
                 return encode(Envelope.success(head: head, body: merger.body, roundTripTime: roundTripTime,
                                                attempts: stream.attempts, timings: timings, events: events))

@@ -6,26 +6,33 @@ import Musl
 
 /// A mutual-exclusion lock over `pthread_mutex_t`.
 ///
+/// Fork-safe: every lock is registered with `ForkGuard`, which holds all of them across
+/// `fork()`, so a child never inherits one locked by a thread that does not exist there.
+/// Never destroy a client's handles (or anything else that may close a socket) while holding
+/// a `Lock`: closing a socket takes the `ForkGuard`'s registry mutex.
+///
 /// Used instead of `Synchronization.Mutex` because ThreadSanitizer intercepts pthread locks but
 /// cannot see the futex-based locking of the prebuilt Swift runtime, so the TSan build of the
 /// library can check our own code for races.
-final class Lock: @unchecked Sendable {
+public final class Lock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    public init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
+        ForkGuard.shared.register(lock: mutex)
     }
 
     deinit {
+        ForkGuard.shared.unregister(lock: mutex)
         pthread_mutex_destroy(mutex)
         mutex.deinitialize(count: 1)
         mutex.deallocate()
     }
 
     /// Runs `body` while holding the lock.
-    func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
+    public func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()

@@ -12,17 +12,15 @@ final class ResponseCollector {
 
     let mode: BodyMode
     let maximumBytes: Int
-    private(set) var status = 0
-    private(set) var reason = ""
-    private(set) var headers = JSONObject()
+    private var headParser = ResponseHeadParser()
     private(set) var body: [UInt8] = []
-    private(set) var receivedHead = false
     /// Body bytes received so far (buffered or decoded).
     private(set) var bodyBytesReceived = 0
     /// Monotonic time of the last byte received (header or body); the creation time at first.
     private(set) var lastReceive = Clock.monotonic()
-    /// Events decoded and not yet taken.
-    var items: [StreamItem] = []
+    /// Events decoded and not yet taken: `items[itemsTaken...]` (a FIFO; taking is O(1)).
+    private var items: [StreamItem] = []
+    private var itemsTaken = 0
     /// A failure detected inside a callback (it aborted the transfer).
     private(set) var failure: HumanloopError?
     private(set) var decoder: EventStreamDecoder
@@ -32,6 +30,12 @@ final class ResponseCollector {
         self.maximumBytes = maximumBytes
         decoder = EventStreamDecoder(maximumEventBytes: maximumBytes)
     }
+
+    /// The status of the current answer (0 before its status line).
+    var status: Int { headParser.status }
+    /// True once a final (non-1xx) head has arrived.
+    var receivedHead: Bool { headParser.isComplete }
+    var headers: JSONObject { headParser.headers }
 
     var isSuccessStatus: Bool { (200...299).contains(status) }
 
@@ -47,40 +51,43 @@ final class ResponseCollector {
         return text.lowercased().contains("chunked")
     }
 
+    /// True when decoded events are waiting to be taken.
+    var hasItems: Bool { itemsTaken < items.count }
+
+    /// The oldest decoded event not taken yet.
+    func takeItem() -> StreamItem? {
+        guard itemsTaken < items.count else { return nil }
+        let item = items[itemsTaken]
+        itemsTaken += 1
+        if itemsTaken == items.count {
+            items.removeAll(keepingCapacity: true)
+            itemsTaken = 0
+        } else if itemsTaken >= 64 && itemsTaken * 2 >= items.count {
+            // Drop the taken prefix once it is at least half the array: O(1) amortised per item.
+            items.removeFirst(itemsTaken)
+            itemsTaken = 0
+        }
+        return item
+    }
+
     /// Events decoded so far (0 for a buffered body).
     var decodedEventCount: Int { decoder.eventCount }
 
     var head: ResponseHead {
-        ResponseHead(status: status, reason: reason.isEmpty ? ReasonPhrase.standard(for: status) : reason, headers: headers)
+        let reason = headParser.reason
+        return ResponseHead(status: status, reason: reason.isEmpty ? ReasonPhrase.standard(for: status) : reason, headers: headers)
     }
 
     /// One header line (status line, header, or the blank line). Returns false to abort.
     func receiveHeaderLine(_ line: UnsafeRawBufferPointer) -> Bool {
         lastReceive = Clock.monotonic()
-        var end = line.count
-        while end > 0 && (line[end - 1] == 0x0A || line[end - 1] == 0x0D) { end -= 1 }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
-        if text.hasPrefix("HTTP/") {
-            // A new response (a redirect's or an interim 1xx answer's headers are dropped).
-            let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-            reason = parts.count > 2 ? String(parts[2]) : ""
-            headers = JSONObject()
+        do throws(HumanloopError) {
+            try headParser.receive(line: line)
             return true
+        } catch {
+            failure = error
+            return false
         }
-        if text.isEmpty {
-            if status >= 200 { receivedHead = true }
-            return true
-        }
-        guard let colon = text.firstIndex(of: ":") else { return true }
-        let name = text[..<colon].lowercased()
-        let value = String(text[text.index(after: colon)...]).trimmed
-        if case .string(let previous) = headers[name] {
-            headers[name] = .string(previous + ", " + value)
-        } else {
-            headers[name] = .string(value)
-        }
-        return true
     }
 
     /// Body bytes. Returns false to abort the transfer.

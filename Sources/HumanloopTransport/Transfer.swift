@@ -22,6 +22,10 @@ final class Transfer {
     private var ownsHandle = true
     /// True when the exchange was ended because no byte arrived for low_speed_timeout.
     private(set) var stalled = false
+    /// What libcurl's multi interface reported when it failed (the transfer then ends).
+    private var multiFailure: CURLMcode?
+    /// Set when the transfer is driven in a process other than the one that started it.
+    private var crossedFork = false
 
     init?(pool: HandlePool, settings: TransportSettings, url: String, body: [UInt8], mode: ResponseCollector.BodyMode) {
         guard let handle = pool.checkOut() else { return nil }
@@ -32,8 +36,9 @@ final class Transfer {
         self.body.copyBytes(from: body)
         startTime = Clock.monotonic()
         configure(url: url, bodyCount: body.count)
-        attached = curl_multi_add_handle(handle.multi, handle.easy) == CURLM_OK
-        if !attached { result = CURLE_OUT_OF_MEMORY }
+        let added = curl_multi_add_handle(handle.multi, handle.easy)
+        attached = added == CURLM_OK
+        if !attached { fail(multi: added) }
     }
 
     deinit {
@@ -76,23 +81,37 @@ final class Transfer {
     /// True once the exchange has ended (or failed to start).
     var isComplete: Bool { result != nil }
 
+    /// Ends the transfer because libcurl's multi interface failed with `code`.
+    private func fail(multi code: CURLMcode) {
+        multiFailure = code
+        result = CURLE_FAILED_INIT
+    }
+
     /// Lets libcurl make progress, waiting up to `waitMilliseconds` for network activity.
     func step(waitMilliseconds: Int32) {
         guard result == nil else { return }
-        var running: Int32 = 0
-        if curl_multi_perform(handle.multi, &running) != CURLM_OK {
-            result = CURLE_OUT_OF_MEMORY
+        guard handle.process == Process.current else {
+            // Opened before a fork(): the connection belongs to the parent (and was detached
+            // from this process by ForkGuard). Never read or write it here.
+            crossedFork = true
+            result = CURLE_FAILED_INIT
             return
         }
+        var running: Int32 = 0
+        let performed = curl_multi_perform(handle.multi, &running)
+        guard performed == CURLM_OK else { return fail(multi: performed) }
         readCompletion()
-        if result == nil && collector.items.isEmpty {
+        if result == nil && !collector.hasItems {
             var wait = waitMilliseconds
             if let idle = idleDeadline {
                 let left = (idle - Clock.monotonic()) * 1000
                 wait = Int32(max(0, min(Double(wait), left.rounded(.up))))
             }
-            _ = curl_multi_poll(handle.multi, nil, 0, wait, nil)
-            if curl_multi_perform(handle.multi, &running) == CURLM_OK { readCompletion() }
+            let polled = curl_multi_poll(handle.multi, nil, 0, wait, nil)
+            guard polled == CURLM_OK else { return fail(multi: polled) }
+            let again = curl_multi_perform(handle.multi, &running)
+            guard again == CURLM_OK else { return fail(multi: again) }
+            readCompletion()
         }
         if result == nil, let idle = idleDeadline, Clock.monotonic() >= idle {
             stalled = true
@@ -157,6 +176,11 @@ final class Transfer {
     }
 
     private func classify(_ code: CURLcode) -> HumanloopError {
+        if crossedFork { return ForkGuard.crossedFork }
+        if let multiFailure {
+            return .connectionError("libcurl's multi interface failed: \(String(cString: curl_multi_strerror(multiFailure)))")
+        }
+        if let refusal = proxyRefusal { return .connectionError(refusal) }
         let detail = handle.errorDetail(code)
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
@@ -170,6 +194,17 @@ final class Transfer {
         default:
             return .connectionError(connectionMessage(code, detail))
         }
+    }
+
+    /// When a proxy answered the CONNECT that opens a tunnel with a non-2xx status: what it said.
+    private var proxyRefusal: String? {
+        var connectCode = 0
+        _ = hl_curl_easy_getinfo_long(handle.easy, CURLINFO_HTTP_CONNECTCODE, &connectCode)
+        guard connectCode != 0, !(200...299).contains(connectCode) else { return nil }
+        let proxy = settings.proxy.map { "the proxy \($0)" } ?? "the proxy (from the environment)"
+        let head = collector.head
+        let answer = head.status == connectCode && !head.reason.isEmpty ? "\(connectCode) \(head.reason)" : "\(connectCode)"
+        return "\(proxy) refused the tunnel to the server: it answered \(answer)"
     }
 
     /// " while reading the body of the 200 answer (10 bytes received)" or " while waiting for an answer".

@@ -146,5 +146,54 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
         #expect(delay([("retry-after", "120")]) == 0.5)
         #expect(delay([("retry-after", "soon")]) == 0.5)
         #expect(HTTPDate.unixTime("Sun, 06 Nov 1994 08:49:37 GMT") == now)
+        #expect(HTTPDate.unixTime("Sunday, 06-Nov-94 08:49:37 GMT") == now)
+        #expect(HTTPDate.unixTime("Sun Nov  6 08:49:37 1994") == now)
+    }
+
+    /// Every hostile form is ignored (the backoff is used) and nothing traps.
+    @Test func hostileRetryAfterFormsFallBackToTheBackoff() {
+        let now = 784_111_777.0
+        func delay(_ name: String, _ value: String) -> Double {
+            policy.delay(retry: 1, headers: JSONObject([(name, .string(value))]), now: now, random: 1)
+        }
+        for value in ["Sun, 06 Nov 1000000000000 08:49:37 GMT", "Sun, 06 Nov 99999999999999999999 08:49:37 GMT",
+                      "Sun, 06 Nov -5 08:49:37 GMT", "99999999999999999999", "18446744073709551617",
+                      "9223372036854775807", "-1", "-9223372036854775808", "NaN", "nan", "inf", "1e400", "1e3",
+                      "0x10", "Mon, 31 Feb 2024 08:49:37 GMT", "Sun, 06 Nov 1994 25:61:99 GMT",
+                      "Sunday, 06-Nov-99999999999999999999 08:49:37 GMT", "Sun Nov 99999999999999999999 08:49:37 1994",
+                      "Sun, 06 Nov 1994 08:49:37", "", "+5", "Thu, 29 Feb 2001 00:00:00 GMT"] {
+            #expect(delay("retry-after", value) == 0.5, "Retry-After: \(value)")
+        }
+        for value in ["1e400", "NaN", "-inf", "-5", "18446744073709551617", "1e308", "99999999999999999999999999"] {
+            #expect(delay("retry-after-ms", value) == 0.5, "retry-after-ms: \(value)")
+        }
+        #expect(delay("retry-after", "Thu, 29 Feb 2024 00:00:00 GMT") == 0.5)  // a valid date, but far ahead
+        #expect(delay("retry-after", "Sat, 06 Nov 1993 08:49:37 GMT") == 0)    // in the past: no wait
+        #expect(HTTPDate.unixTime("Fri, 31 Dec 9999 23:59:59 GMT") == 253_402_300_799)
+    }
+}
+
+@Suite struct ConfigurationProblemTests {
+    @Test func reportsEveryProblemWithItsKey() {
+        do {
+            _ = try configuration(#"{"api_key":"k","timeout":"x","max_retries":-1,"bogus":1}"#)
+            Issue.record("the configuration was accepted")
+        } catch {
+            #expect(error.typeName == "invalid_config")
+            #expect(Set(error.issues.map(\.path)) == ["timeout", "max_retries", "bogus"])
+            #expect(error.message.hasSuffix("(and 2 more problems)"))
+            let envelope = JSONSerializer.string(of: Envelope.failure(error, attempts: 0))
+            #expect(envelope.contains(#""errors":[{"path":"#))
+            #expect(envelope.contains(#""path":"bogus""#))
+        }
+    }
+
+    @Test func hostileNumbersAreProblemsNotTraps() {
+        for text in [#"{"api_key":"k","timeout":1e400}"#, #"{"api_key":"k","timeout":-1e400}"#,
+                     #"{"api_key":"k","max_retries":18446744073709551617}"#, #"{"api_key":"k","max_retries":1e400}"#,
+                     #"{"api_key":"k","max_response_bytes":99999999999999999999999}"#,
+                     #"{"api_key":"k","connect_timeout":1e-400}"#, #"{"api_key":"k","retry_max_delay":1.7976931348623157e308}"#] {
+            #expect(configError(text) != nil, "\(text)")
+        }
     }
 }

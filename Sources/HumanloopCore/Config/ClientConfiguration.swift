@@ -42,101 +42,129 @@ public struct ClientConfiguration: Sendable {
     ///   - json: the config JSON bytes, or `nil` for `{}`.
     ///   - version: the library version, for the default user agent.
     ///   - environment: looks up an environment variable (`HUMANLOOP_API_KEY`, `HUMANLOOP_HOST`).
-    /// - Throws: `HumanloopError.invalidConfig` with one sentence naming the problem.
+    /// - Throws: `HumanloopError.invalidConfig` listing every problem found, each with the key
+    ///   it concerns and one sentence.
     public init(json: [UInt8]?, version: String, environment: (String) -> String?) throws(HumanloopError) {
         var object = JSONObject()
         if let json {
             let value: JSONValue
             do { value = try JSONParser.parse(json) } catch {
-                throw .invalidConfig("the client configuration is not valid JSON: \(error)")
+                throw .invalidConfig([ValidationIssue(path: "", message: "the client configuration is not valid JSON: \(error)")])
             }
             guard case .object(let members) = value else {
-                throw .invalidConfig("the client configuration must be a JSON object, not \(RequestValidator.article(value.typeName))")
+                throw .invalidConfig([ValidationIssue(
+                    path: "", message: "the client configuration must be a JSON object, not \(RequestValidator.article(value.typeName))")])
             }
             object = members
         }
-        let reader = ConfigReader(object: object)
-        try reader.rejectUnknownKeys(known: Self.knownKeys)
+        var reader = ConfigReader(object: object)
+        reader.rejectUnknownKeys(known: Self.knownKeys)
 
         func env(_ name: String) -> String? { environment(name).flatMap { $0.isEmpty ? nil : $0 } }
-        guard let apiKey = try reader.string("api_key") ?? env("HUMANLOOP_API_KEY") else {
-            throw .invalidConfig("no API key: give \"api_key\" in the configuration or set HUMANLOOP_API_KEY")
+        let apiKey = reader.string("api_key") ?? env("HUMANLOOP_API_KEY")
+        if let apiKey {
+            reader.checkHeaderValue(apiKey, key: "api_key")
+            if apiKey.isEmpty { reader.report("api_key", "api_key must not be empty") }
+        } else if reader.issues.allSatisfy({ $0.path != "api_key" }) {
+            reader.report("api_key", "no API key: give \"api_key\" in the configuration or set HUMANLOOP_API_KEY")
         }
-        try HeaderValue.check(apiKey, name: "api_key")
-        if apiKey.isEmpty { throw .invalidConfig("api_key must not be empty") }
-        self.apiKey = apiKey
-        if let host = try reader.string("host") {
-            self.host = try HostURL.normalized(host, source: "host")
+        self.apiKey = apiKey ?? ""
+        if let host = reader.string("host") {
+            self.host = reader.normalizedHost(host, source: "host")
         } else if let host = env("HUMANLOOP_HOST") {
-            self.host = try HostURL.normalized(host, source: "HUMANLOOP_HOST")
+            self.host = reader.normalizedHost(host, source: "HUMANLOOP_HOST")
         } else {
             self.host = Self.defaultHost
         }
-        self.userAgent = try reader.string("user_agent") ?? "libhumanloop/\(version)"
-        try HeaderValue.check(userAgent, name: "user_agent")
+        self.userAgent = reader.string("user_agent") ?? "libhumanloop/\(version)"
+        reader.checkHeaderValue(userAgent, key: "user_agent")
         for (configKey, provider) in Self.providerKeyNames {
-            if let key = try reader.string(configKey) { providerKeys.set(key, for: provider) }
+            if let key = reader.string(configKey) { providerKeys.set(key, for: provider) }
         }
-        timeout = try reader.seconds("timeout") ?? timeout
-        connectTimeout = try reader.seconds("connect_timeout") ?? connectTimeout
-        lowSpeedTimeout = try reader.seconds("low_speed_timeout") ?? lowSpeedTimeout
-        maxRetries = try reader.integer("max_retries", in: 0...100) ?? maxRetries
-        retryBaseDelay = try reader.seconds("retry_base_delay", allowZero: true) ?? retryBaseDelay
-        retryMaxDelay = try reader.seconds("retry_max_delay", allowZero: true) ?? retryMaxDelay
-        maxResponseBytes = try reader.integer("max_response_bytes", in: 1...Int(Int32.max) * 4) ?? maxResponseBytes
-        caBundle = try reader.string("ca_bundle")
-        proxy = try reader.string("proxy")
-        if let caBundle { try HeaderValue.check(caBundle, name: "ca_bundle") }
-        if let proxy { try HeaderValue.check(proxy, name: "proxy") }
+        timeout = reader.seconds("timeout") ?? timeout
+        connectTimeout = reader.seconds("connect_timeout") ?? connectTimeout
+        lowSpeedTimeout = reader.seconds("low_speed_timeout") ?? lowSpeedTimeout
+        maxRetries = reader.integer("max_retries", in: 0...100) ?? maxRetries
+        retryBaseDelay = reader.seconds("retry_base_delay", allowZero: true) ?? retryBaseDelay
+        retryMaxDelay = reader.seconds("retry_max_delay", allowZero: true) ?? retryMaxDelay
+        maxResponseBytes = reader.integer("max_response_bytes", in: 1...Int(Int32.max) * 4) ?? maxResponseBytes
+        caBundle = reader.string("ca_bundle")
+        proxy = reader.string("proxy")
+        if let caBundle { reader.checkHeaderValue(caBundle, key: "ca_bundle") }
+        if let proxy { reader.checkHeaderValue(proxy, key: "proxy") }
+        if !reader.issues.isEmpty { throw .invalidConfig(reader.issues) }
     }
 }
 
-/// Typed reads from the config object, each failing with a precise message.
+/// Typed reads from the config object. Each problem is recorded (with the key as its path) and
+/// reading goes on, so one error reports every problem.
 struct ConfigReader {
     let object: JSONObject
+    /// The problems found so far, in the order they were found.
+    private(set) var issues: [ValidationIssue] = []
 
-    func rejectUnknownKeys(known: [String]) throws(HumanloopError) {
+    init(object: JSONObject) { self.object = object }
+
+    mutating func report(_ key: String, _ message: String) {
+        issues.append(ValidationIssue(path: key, message: message))
+    }
+
+    mutating func rejectUnknownKeys(known: [String]) {
         for key in object.keys where !known.contains(key) {
-            throw .invalidConfig("unknown configuration key \"\(key)\"")
+            report(key, "unknown configuration key \"\(key)\"")
         }
     }
 
-    func string(_ key: String) throws(HumanloopError) -> String? {
+    mutating func string(_ key: String) -> String? {
         guard let value = object[key] else { return nil }
         guard case .string(let text) = value else {
-            throw .invalidConfig("configuration key \"\(key)\" must be a string, not \(RequestValidator.article(value.typeName))")
+            report(key, "configuration key \"\(key)\" must be a string, not \(RequestValidator.article(value.typeName))")
+            return nil
         }
         return text
     }
 
-    func seconds(_ key: String, allowZero: Bool = false) throws(HumanloopError) -> Double? {
+    mutating func seconds(_ key: String, allowZero: Bool = false) -> Double? {
         guard let value = object[key] else { return nil }
         guard case .number(let number) = value, let seconds = number.doubleValue, seconds.isFinite else {
-            throw .invalidConfig("configuration key \"\(key)\" must be a number of seconds, not \(RequestValidator.article(value.typeName))")
+            let what = value.numberValue == nil ? RequestValidator.article(value.typeName) : "a number out of range"
+            report(key, "configuration key \"\(key)\" must be a number of seconds, not \(what)")
+            return nil
         }
         guard allowZero ? seconds >= 0 : seconds > 0, seconds <= 31_536_000 else {
-            throw .invalidConfig("configuration key \"\(key)\" must be \(allowZero ? "at least 0" : "greater than 0") and at most one year, not \(number.text)")
+            report(key, "configuration key \"\(key)\" must be \(allowZero ? "at least 0" : "greater than 0") and at most one year, not \(number.text.prefix(40))")
+            return nil
         }
         return seconds
     }
 
-    func integer(_ key: String, in range: ClosedRange<Int>) throws(HumanloopError) -> Int? {
+    mutating func integer(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let value = object[key] else { return nil }
-        guard case .number(let number) = value, let integer = number.intValue else {
-            throw .invalidConfig("configuration key \"\(key)\" must be an integer, not \(RequestValidator.article(value.typeName))")
+        guard case .number(let number) = value, number.isInteger else {
+            report(key, "configuration key \"\(key)\" must be an integer, not \(RequestValidator.article(value.typeName))")
+            return nil
         }
-        guard range.contains(integer) else {
-            throw .invalidConfig("configuration key \"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), not \(integer)")
+        guard let integer = number.intValue, range.contains(integer) else {
+            report(key, "configuration key \"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), not \(number.text.prefix(40))")
+            return nil
         }
         return integer
     }
-}
 
-/// Header values must not let a caller inject headers.
-enum HeaderValue {
-    static func check(_ value: String, name: String) throws(HumanloopError) {
+    /// Header values must not let a caller inject headers.
+    mutating func checkHeaderValue(_ value: String, key: String) {
         if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
-            throw .invalidConfig("\(name) contains a CR, LF or NUL character")
+            report(key, "\(key) contains a CR, LF or NUL character")
+        }
+    }
+
+    /// `host` normalised, or (after reporting the problem) the text as given.
+    mutating func normalizedHost(_ host: String, source: String) -> String {
+        do throws(HumanloopError) {
+            return try HostURL.normalized(host, source: source)
+        } catch {
+            if case .invalidConfig(let found) = error { issues += found }
+            return host
         }
     }
 }
@@ -149,17 +177,17 @@ enum HostURL {
         let lower = host.lowercased()
         let schemeLength: Int
         if lower.hasPrefix("https://") { schemeLength = 8 } else if lower.hasPrefix("http://") { schemeLength = 7 } else {
-            throw .invalidConfig("\(source) must be an http:// or https:// URL")
+            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must be an http:// or https:// URL")])
         }
         if host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
-            throw .invalidConfig("\(source) must not contain spaces or control characters")
+            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must not contain spaces or control characters")])
         }
         if host.contains("?") || host.contains("#") {
-            throw .invalidConfig("\(source) must not have a query or a fragment")
+            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must not have a query or a fragment")])
         }
         let authority = host.dropFirst(schemeLength).prefix { $0 != "/" }
         if authority.isEmpty || authority.hasPrefix(":") || authority.contains("@") {
-            throw .invalidConfig("\(source) must name a server (scheme://server[:port][/path])")
+            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must name a server (scheme://server[:port][/path])")])
         }
         var result = host
         if result.hasSuffix("/") { result.removeLast() }

@@ -59,12 +59,12 @@ public enum Envelope {
             ("message", .string(error.message)),
         ])
         switch error {
-        case .invalidRequest(let issues):
+        case .invalidRequest(let issues), .invalidConfig(let issues):
             details["path"] = .string(issues.first?.path ?? "")
             details["errors"] = .array(issues.map { issue in
                 .object(JSONObject([("path", .string(issue.path)), ("message", .string(issue.message))]))
             })
-        case .apiError(let head, let body, let roundTripTime):
+        case .apiError(let head, let body, let roundTripTime, _):
             details["status"] = .int(head.status)
             details["reason"] = .string(head.reason)
             details["body"] = parsedOrText(body)
@@ -73,7 +73,7 @@ public enum Envelope {
         case .invalidResponse(_, let status, let body):
             details["status"] = .int(status)
             details["body"] = .string(body)
-        case .invalidConfig, .connectionError, .timeout:
+        case .connectionError, .timeout:
             break
         }
         return .object(JSONObject([("ok", .bool(false)), ("error", redact(.object(details), secrets: secrets)),

@@ -12,30 +12,14 @@ public struct ValidationIssue: Equatable, Sendable {
     }
 }
 
-/// What the server answered, as far as an envelope needs it.
-public struct ResponseHead: Sendable {
-    /// The HTTP status code.
-    public var status: Int
-    /// The reason phrase of the status line (or the standard one when the server sent none).
-    public var reason: String
-    /// Response headers, lower-case names, repeated headers joined with ", ".
-    public var headers: JSONObject
-
-    public init(status: Int, reason: String, headers: JSONObject) {
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-    }
-}
-
 /// Every way a call can fail. Each case becomes one `error.type` of the error envelope.
 public enum HumanloopError: Error, Sendable {
     /// The request is malformed or does not match the endpoint's body (nothing was sent).
     case invalidRequest([ValidationIssue])
-    /// The client configuration is unusable.
-    case invalidConfig(String)
-    /// The server answered with a non-2xx status.
-    case apiError(ResponseHead, body: [UInt8], roundTripTime: Double)
+    /// The client configuration is unusable: every problem found, each with its key as path.
+    case invalidConfig([ValidationIssue])
+    /// The server answered `url` with a non-2xx status.
+    case apiError(ResponseHead, body: [UInt8], roundTripTime: Double, url: String = "")
     /// The connection could not be made or broke.
     case connectionError(String)
     /// The call or one of its phases ran out of time.
@@ -59,15 +43,35 @@ public enum HumanloopError: Error, Sendable {
     public var message: String {
         switch self {
         case .invalidRequest(let issues):
-            guard let first = issues.first else { return "the request is invalid" }
-            let more = issues.count - 1
-            return first.message + (more > 0 ? " (and \(more) more problem\(more == 1 ? "" : "s"))" : "")
-        case .invalidConfig(let message), .connectionError(let message), .timeout(let message):
+            return Self.summary(of: issues, otherwise: "the request is invalid")
+        case .invalidConfig(let issues):
+            return Self.summary(of: issues, otherwise: "the client configuration is invalid")
+        case .connectionError(let message), .timeout(let message):
             return message
-        case .apiError(let head, _, _):
-            return "the server answered \(head.status) \(head.reason)".trimmingTrailingSpaces()
+        case .apiError(let head, _, _, let url):
+            let answer = "the server answered \(head.status) \(head.reason)".trimmingTrailingSpaces()
+            // A 404 usually means a wrong host (for example one without /v4): show what was called.
+            guard head.status == 404, !url.isEmpty else { return answer }
+            return answer + " for POST \(url) (is the host right? the API's base URL ends in /v4)"
         case .invalidResponse(let message, _, _):
             return message
+        }
+    }
+}
+
+extension HumanloopError {
+    /// The first problem's message, and how many more there are.
+    static func summary(of issues: [ValidationIssue], otherwise: String) -> String {
+        guard let first = issues.first else { return otherwise }
+        let more = issues.count - 1
+        return first.message + (more > 0 ? " (and \(more) more problem\(more == 1 ? "" : "s"))" : "")
+    }
+
+    /// The problems of an `invalidRequest` or `invalidConfig` error (empty for the others).
+    public var issues: [ValidationIssue] {
+        switch self {
+        case .invalidRequest(let issues), .invalidConfig(let issues): return issues
+        default: return []
         }
     }
 }

@@ -1,10 +1,16 @@
 /// A JSON object that keeps its members in insertion order.
 ///
-/// Lookups are linear, which is the fastest choice for the small objects of this API; setting
-/// an existing key replaces its value in place.
+/// Small objects (the usual case in this API) are searched linearly; once an object has more
+/// than `indexThreshold` members it keeps a hash index from key to position, so building,
+/// reading and updating an object of n members costs O(n) in all, whatever n is.
 public struct JSONObject: Equatable, Sendable, Sequence {
     /// The members in order.
     public private(set) var members: [(key: String, value: JSONValue)]
+    /// Position of each key in `members`, kept once the object is larger than `indexThreshold`.
+    private var positions: [String: Int]?
+
+    /// Objects with more members than this get a hash index.
+    private static let indexThreshold = 16
 
     /// An empty object.
     public init() { members = [] }
@@ -26,18 +32,45 @@ public struct JSONObject: Equatable, Sendable, Sequence {
     public var keys: [String] { members.map { $0.key } }
 
     /// Reads, replaces (in place), appends or (with `nil`) removes a member.
+    ///
+    /// Reads, replacements and appends take constant time on average; removing a member takes
+    /// time linear in the size of the object.
     public subscript(key: String) -> JSONValue? {
         get {
-            for member in members where member.key == key { return member.value }
-            return nil
+            guard let position = position(of: key) else { return nil }
+            return members[position].value
         }
         set {
-            if let index = members.firstIndex(where: { $0.key == key }) {
-                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+            if let position = position(of: key) {
+                if let newValue {
+                    members[position].value = newValue
+                } else {
+                    members.remove(at: position)
+                    positions = nil
+                    buildIndexIfLarge()
+                }
             } else if let newValue {
                 members.append((key: key, value: newValue))
+                if positions != nil {
+                    positions?[key] = members.count - 1
+                } else {
+                    buildIndexIfLarge()
+                }
             }
         }
+    }
+
+    private func position(of key: String) -> Int? {
+        if let positions { return positions[key] }
+        return members.firstIndex { $0.key == key }
+    }
+
+    private mutating func buildIndexIfLarge() {
+        guard members.count > Self.indexThreshold else { return }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(members.count * 2)
+        for (position, member) in members.enumerated() { index[member.key] = position }
+        positions = index
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {

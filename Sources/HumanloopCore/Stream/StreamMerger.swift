@@ -12,26 +12,39 @@ public struct StreamMerger: Sendable {
     }
 
     private var samples: [Sample] = []
+    /// Position of each sample key in `samples`.
+    private var sampleIndex: [String: Int] = [:]
     private var topLevel = JSONObject()
+    /// UTF-8 bytes of the merged `output` and `raw_output` texts so far.
+    public private(set) var mergedTextBytes = 0
 
     public init() {}
 
-    /// Adds one event object.
+    /// Adds one event object. Costs time linear in the size of the event: texts are appended
+    /// in place, samples are found by hash.
     public mutating func add(_ event: JSONValue) {
         guard case .object(let object) = event else { return }
         for member in object where member.key != "data" { topLevel[member.key] = member.value }
         for element in object["data"]?.arrayValue ?? [] {
             guard case .object(let item) = element else { continue }
             let key = Self.sampleKey(item)
-            let index = samples.firstIndex { $0.key == key } ?? {
+            let index: Int
+            if let known = sampleIndex[key] {
+                index = known
+            } else {
+                index = samples.count
                 samples.append(Sample(key: key, item: JSONObject()))
-                return samples.count - 1
-            }()
-            var sample = samples[index]
-            for member in item { sample.item[member.key] = member.value }
-            if case .string(let piece) = item["output"] { sample.output = (sample.output ?? "") + piece }
-            if case .string(let piece) = item["raw_output"] { sample.rawOutput = (sample.rawOutput ?? "") + piece }
-            samples[index] = sample
+                sampleIndex[key] = index
+            }
+            for member in item { samples[index].item[member.key] = member.value }
+            if case .string(let piece) = item["output"] {
+                Self.append(piece, to: &samples[index].output)
+                mergedTextBytes += piece.utf8.count
+            }
+            if case .string(let piece) = item["raw_output"] {
+                Self.append(piece, to: &samples[index].rawOutput)
+                mergedTextBytes += piece.utf8.count
+            }
         }
     }
 
@@ -45,6 +58,11 @@ public struct StreamMerger: Sendable {
         }))])
         for member in topLevel { object[member.key] = member.value }
         return .object(object)
+    }
+
+    /// Appends in place (no copy of the text so far).
+    private static func append(_ piece: String, to text: inout String?) {
+        if text == nil { text = piece } else { text?.append(piece) }
     }
 
     private static func sampleKey(_ item: JSONObject) -> String {

@@ -1,0 +1,77 @@
+/// Reads an HTTP/1.x response head line by line, as libcurl's header callback hands it over.
+///
+/// Interim (1xx) answers and the heads of earlier answers (a proxy's CONNECT answer, a
+/// redirect) are replaced by the next status line. Nothing the server sends can make it trap:
+/// the status must be exactly three digits, and the whole head is bounded by `maximumBytes`.
+/// Header names are lower-cased; repeated headers are joined with ", " (appended in place, so a
+/// head of n bytes costs O(n)).
+public struct ResponseHeadParser: Sendable {
+    /// The largest head accepted (status line plus every header line), in bytes.
+    public static let maximumBytes = 1024 * 1024
+
+    /// The status of the current answer (0 before a status line).
+    public private(set) var status = 0
+    /// Its reason phrase as sent (may be empty).
+    public private(set) var reason = ""
+    /// True once the blank line ending a final (non-1xx) head has arrived.
+    public private(set) var isComplete = false
+    private var fields: [(name: String, value: String)] = []
+    private var fieldPositions: [String: Int] = [:]
+    private var byteCount = 0
+
+    public init() {}
+
+    /// The headers of the current answer.
+    public var headers: JSONObject {
+        JSONObject(fields.map { ($0.name, JSONValue.string($0.value)) })
+    }
+
+    /// Takes one line (with or without its CRLF).
+    /// - Throws: `invalidResponse` for a malformed status line or a head over `maximumBytes`.
+    public mutating func receive(line: UnsafeRawBufferPointer) throws(HumanloopError) {
+        var end = line.count
+        while end > 0 && (line[end - 1] == 0x0A || line[end - 1] == 0x0D) { end -= 1 }
+        let content = UnsafeRawBufferPointer(rebasing: line[0..<end])
+        byteCount += line.count
+        if byteCount > Self.maximumBytes {
+            throw .invalidResponse("the response head exceeds \(Self.maximumBytes) bytes", status: status, body: "")
+        }
+        if content.starts(with: "HTTP/".utf8) {
+            try startAnswer(statusLine: content)
+        } else if content.isEmpty {
+            if status >= 200 { isComplete = true }
+        } else if let colon = content.firstIndex(of: UInt8(ascii: ":")) {
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: content[0..<colon]), as: UTF8.self).lowercased()
+            let value = String(decoding: UnsafeRawBufferPointer(rebasing: content[(colon + 1)...]), as: UTF8.self).trimmed
+            if let position = fieldPositions[name] {
+                fields[position].value.append(", ")
+                fields[position].value.append(value)
+            } else {
+                fieldPositions[name] = fields.count
+                fields.append((name: name, value: value))
+            }
+        }
+    }
+
+    /// "HTTP/1.1 200 OK": a new answer begins; what came before is dropped.
+    private mutating func startAnswer(statusLine: UnsafeRawBufferPointer) throws(HumanloopError) {
+        let text = String(decoding: statusLine, as: UTF8.self)
+        let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        guard parts.count >= 2, let code = Self.statusCode(parts[1]) else {
+            throw .invalidResponse("the server's status line is malformed: \"\(text.prefix(100))\"", status: 0, body: "")
+        }
+        status = code
+        reason = parts.count > 2 ? String(parts[2]).trimmed : ""
+        fields = []
+        fieldPositions = [:]
+        isComplete = false
+    }
+
+    /// A status code: exactly three ASCII digits, 100 to 999.
+    static func statusCode(_ text: Substring) -> Int? {
+        let digits = Array(text.utf8)
+        guard digits.count == 3, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              digits[0] != UInt8(ascii: "0") else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    }
+}
