@@ -25,5 +25,7 @@ let package = Package(
                 path: "Sources/Humanloop", exclude: ["exports.map"]),
         .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
                     path: "Tests/HumanloopCoreTests"),
+        .testTarget(name: "HumanloopTransportTests", dependencies: ["HumanloopTransport", "HumanloopCore", "CCurl"],
+                    path: "Tests/HumanloopTransportTests"),
     ]
 )

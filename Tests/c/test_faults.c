@@ -874,7 +874,9 @@ static void test_4xx_not_retried(void)
         const char *message;
     } cases[] = {
         {400, "the server answered 400 Bad Request"},   {401, "the server answered 401 Unauthorized"},
-        {403, "the server answered 403 Forbidden"},     {404, "the server answered 404 Not Found"},
+        {403, "the server answered 403 Forbidden"},
+        /* a 404 names the URL called (a wrong host is the usual cause) */
+        {404, "the server answered 404 Not Found for POST http://127.0.0.1:*"},
         {422, "the server answered 422 Unprocessable Entity"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -52,7 +52,8 @@ public enum HumanloopError: Error, Sendable {
             let answer = "the server answered \(head.status) \(head.reason)".trimmingTrailingSpaces()
             // A 404 usually means a wrong host (for example one without /v4): show what was called.
             guard head.status == 404, !url.isEmpty else { return answer }
-            return answer + " for POST \(url) (is the host right? the API's base URL ends in /v4)"
+            let hint = url.contains("/v4/") ? "" : " (is the host right? the API's base URL ends in /v4)"
+            return answer + " for POST \(url)" + hint
         case .invalidResponse(let message, _, _):
             return message
         }

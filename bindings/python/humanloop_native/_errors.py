@@ -101,7 +101,17 @@ class ApiStreamingException(ApiException):
     """A non-2xx answer to a streaming call (a subclass of ApiException; body is parsed too)."""
 
 
-class InvalidRequestError(HumanloopError, ValueError):
+class _ProblemsError(HumanloopError, ValueError):
+    """An error that lists every problem found (each with a path and a message)."""
+
+    def __init__(self, message: str = "", *, path: str = "", errors: Optional[List[Dict[str, str]]] = None,
+                 attempts: int = 0, error: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__(message, attempts=attempts, error=error)
+        self.path = path
+        self.errors: List[Dict[str, str]] = list(errors) if errors is not None else [{"path": path, "message": message}]
+
+
+class InvalidRequestError(_ProblemsError):
     """The arguments do not make a valid request body; nothing was sent.
 
     Attributes:
@@ -111,17 +121,15 @@ class InvalidRequestError(HumanloopError, ValueError):
 
     type = "invalid_request"
 
-    def __init__(self, message: str = "", *, path: str = "", errors: Optional[List[Dict[str, str]]] = None,
-                 attempts: int = 0, error: Optional[Mapping[str, Any]] = None) -> None:
-        super().__init__(message, attempts=attempts, error=error)
-        self.path = path
-        self.errors: List[Dict[str, str]] = list(errors) if errors is not None else [{"path": path, "message": message}]
 
-
-class InvalidConfigError(HumanloopError, ValueError):
+class InvalidConfigError(_ProblemsError):
     """The client configuration is unusable (no API key, bad host, bad timeout, ...).
 
     Raised by ``Humanloop(...)``.
+
+    Attributes:
+        path: the configuration key of the first problem ("" for the configuration as a whole).
+        errors: every problem found, as ``[{"path": ..., "message": ...}, ...]``.
     """
 
     type = "invalid_config"
@@ -173,14 +181,14 @@ def error_from_envelope(envelope: Mapping[str, Any], *, streaming: bool = False)
         return cls(message, status=err.get("status"), reason=err.get("reason"), body=err.get("body"),
                    headers=err.get("headers"), round_trip_time=err.get("round_trip_time"),
                    attempts=attempts, error=err)
-    if kind == "invalid_request":
-        return InvalidRequestError(message, path=err.get("path", ""), errors=err.get("errors"),
-                                   attempts=attempts, error=err)
+    if kind in ("invalid_request", "invalid_config"):
+        problems = InvalidRequestError if kind == "invalid_request" else InvalidConfigError
+        return problems(message, path=err.get("path", ""), errors=err.get("errors"), attempts=attempts, error=err)
     if kind == "invalid_response":
         return InvalidResponseError(message, status=err.get("status"), body=err.get("body"),
                                     attempts=attempts, error=err)
     simple: Type[HumanloopError] = {
-        "invalid_config": InvalidConfigError, "connection_error": ApiConnectionError,
+        "connection_error": ApiConnectionError,
         "timeout": ApiTimeoutError,
     }.get(str(kind), HumanloopError)
     return simple(message, attempts=attempts, error=err)

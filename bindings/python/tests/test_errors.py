@@ -161,6 +161,15 @@ def test_invalid_config(kwargs, fragment):
     assert ClientConfigurationError is InvalidConfigError
 
 
+def test_invalid_config_lists_every_problem():
+    with pytest.raises(InvalidConfigError) as info:
+        Humanloop(api_key=API_KEY, timeout=-1, max_retries=-3, user_agent="bad\r\nX: 1")
+    e = info.value
+    assert sorted(problem["path"] for problem in e.errors) == ["max_retries", "timeout", "user_agent"]
+    assert e.path == e.errors[0]["path"]
+    assert "(and 2 more problems)" in str(e)
+
+
 def test_missing_api_key(monkeypatch):
     monkeypatch.delenv("HUMANLOOP_API_KEY", raising=False)
     with pytest.raises(InvalidConfigError):

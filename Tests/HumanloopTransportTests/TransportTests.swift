@@ -1,0 +1,45 @@
+import CCurl
+import Testing
+@testable import HumanloopCore
+@testable import HumanloopTransport
+
+private func settings() throws -> TransportSettings {
+    let json = Array(#"{"api_key":"k","host":"http://127.0.0.1:9/v4","max_retries":0}"#.utf8)
+    return TransportSettings(try ClientConfiguration(json: json, version: "test", environment: { _ in nil }))
+}
+
+@Suite struct HandlePoolTests {
+    /// A burst of calls leaves its handles (and their connections) for the calls after it.
+    @Test func keepsEveryHandleOfABurst() {
+        let pool = HandlePool()
+        let burst = (0..<200).compactMap { _ in pool.checkOut() }
+        #expect(burst.count == 200)
+        for handle in burst { pool.checkIn(handle) }
+        let again = (0..<200).compactMap { _ in pool.checkOut() }
+        #expect(Set(again.map(ObjectIdentifier.init)) == Set(burst.map(ObjectIdentifier.init)))
+    }
+}
+
+@Suite struct TransferTests {
+    /// A failure of libcurl's multi interface is reported with libcurl's words, not as
+    /// "Out of memory".
+    @Test func multiInterfaceFailuresSayWhatLibcurlSaid() throws {
+        let pool = HandlePool()
+        let handle = try #require(pool.checkOut())
+        // Put the easy handle into its multi handle already: the transfer's own add then fails
+        // with CURLM_ADDED_ALREADY.
+        #expect(curl_multi_add_handle(handle.multi, handle.easy) == CURLM_OK)
+        pool.checkIn(handle)
+        let transfer = try #require(Transfer(pool: pool, settings: try settings(), url: "http://127.0.0.1:9/v4/completion",
+                                             body: [], mode: .buffer))
+        guard case .failure(let error, let retryable) = transfer.run() else {
+            Issue.record("the transfer did not fail")
+            return
+        }
+        #expect(!retryable)
+        #expect(error.typeName == "connection_error")
+        #expect(error.message == "libcurl's multi interface failed: The easy handle is already added to a multi handle")
+        transfer.release(to: pool)
+        curl_multi_remove_handle(handle.multi, handle.easy)
+    }
+}
