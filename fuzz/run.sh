@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (with AddressSanitizer) over the pure-Swift core and runs each
-# for FUZZ_SECONDS (default 60). Usage: fuzz/run.sh [harness ...]  (request, sse, envelope)
+# for FUZZ_SECONDS (default 60). Usage: fuzz/run.sh [harness ...]  (request, sse, envelope, head)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 out=$root/build/fuzz
 mkdir -p "$out"
 core=$(find "$root/Sources/HumanloopCore" -name '*.swift' | sort)
-harnesses=${*:-request sse envelope}
-declare -A files=([request]=FuzzRequest.swift [sse]=FuzzEventStream.swift [envelope]=FuzzEnvelope.swift)
+harnesses=${*:-request sse envelope head}
+declare -A files=([request]=FuzzRequest.swift [sse]=FuzzEventStream.swift [envelope]=FuzzEnvelope.swift [head]=FuzzResponseHead.swift)
 for name in $harnesses; do
   binary=$out/fuzz-$name
   if ! swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name HumanloopCore \
