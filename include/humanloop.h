@@ -22,16 +22,28 @@
  *                       "path" names the first bad value (e.g. "model_config.temperature"),
  *                       "errors" lists every problem as [{"path":...,"message":...}, ...].
  *                       Nothing was sent.
- *   "invalid_config"    the client configuration is unusable (no API key, bad host, ...).
+ *   "invalid_config"    the client configuration is unusable (no API key, bad host, ...);
+ *                       "path" and "errors" as for invalid_request, with the configuration
+ *                       key of each problem as its path: every problem is reported at once.
  *   "api_error"         the server answered with a non-2xx status; carries "status",
  *                       "reason", "body" (parsed JSON, or a string when not JSON), "headers",
- *                       "round_trip_time".
- *   "connection_error"  the connection could not be made or broke (DNS, refused, reset, TLS).
+ *                       "round_trip_time". For a 404 the message names the URL that was
+ *                       called (usually a wrong host, e.g. one without /v4).
+ *   "connection_error"  the connection could not be made or broke (DNS, refused, reset, TLS),
+ *                       a proxy refused the tunnel (the message says so, with its status), or
+ *                       a call or stream was used in a process other than the one that
+ *                       started it (see "fork" below).
  *   "timeout"           the call (or the connection phase) ran out of time.
  *   "invalid_response"  a 2xx answer whose body is empty, not UTF-8, not JSON or not a JSON
- *                       object, or any body larger than max_response_bytes; carries "status"
- *                       and "body" (the text received, possibly cut short).
+ *                       object, or any body larger than max_response_bytes; a malformed status
+ *                       line or a response head over 1 MiB; carries "status" and "body" (the
+ *                       text received, possibly cut short).
  * "message" is one readable sentence. No message ever contains an API key.
+ *
+ * Nothing a server sends can crash the host: numbers in the status line, headers (Retry-After
+ * in its three forms, retry-after-ms, Content-Length) and bodies are read with checked
+ * conversions; a value that makes no sense (negative, NaN, 1e400, beyond 64 bits, an impossible
+ * date) is ignored or reported as an error. Work grows linearly with the size of an answer.
  *
  * Memory
  * ------
@@ -48,6 +60,47 @@
  *
  * The library initialises libcurl globally on first use (curl_global_init is thread-safe in
  * the libcurl versions this library requires).
+ *
+ * fork()
+ * ------
+ * Safe: create a client (or use the default one), make calls, fork() (gunicorn --preload,
+ * uWSGI, Celery prefork, Python multiprocessing's "fork" start method, a C daemon forking
+ * workers), and keep using the same client in the parent and in every child. A process never
+ * reads or writes a connection it inherited: in the child, right after fork(), the library
+ * detaches every inherited socket (replaced by /dev/null, without any TLS close_notify or
+ * other byte on the parent's connection), drops the inherited handles on first use and opens
+ * fresh connections. The parent's connections are untouched. A lock another thread held at
+ * the moment of fork() is released in the child (pthread_atfork), so the child never
+ * deadlocks; a call another thread was making at that moment simply does not exist in the
+ * child (it completes in the parent). Sockets are also close-on-exec.
+ * Not possible: a stream (or call) open across fork() belongs to the parent. In the child,
+ * hl_stream_next on it returns a terminal "connection_error" saying so, without touching the
+ * connection; hl_stream_free on it is safe. Only fork() through the C library runs these
+ * handlers (a raw clone() system call does not).
+ *
+ * Connections
+ * -----------
+ * Each client keeps the handles of finished calls for reuse, with their open keep-alive
+ * connections: as many as the most calls it had in flight at once, up to 1024 idle handles,
+ * so a burst of concurrent calls does not make later calls reconnect. hl_client_free closes
+ * them.
+ *
+ * Proxies
+ * -------
+ * "proxy" in the configuration sets the proxy for every call ("" turns proxies off, also
+ * those of the environment). Without it, libcurl's environment variables apply: http_proxy
+ * (lower case only: libcurl ignores upper-case HTTP_PROXY by design, since a CGI environment
+ * sets it from a request header), https_proxy or HTTPS_PROXY, all_proxy or ALL_PROXY, and
+ * no_proxy or NO_PROXY. https URLs go through a CONNECT tunnel; a proxy that refuses it
+ * gives a "connection_error" naming the proxy and its status.
+ *
+ * Signals
+ * -------
+ * The library installs no signal handler and changes no signal disposition (libcurl runs with
+ * CURLOPT_NOSIGNAL). It never raises SIGPIPE: libcurl (7.88 and later, also for TLS) writes to
+ * sockets with MSG_NOSIGNAL. A C host needs to do nothing about SIGPIPE for this library; with
+ * an older libcurl built with a TLS library that writes with write(2), ignore SIGPIPE
+ * (signal(SIGPIPE, SIG_IGN)) as libcurl's documentation advises.
  */
 #ifndef HUMANLOOP_H
 #define HUMANLOOP_H
@@ -95,14 +148,18 @@ typedef struct hl_client hl_client;
  *   "retry_max_delay"  largest backoff delay in seconds, >= 0; default 8
  *   "max_response_bytes" integer; default 67108864 (64 MiB). A larger body (or a larger single
  *                      stream event) fails as "invalid_response" as soon as the limit is passed.
+ *                      A blocking call with "stream": true keeps every event and the merged
+ *                      text: their total is bounded by this limit too (past it, the call ends
+ *                      at once with "invalid_response").
  *   "ca_bundle"        path of a PEM file of CA certificates for https (default: the system's)
- *   "proxy"            proxy URL (default: libcurl's usual http_proxy/https_proxy/no_proxy
- *                      environment variables)
+ *   "proxy"            proxy URL; "" for none (default: libcurl's http_proxy, https_proxy,
+ *                      no_proxy environment variables; see "Proxies" above)
  * TLS peer and host verification are always on; no key turns them off. Only http and https are
  * ever used, also on redirects: 307/308 answers to the same scheme, host and port are followed
  * (at most 3); any other 3xx comes back as an "api_error".
  * An unknown key, a wrong type, a value out of range, a bad host URL (only http:// and https://),
- * or CR/LF/NUL in a value that becomes a header (api_key, user_agent) is an error.
+ * or CR/LF/NUL in a value that becomes a header (api_key, user_agent) is an error; the error
+ * lists every problem of the configuration ("errors"), not only the first.
  *
  * Returns a new client (free it with hl_client_free), or NULL on failure. On failure, if
  * error_json is not NULL, *error_json receives an error envelope (type "invalid_config") that
@@ -130,7 +187,8 @@ void hl_client_free(hl_client *client);
  *
  * client may be NULL: a default client built from the environment (HUMANLOOP_API_KEY,
  * HUMANLOOP_HOST) is created on first use and shared by all threads; if it cannot be built,
- * the call returns its invalid_config error.
+ * the call returns its invalid_config error, and the next NULL call tries again (so setting
+ * HUMANLOOP_API_KEY later works). Once built, it is kept for the life of the process.
  *
  * The request is validated locally first (unknown keys, missing required fields, wrong JSON
  * types, enum values); on any problem nothing is sent and an invalid_request envelope lists
