@@ -7,7 +7,10 @@
 #   HL_LIBDIR=dir HL_TEST_CFLAGS=-fsanitize=thread CC=clang Tests/c/run.sh stress
 #                                  against another build of the library (ThreadSanitizer)
 #
-# Needs build/lib/libhumanloop.so (run `make` first), cc, libcurl and jansson headers, python3.
+# Needs build/lib/libhumanloop.so (run `make` first), cc, libcurl and jansson headers, python3,
+# openssl (the command line, for the TLS server's certificate).
+# Two test servers run for the whole run: plain HTTP (HL_TEST_PORT) and HTTPS with a self-signed
+# certificate made for the run (HL_TEST_TLS_PORT; the certificate is HL_TEST_CA_BUNDLE).
 # Prints one line "N passed, N failed" (test cases) at the end; exits non-zero on any failure.
 set -euo pipefail
 
@@ -31,6 +34,11 @@ if [[ ! -e "$LIBDIR/libhumanloop.so" ]]; then
 fi
 if [[ ! -f "$SERVER" ]]; then
     echo "run.sh: $SERVER not found" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "run.sh: the openssl command is not installed; it is needed to make the certificate of the TLS test server" >&2
     echo "0 passed, 1 failed"
     exit 1
 fi
@@ -58,45 +66,85 @@ for src in "${tests[@]}"; do
     bins+=("$bin")
 done
 
-# ---- the test server -------------------------------------------------------------------------
+# ---- the test servers ------------------------------------------------------------------------
+# Both run with --exit-on-stdin-eof, their stdin a FIFO held open by this script (fd 3: plain
+# HTTP, fd 4: TLS); closing it stops the server. The test binaries do not inherit fds 3 and 4.
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/hl-c-tests.XXXXXX")"
 SERVER_PID=""
+TLS_SERVER_PID=""
+stop_server() {
+    local pid="$1"
+    [[ -n "$pid" ]] || return 0
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
 cleanup() {
-    # closing its stdin stops the server (--exit-on-stdin-eof); then make sure it is gone
-    exec 3>&- 2>/dev/null || true
-    if [[ -n "$SERVER_PID" ]]; then
-        for _ in $(seq 1 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    # closing their stdin stops the servers (--exit-on-stdin-eof); then make sure they are gone
+    { exec 3>&-; } 2>/dev/null || true
+    { exec 4>&-; } 2>/dev/null || true
+    stop_server "$SERVER_PID"
+    stop_server "$TLS_SERVER_PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkfifo "$TMP/server.stdin"
+# wait_port OUTFILE PID: the port a server printed ("PORT=<n>"), or nothing if it did not start
+wait_port() {
+    local port=""
+    for _ in $(seq 1 200); do
+        port="$(sed -n 's/^PORT=\([0-9][0-9]*\).*/\1/p' "$1" | head -n 1)"
+        [[ -n "$port" ]] && break
+        if ! kill -0 "$2" 2>/dev/null; then break; fi
+        sleep 0.05
+    done
+    echo "$port"
+}
+
+# a self-signed certificate for 127.0.0.1 and localhost; it is also the CA bundle of the clients
+CERT="$TMP/tls-cert.pem"
+KEY="$TMP/tls-key.pem"
+if ! openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=hl-test-server" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$KEY" -out "$CERT" >"$TMP/openssl.log" 2>&1; then
+    echo "run.sh: openssl could not make the TLS test server's certificate:" >&2
+    cat "$TMP/openssl.log" >&2 || true
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+mkfifo "$TMP/server.stdin" "$TMP/server-tls.stdin"
 python3 "$SERVER" --port 0 --exit-on-stdin-eof <"$TMP/server.stdin" >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 exec 3>"$TMP/server.stdin"
+python3 "$SERVER" --port 0 --exit-on-stdin-eof --tls-cert "$CERT" --tls-key "$KEY" \
+    <"$TMP/server-tls.stdin" >"$TMP/server-tls.out" 2>"$TMP/server-tls.err" 3>&- &
+TLS_SERVER_PID=$!
+exec 4>"$TMP/server-tls.stdin"
 
-PORT=""
-for _ in $(seq 1 200); do
-    PORT="$(sed -n 's/^PORT=\([0-9][0-9]*\).*/\1/p' "$TMP/server.out" | head -n 1)"
-    [[ -n "$PORT" ]] && break
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-    sleep 0.05
-done
+PORT="$(wait_port "$TMP/server.out" "$SERVER_PID")"
 if [[ -z "$PORT" ]]; then
     echo "run.sh: the test server did not start" >&2
     cat "$TMP/server.err" >&2 || true
     echo "0 passed, 1 failed"
     exit 1
 fi
+TLS_PORT="$(wait_port "$TMP/server-tls.out" "$TLS_SERVER_PID")"
+if [[ -z "$TLS_PORT" ]]; then
+    echo "run.sh: the TLS test server did not start" >&2
+    cat "$TMP/server-tls.err" >&2 || true
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 export HL_TEST_PORT="$PORT"
+export HL_TEST_TLS_PORT="$TLS_PORT"
+export HL_TEST_CA_BUNDLE="$CERT"
 echo "test server on 127.0.0.1:$PORT"
+echo "TLS test server on 127.0.0.1:$TLS_PORT (CA bundle $CERT)"
 
 # ---- run -------------------------------------------------------------------------------------
 runner=()
@@ -113,7 +161,7 @@ for bin in "${bins[@]}"; do
     log="$TMP/$name.log"
     echo "=== $name"
     set +e
-    timeout -k 10 "$PER_TEST_TIMEOUT" "${runner[@]}" "$bin" 2>&1 3>&- | tee "$log"
+    timeout -k 10 "$PER_TEST_TIMEOUT" "${runner[@]}" "$bin" 2>&1 3>&- 4>&- | tee "$log"
     rc=${PIPESTATUS[0]}
     set -e
     p=$(grep -c '^PASS ' "$log" || true)

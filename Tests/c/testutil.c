@@ -19,6 +19,9 @@ static const char *g_prog = "test";
 static const char *g_test = NULL;
 static int g_port = 0;
 static char g_base_url[128];
+static int g_tls_port = 0;            /* 0: no TLS server */
+static char g_tls_base_url[128];
+static const char *g_ca_bundle = NULL;
 static int g_cases_passed = 0, g_cases_failed = 0;
 static int g_checks = 0, g_check_failures = 0;
 static int g_case_failures = 0;     /* failures inside the current case */
@@ -180,6 +183,15 @@ void tu_init(int argc, char **argv)
         exit(1);
     }
     snprintf(g_base_url, sizeof g_base_url, "http://127.0.0.1:%d/v4", g_port);
+    const char *tp = getenv("HL_TEST_TLS_PORT");
+    const char *ca = getenv("HL_TEST_CA_BUNDLE");
+    g_tls_port = tp ? atoi(tp) : 0;
+    if (g_tls_port > 0 && ca && ca[0]) {
+        g_ca_bundle = ca;
+        snprintf(g_tls_base_url, sizeof g_tls_base_url, "https://127.0.0.1:%d/v4", g_tls_port);
+    } else {
+        g_tls_port = 0;
+    }
     curl_global_init(CURL_GLOBAL_ALL);
 }
 
@@ -222,6 +234,9 @@ void tu_sleep(double seconds)
 
 int tu_port(void) { return g_port; }
 const char *tu_base_url(void) { return g_base_url; }
+int tu_tls_port(void) { return g_tls_port; }
+const char *tu_tls_base_url(void) { return g_tls_port > 0 ? g_tls_base_url : NULL; }
+const char *tu_ca_bundle(void) { return g_tls_port > 0 ? g_ca_bundle : NULL; }
 
 typedef struct {
     char *data;
@@ -246,12 +261,24 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
     return add;
 }
 
-char *tu_http(const char *method, const char *path, const char *body, long *status)
+/* A control request to the plain (tls 0) or the TLS (tls 1) server. */
+static char *control_http(int tls, const char *method, const char *path, const char *body, long *status)
 {
     char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g_port, path);
+    if (status) *status = 0;
+    if (tls && g_tls_port <= 0) {
+        tu_check(0, "the TLS test server is running", __FILE__, __LINE__,
+                 "HL_TEST_TLS_PORT/HL_TEST_CA_BUNDLE not set (run through Tests/c/run.sh)");
+        return NULL;
+    }
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", tls ? "https" : "http", tls ? g_tls_port : g_port, path);
     CURL *c = curl_easy_init();
     if (!c) return NULL;
+    if (tls) {  /* verified: peer and host name, with the run's certificate as the only CA */
+        curl_easy_setopt(c, CURLOPT_CAINFO, g_ca_bundle);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
     buf_t b = {0};
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: application/json");
@@ -274,12 +301,23 @@ char *tu_http(const char *method, const char *path, const char *body, long *stat
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK) {
-        fprintf(stdout, "  control %s %s failed: %s\n", method, path, curl_easy_strerror(rc));
+        fprintf(stdout, "  control %s %s%s failed: %s\n", method, tls ? "(TLS server) " : "", path,
+                curl_easy_strerror(rc));
         free(b.data);
         return NULL;
     }
     if (!b.data) b.data = calloc(1, 1);
     return b.data;
+}
+
+char *tu_http(const char *method, const char *path, const char *body, long *status)
+{
+    return control_http(0, method, path, body, status);
+}
+
+char *tu_tls_http(const char *method, const char *path, const char *body, long *status)
+{
+    return control_http(1, method, path, body, status);
 }
 
 static char *vformat(const char *fmt, va_list ap)
@@ -294,23 +332,40 @@ static char *vformat(const char *fmt, va_list ap)
     return s;
 }
 
+static int script_to(int tls, const char *arr)
+{
+    if (!arr) return 0;
+    size_t len = strlen(arr) + 32;
+    char *body = malloc(len);
+    snprintf(body, len, "{\"responses\":%s}", arr);
+    long st = 0;
+    char *r = control_http(tls, "POST", "/_control/script", body, &st);
+    int ok = r != NULL && st == 200;
+    tu_check(ok, tls ? "script accepted by the TLS test server" : "script accepted by the test server", __FILE__,
+             __LINE__, "status %ld, answer %s, script %s", st, r ? r : "none", arr);
+    free(r);
+    free(body);
+    return ok;
+}
+
 int tu_script(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *arr = vformat(fmt, ap);
     va_end(ap);
-    if (!arr) return 0;
-    size_t len = strlen(arr) + 32;
-    char *body = malloc(len);
-    snprintf(body, len, "{\"responses\":%s}", arr);
-    long st = 0;
-    char *r = tu_http("POST", "/_control/script", body, &st);
-    int ok = r != NULL && st == 200;
-    tu_check(ok, "script accepted by the test server", __FILE__, __LINE__, "status %ld, answer %s, script %s",
-             st, r ? r : "none", arr);
-    free(r);
-    free(body);
+    int ok = script_to(0, arr);
+    free(arr);
+    return ok;
+}
+
+int tu_tls_script(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *arr = vformat(fmt, ap);
+    va_end(ap);
+    int ok = script_to(1, arr);
     free(arr);
     return ok;
 }
@@ -323,16 +378,25 @@ void tu_reset(void)
         tu_check(0, "server reset", __FILE__, __LINE__, "status %ld", st);
     }
     free(r);
+    if (g_tls_port > 0) {
+        st = 0;
+        r = tu_tls_http("POST", "/_control/reset", "{}", &st);
+        if (!r || st != 200) {
+            tu_check(0, "TLS server reset", __FILE__, __LINE__, "status %ld", st);
+        }
+        free(r);
+    }
 }
 
-json_t *tu_requests(void)
+static json_t *requests_of(int tls)
 {
-    char *r = tu_http("GET", "/_control/requests", NULL, NULL);
+    char *r = control_http(tls, "GET", "/_control/requests", NULL, NULL);
     json_t *j = r ? tu_json(r) : NULL;
     free(r);
     json_t *a = j ? json_object_get(j, "requests") : NULL;
     if (!json_is_array(a)) {
-        tu_check(0, "GET /_control/requests", __FILE__, __LINE__, "no requests array");
+        tu_check(0, tls ? "GET /_control/requests (TLS server)" : "GET /_control/requests", __FILE__, __LINE__,
+                 "no requests array");
         json_decref(j);
         return json_array();
     }
@@ -341,18 +405,25 @@ json_t *tu_requests(void)
     return a;
 }
 
-json_t *tu_stats(void)
+json_t *tu_requests(void) { return requests_of(0); }
+json_t *tu_tls_requests(void) { return requests_of(1); }
+
+static json_t *stats_of(int tls)
 {
-    char *r = tu_http("GET", "/_control/stats", NULL, NULL);
+    char *r = control_http(tls, "GET", "/_control/stats", NULL, NULL);
     json_t *j = r ? tu_json(r) : NULL;
     free(r);
     if (!json_is_object(j)) {
-        tu_check(0, "GET /_control/stats", __FILE__, __LINE__, "no stats object");
+        tu_check(0, tls ? "GET /_control/stats (TLS server)" : "GET /_control/stats", __FILE__, __LINE__,
+                 "no stats object");
         json_decref(j);
         return json_object();
     }
     return j;
 }
+
+json_t *tu_stats(void) { return stats_of(0); }
+json_t *tu_tls_stats(void) { return stats_of(1); }
 
 int tu_request_count(void)
 {
@@ -406,6 +477,30 @@ int tu_closed_port(void)
 
 /* ---- clients ---------------------------------------------------------------------------- */
 
+/* hl_client_new with api key, host, an optional "ca_bundle" (JSON-escaped here) and extra. */
+static hl_client *client_new(const char *host, const char *ca_bundle, const char *extra)
+{
+    char *ca_json = NULL;
+    if (ca_bundle) {
+        json_t *js = json_string(ca_bundle);
+        ca_json = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        json_decref(js);
+    }
+    size_t len = 256 + strlen(host) + (ca_json ? strlen(ca_json) : 0) + (extra ? strlen(extra) : 0);
+    char *cfg = malloc(len);
+    snprintf(cfg, len, "{\"api_key\":\"%s\",\"host\":\"%s\"%s%s%s}", TU_SECRET, host,
+             ca_json ? ",\"ca_bundle\":" : "", ca_json ? ca_json : "", extra ? extra : "");
+    free(ca_json);
+    char *err = (char *)"sentinel";
+    hl_client *c = hl_client_new(cfg, &err);
+    tu_check(c != NULL, "hl_client_new(test config) != NULL", __FILE__, __LINE__, "config %s, error %s", cfg,
+             c == NULL && err ? err : "-");
+    if (c) tu_check(err == NULL, "error_json set to NULL on success", __FILE__, __LINE__, NULL);
+    if (err && strcmp(err, "sentinel") != 0) hl_free(err);
+    free(cfg);
+    return c;
+}
+
 hl_client *tu_client(const char *extra_fmt, ...)
 {
     char *extra = NULL;
@@ -415,16 +510,26 @@ hl_client *tu_client(const char *extra_fmt, ...)
         extra = vformat(extra_fmt, ap);
         va_end(ap);
     }
-    size_t len = 256 + (extra ? strlen(extra) : 0);
-    char *cfg = malloc(len);
-    snprintf(cfg, len, "{\"api_key\":\"%s\",\"host\":\"%s\"%s}", TU_SECRET, g_base_url, extra ? extra : "");
-    char *err = (char *)"sentinel";
-    hl_client *c = hl_client_new(cfg, &err);
-    tu_check(c != NULL, "hl_client_new(test config) != NULL", __FILE__, __LINE__, "config %s, error %s", cfg,
-             c == NULL && err ? err : "-");
-    if (c) tu_check(err == NULL, "error_json set to NULL on success", __FILE__, __LINE__, NULL);
-    if (err && strcmp(err, "sentinel") != 0) hl_free(err);
-    free(cfg);
+    hl_client *c = client_new(g_base_url, NULL, extra);
+    free(extra);
+    return c;
+}
+
+hl_client *tu_tls_client(const char *extra_fmt, ...)
+{
+    if (g_tls_port <= 0) {
+        tu_check(0, "the TLS test server is running", __FILE__, __LINE__,
+                 "HL_TEST_TLS_PORT/HL_TEST_CA_BUNDLE not set (run through Tests/c/run.sh)");
+        return NULL;
+    }
+    char *extra = NULL;
+    if (extra_fmt) {
+        va_list ap;
+        va_start(ap, extra_fmt);
+        extra = vformat(extra_fmt, ap);
+        va_end(ap);
+    }
+    hl_client *c = client_new(g_tls_base_url, g_ca_bundle, extra);
     free(extra);
     return c;
 }

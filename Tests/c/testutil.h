@@ -3,7 +3,8 @@
  *
  *  - assertions that count passes/failures per named test case (CHECK*, RUN);
  *  - a control client for the test server (Tests/server/hl_test_server.py, see PROTOCOL.md):
- *    script responses, reset, fetch recorded requests and stats (libcurl);
+ *    script responses, reset, fetch recorded requests and stats (libcurl); the same for the
+ *    second, HTTPS instance of the server that Tests/c/run.sh starts (tu_tls_*);
  *  - envelope parsing and JSON helpers (jansson): every envelope the library returns goes
  *    through tu_parse_env(), which also checks that it never contains the test API key;
  *  - the four endpoints as a table, client construction, timing helpers.
@@ -45,12 +46,14 @@ int tu_check_int(long long actual, long long expected, const char *what, const c
 int tu_check_jint(json_t *root, const char *path, long long expected, const char *file, int line);
 int tu_check_jeq(json_t *root, const char *path, const char *expected_json, const char *file, int line);
 
-/* Run one test case: resets the server, names the test, prints PASS/FAIL. */
+/* Run one test case: resets the server (and the TLS server when one runs), names the test,
+ * prints PASS/FAIL. */
 void tu_run(const char *name, void (*fn)(void));
 #define RUN(fn) tu_run(#fn, fn)
 
-/* Start/finish a test binary: tu_init reads HL_TEST_PORT; tu_finish prints RESULT and
- * returns the process exit status. */
+/* Start/finish a test binary: tu_init reads HL_TEST_PORT (required) and HL_TEST_TLS_PORT,
+ * HL_TEST_CA_BUNDLE (the TLS server; optional); tu_finish prints RESULT and returns the process
+ * exit status. */
 void tu_init(int argc, char **argv);
 int tu_finish(void);
 
@@ -87,11 +90,32 @@ int tu_req_header_count(json_t *req, const char *name);
 /* A TCP port on 127.0.0.1 nobody listens on (bound, then closed). */
 int tu_closed_port(void);
 
+/* ---- the TLS test server ------------------------------------------------------------------
+ * A second instance of the test server that speaks HTTPS (Tests/c/run.sh starts it with a
+ * self-signed certificate for 127.0.0.1 made for the run; PROTOCOL.md, "TLS"). It has its own
+ * queue, recorded requests and stats. When it is not running (HL_TEST_TLS_PORT unset):
+ * tu_tls_port() is 0, tu_tls_base_url() and tu_ca_bundle() are NULL, and the other tu_tls_*
+ * functions record a failure. */
+
+int tu_tls_port(void);
+const char *tu_tls_base_url(void);  /* https://127.0.0.1:<tls port>/v4 */
+/* Path of the PEM file that verifies the TLS server (its certificate; HL_TEST_CA_BUNDLE). */
+const char *tu_ca_bundle(void);
+/* Like tu_http, tu_script, tu_requests, tu_stats, for the TLS server: over https, verified
+ * with tu_ca_bundle(). tu_reset() (and so tu_run) resets both servers. */
+char *tu_tls_http(const char *method, const char *path, const char *body, long *status);
+int tu_tls_script(const char *fmt, ...);
+json_t *tu_tls_requests(void);
+json_t *tu_tls_stats(void);        /* GET /_control/stats of the TLS server (json_decref it) */
+
 /* ---- clients ----------------------------------------------------------------------------- */
 
 /* hl_client_new with {"api_key":TU_SECRET,"host":<test server>} plus extra members
  * (text starting with ',' e.g. ",\"timeout\":1", or NULL). Records a failure if NULL. */
 hl_client *tu_client(const char *extra_fmt, ...);
+/* The same for the TLS server: {"api_key":TU_SECRET,"host":tu_tls_base_url(),
+ * "ca_bundle":tu_ca_bundle()} plus extra members. Records a failure if NULL. */
+hl_client *tu_tls_client(const char *extra_fmt, ...);
 
 /* ---- envelopes and JSON ------------------------------------------------------------------ */
 

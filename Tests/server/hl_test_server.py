@@ -7,8 +7,9 @@ socket-level faults and byte-exact event streams.
 
 Command line:
     python3 hl_test_server.py [--port 0] [--exit-on-stdin-eof] [--verbose]
+                              [--tls-cert FILE --tls-key FILE]
 prints "PORT=<n>" (flushed) when ready; exits on SIGTERM/SIGINT, or at EOF on stdin with
---exit-on-stdin-eof.
+--exit-on-stdin-eof. With --tls-cert/--tls-key it speaks HTTPS (TLS) instead of plain HTTP.
 
 In-process:
     from hl_test_server import TestServer
@@ -16,6 +17,8 @@ In-process:
         srv.script([{"status": 500, "body": "oops"}])
         ... talk to srv.base_url ...
         srv.requests(); srv.stats(); srv.reset()
+    with TestServer(tls=("cert.pem", "key.pem")) as srv:   # HTTPS; srv.base_url is https://...
+        ...
 """
 
 import argparse
@@ -29,6 +32,7 @@ import re
 import select
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -63,9 +67,10 @@ FAULTS = frozenset({
 })
 R_KEYS = frozenset({
     "status", "reason", "headers", "json", "body", "body_b64", "body_repeat", "chunked",
-    "delay", "stream", "fault",
+    "delay", "stream", "fault", "raw_response", "raw_response_b64",
 })
-BODY_KEYS = ("json", "body", "body_b64", "body_repeat", "stream")
+BODY_KEYS = ("json", "body", "body_b64", "body_repeat", "stream", "raw_response", "raw_response_b64")
+RAW_RESPONSE_KEYS = ("raw_response", "raw_response_b64")
 STREAM_KEYS = frozenset({
     "events", "line_ending", "no_space", "done", "comments", "delay", "first_delay",
     "hold_after", "hold", "chunk_size", "no_trailing_blank_line", "cut_after", "forever", "raw",
@@ -75,6 +80,7 @@ MAX_LINE = 1 << 20          # request line / header line
 MAX_HEADERS = 1000
 MAX_BODY = 256 << 20        # request body
 POLL_SLICE = 0.05           # seconds between checks while waiting or stalling
+HANDSHAKE_TIMEOUT = 10.0    # seconds a TLS client has to complete its handshake
 WRITE_BLOCK = 64 * 1024
 
 
@@ -417,6 +423,19 @@ def prepare_response(r, raw):
                and br["times"] >= 0, 'body_repeat must be {"text": string, "times": integer >= 0}')
         p["repeat"] = (br["text"].encode("utf-8"), br["times"])
         p["content_type"] = "text/plain; charset=utf-8"
+    raws = [k for k in RAW_RESPONSE_KEYS if k in r]
+    if raws:
+        others = sorted(set(r) - set(BODY_KEYS) - {"delay"})
+        _check(not others, "%s goes with delay only, not with %s" % (raws[0], ", ".join(others)))
+    if "raw_response" in r:
+        _check(isinstance(r["raw_response"], str), "raw_response must be a string")
+        p["raw_response"] = r["raw_response"].encode("utf-8", "surrogatepass")
+    if "raw_response_b64" in r:
+        _check(isinstance(r["raw_response_b64"], str), "raw_response_b64 must be a string")
+        try:
+            p["raw_response"] = base64.b64decode(r["raw_response_b64"], validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise ScriptError("raw_response_b64: %s" % e)
     if "chunked" in r:
         _check(isinstance(r["chunked"], bool), "chunked must be a boolean")
         p["chunked"] = r["chunked"]
@@ -562,6 +581,57 @@ def _reason(status, reason=None):
 
 # ---- connections -------------------------------------------------------------------------------
 
+class _TLSReader:
+    """readline/read over a TLS socket with a buffer of its own, so that Connection.gone() can
+    read ahead (to see a close_notify or EOF) without losing what the client sent."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+        self.eof = False
+
+    def feed(self, data):
+        self.buf += data
+
+    def _fill(self):
+        if self.eof:
+            return False
+        data = self.sock.recv(WRITE_BLOCK)
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def readline(self, limit):
+        start = 0
+        while True:
+            i = self.buf.find(b"\n", start, limit)
+            if i >= 0:
+                n = i + 1
+                break
+            if len(self.buf) >= limit:
+                n = limit
+                break
+            start = len(self.buf)
+            if not self._fill():
+                n = len(self.buf)
+                break
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def read(self, n):
+        while len(self.buf) < n and self._fill():
+            pass
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def close(self):
+        self.buf = bytearray()
+
+
 class Connection:
     def __init__(self, server, sock, cid, epoch):
         self.server = server
@@ -572,7 +642,23 @@ class Connection:
         self.requests = 0
         self.closed = False
         self.lock = threading.Lock()
-        self.rfile = sock.makefile("rb")
+        self.tls = isinstance(sock, ssl.SSLSocket)
+        self.tls_ready = False      # TLS handshake done
+        self.aborted = False        # closing abruptly: no close_notify
+        self.rfile = _TLSReader(sock) if self.tls else sock.makefile("rb")
+
+    def handshake(self, timeout):
+        """The TLS handshake (in the connection's own thread), at most `timeout` seconds.
+        True when done; False when it failed (the caller closes the connection)."""
+        try:
+            self.sock.settimeout(timeout)
+            self.sock.do_handshake()
+            self.sock.settimeout(None)
+        except (OSError, ValueError) as e:
+            self.server._log("connection %d: TLS handshake failed (%s)", self.id, e)
+            return False
+        self.tls_ready = True
+        return True
 
     # -- writing --
     def send(self, data):
@@ -586,6 +672,8 @@ class Connection:
     # -- waiting --
     def gone(self, timeout):
         """Wait up to timeout for the client to close; True when it has (or on error)."""
+        if self.tls:
+            return self._tls_gone(timeout)
         try:
             if hasattr(select, "poll"):
                 p = select.poll()
@@ -607,6 +695,35 @@ class Connection:
         if data == b"":
             return True
         time.sleep(timeout)  # the client sent more bytes: it is still there
+        return False
+
+    def _tls_gone(self, timeout):
+        """gone() over TLS: the raw socket being readable may be a TLS record (data, an alert,
+        a close_notify), so read through TLS without blocking; data is kept for the reader."""
+        if self.rfile.buf or self.rfile.eof:
+            if self.rfile.eof:
+                return True
+            time.sleep(timeout)  # the client sent more bytes: it is still there
+            return False
+        try:
+            if self.sock.pending() == 0:
+                p = select.poll()
+                p.register(self.sock, select.POLLIN | select.POLLPRI)
+                if not p.poll(timeout * 1000.0):
+                    return False
+            self.sock.setblocking(False)
+            try:
+                data = self.sock.recv(WRITE_BLOCK)
+            finally:
+                self.sock.setblocking(True)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False  # part of a record, or a TLS message without data
+        except (OSError, ValueError):
+            return True
+        if not data:
+            self.rfile.eof = True
+            return True
+        self.rfile.feed(data)
         return False
 
     def wait(self, seconds):
@@ -633,6 +750,13 @@ class Connection:
             if self.closed:
                 return
             self.closed = True
+            if self.tls and self.tls_ready and not self.aborted:
+                # a clean TLS end (close_notify) before the FIN; never waits for the client's
+                try:
+                    self.sock.settimeout(0)
+                    self.sock.unwrap()
+                except (OSError, ValueError):
+                    pass
             for f in (self.rfile.close, self.sock.close):
                 try:
                     f()
@@ -655,6 +779,7 @@ class Connection:
         with self.lock:
             if self.closed:
                 return
+            self.aborted = True  # over TLS: no close_notify, the raw socket is reset
             try:
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             except OSError:
@@ -662,11 +787,13 @@ class Connection:
         self.close()
 
     def shutdown(self):
+        """From another thread (stop()): shut the raw socket down, which ends any blocking read,
+        write or TLS handshake of the connection's thread."""
         with self.lock:
             if self.closed:
                 return
             try:
-                self.sock.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(self.sock, socket.SHUT_RDWR)  # the fd, not SSLSocket's
             except OSError:
                 pass
 
@@ -792,15 +919,32 @@ class TestServer:
         with TestServer() as srv:          # or srv = TestServer(); srv.start(); ...; srv.stop()
             srv.port, srv.base_url
             srv.script([R, ...]); srv.requests(); srv.stats(); srv.reset()
+
+    tls=(cert_path, key_path): speak HTTPS (the PEM certificate chain and its key); base_url
+    and url() then start with https://. handshake_timeout: seconds a TLS client has to finish
+    its handshake before its connection is closed.
     """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, port=0, verbose=False):
+    def __init__(self, port=0, verbose=False, tls=None, handshake_timeout=HANDSHAKE_TIMEOUT):
         self._want_port = port
         self.verbose = verbose
         self.port = None
         self.base_url = None
+        self.tls = None
+        self.handshake_timeout = handshake_timeout
+        self._ssl_ctx = None
+        if tls is not None:
+            cert, key = tls
+            self.tls = (str(cert), str(key))
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.tls[0], self.tls[1])
+            try:
+                ctx.set_alpn_protocols(["http/1.1"])
+            except (NotImplementedError, ssl.SSLError):
+                pass
+            self._ssl_ctx = ctx
         self._lock = threading.Lock()
         self._queue = collections.deque()
         self._records = []
@@ -823,10 +967,10 @@ class TestServer:
         s.listen(256)
         self._lsock = s
         self.port = s.getsockname()[1]
-        self.base_url = "http://127.0.0.1:%d/v4" % self.port
+        self.base_url = self.url("/v4")
         self._accept_thread = threading.Thread(target=self._accept_loop, name="hl-accept", daemon=True)
         self._accept_thread.start()
-        self._log("listening on 127.0.0.1:%d", self.port)
+        self._log("listening on 127.0.0.1:%d%s", self.port, " (TLS)" if self.tls else "")
         return self
 
     def stop(self, timeout=5.0):
@@ -861,8 +1005,19 @@ class TestServer:
         self.stop()
         return False
 
+    @property
+    def scheme(self):
+        return "https" if self.tls else "http"
+
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
+
+    def client_ssl_context(self):
+        """For a TLS server: an ssl.SSLContext for clients that trusts (only) its certificate,
+        with host name checks on (the certificate must name 127.0.0.1). None for plain HTTP."""
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=self.tls[0])
 
     # -- control (in-process) --
     def script(self, responses):
@@ -922,6 +1077,16 @@ class TestServer:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+            if self._ssl_ctx is not None:
+                # no I/O here: the handshake happens in the connection's thread
+                try:
+                    sock = self._ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                except (OSError, ValueError):
+                    try:
+                        sock.close()
+                    except OSError:
+                        pass
+                    continue
             with self._lock:
                 if self._stopping.is_set():
                     sock.close()
@@ -944,6 +1109,8 @@ class TestServer:
     def _serve(self, conn):
         try:
             self._log("connection %d opened", conn.id)
+            if conn.tls and not conn.handshake(self.handshake_timeout):
+                return
             while not self._stopping.is_set():
                 try:
                     req = conn.read_request()
@@ -992,6 +1159,8 @@ class TestServer:
         }
         if b64 is not None:
             rec["body_b64"] = b64
+        if req.method == "CONNECT":
+            req.keep_alive = False  # the connection is closed after answering a CONNECT
         with self._lock:
             self._records.append(rec)
             self._requests += 1
@@ -1084,6 +1253,8 @@ class TestServer:
     def _default_answer(self, req):
         """(status, headers, body bytes, stream events or None) of the default answer."""
         jh = [("Content-Type", "application/json")]
+        if req.method == "CONNECT":
+            return 403, jh + [("Connection", "close")], b'{"detail":"CONNECT is not supported"}', None
         if req.path not in API_PATHS:
             return 404, jh, b'{"detail":"Not Found"}', None
         if req.method != "POST":
@@ -1109,6 +1280,11 @@ class TestServer:
             return False
         if "fault" in r:
             self._fault(conn, req, r)
+            return False
+        if "raw_response" in r:
+            data = r["raw_response"]
+            for i in range(0, len(data), WRITE_BLOCK):
+                conn.send(data[i:i + WRITE_BLOCK])
             return False
         if "stream" in r:
             return self._stream(conn, req, r, r["stream"])
@@ -1281,7 +1457,11 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     ap.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin reaches EOF")
     ap.add_argument("--verbose", action="store_true", help="log connections and errors to stderr")
+    ap.add_argument("--tls-cert", metavar="FILE", help="PEM certificate (chain): speak HTTPS")
+    ap.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     args = ap.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        ap.error("--tls-cert and --tls-key go together")
 
     stop = threading.Event()
 
@@ -1291,7 +1471,12 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    srv = TestServer(port=args.port, verbose=args.verbose)
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert is not None else None
+    try:
+        srv = TestServer(port=args.port, verbose=args.verbose, tls=tls)
+    except (OSError, ValueError) as e:
+        sys.stderr.write("hl_test_server: cannot load the TLS certificate and key: %s\n" % e)
+        return 1
     try:
         srv.start()
     except OSError as e:

@@ -7,8 +7,10 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -50,8 +52,9 @@ def srv():
 
 @pytest.fixture(autouse=True)
 def _reset(request):
-    if "srv" in request.fixturenames:
-        request.getfixturevalue("srv").reset()
+    for name in ("srv", "tls_srv"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).reset()
     yield
 
 
@@ -956,3 +959,361 @@ def test_command_line_sigterm():
         p.stdin.close()
         p.stdout.close()
         p.stderr.close()
+
+
+# ---- raw responses -------------------------------------------------------------------------------
+
+def test_raw_response_exact_bytes_then_eof(srv):
+    hostile = "HTTP/1.1 99999999999999999999 Big\r\nContent-Length: 2\r\n\r\n{}"
+    weird = b"HTTP/1.1 200 \xff\xfe\r\nX: \x00\r\nContent-Length: 5\r\n\r\nabc"
+    srv.script([{"raw_response": hostile},
+                {"raw_response_b64": base64.b64encode(weird).decode(), "delay": 0.2},
+                {"raw_response": ""},
+                {"raw_response": "x" * 300000}])
+    for expected, min_time in [(hostile.encode(), 0), (weird, 0.18), (b"", 0), (b"x" * 300000, 0)]:
+        s = connect(srv)
+        t0 = time.monotonic()
+        # keep-alive request: the server closes anyway after a raw response
+        s.sendall(raw_request())
+        data, how = read_until_close(s)
+        s.close()
+        assert (data, how) == (expected, "eof")
+        assert time.monotonic() - t0 >= min_time
+    assert len(srv.requests()) == 4 and srv.stats()["pending"] == 0
+
+
+def test_raw_response_is_a_body_source(srv):
+    for bad in [{"raw_response": "x", "json": {}}, {"raw_response": "x", "body": "y"},
+                {"raw_response_b64": "eA==", "stream": True}, {"raw_response": "x", "raw_response_b64": "eA=="},
+                {"raw_response": "x", "status": 200}, {"raw_response": "x", "headers": {"A": "b"}},
+                {"raw_response": "x", "fault": "close_immediately"}, {"raw_response": "x", "chunked": True},
+                {"raw_response": 1}, {"raw_response_b64": "!!"}]:
+        with pytest.raises(ValueError):
+            srv.script([bad])
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        c.request("POST", "/_control/script", body=json.dumps({"responses": [bad]}))
+        r = c.getresponse()
+        assert r.status == 400 and json.loads(r.read())["detail"], bad
+        c.close()
+    assert srv.stats()["pending"] == 0
+
+
+# ---- CONNECT (the server as an HTTP proxy) -------------------------------------------------------
+
+CONNECT_REQ = (b"CONNECT api.example.invalid:443 HTTP/1.1\r\nHost: api.example.invalid:443\r\n"
+               b"Proxy-Connection: Keep-Alive\r\n\r\n")
+
+
+def test_connect_default_and_scripted(srv):
+    s = connect(srv)
+    s.sendall(CONNECT_REQ)
+    data, how = read_until_close(s)
+    s.close()
+    status, line, headers, body = split_response(data)
+    assert how == "eof" and line == "HTTP/1.1 403 Forbidden"
+    assert hget(headers, "Connection") == "close" and body == b'{"detail":"CONNECT is not supported"}'
+    srv.script([{"status": 403, "reason": "Forbidden", "body": "no tunnels here"},
+                {"status": 200, "reason": "Connection established"}])
+    for expected in [(403, b"no tunnels here"), (200, b"")]:
+        s = connect(srv)
+        s.sendall(CONNECT_REQ)
+        data, how = read_until_close(s)  # closed after the answer, whatever it is
+        s.close()
+        status, _, headers, body = split_response(data)
+        assert how == "eof" and (status, body) == expected and hget(headers, "Connection") == "close"
+    reqs = srv.requests()
+    assert [(r["method"], r["path"]) for r in reqs] == [("CONNECT", "api.example.invalid:443")] * 3
+    assert reqs[0]["headers"][0] == ["Host", "api.example.invalid:443"]
+    assert srv.stats()["requests"] == 3
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl command is needed")
+def test_connect_with_curl_as_proxy_client(srv):
+    srv.script([{"status": 403, "reason": "Forbidden", "body": "no tunnels here"}])
+    # curl does not resolve the target name when it goes through a proxy: nothing leaves loopback
+    p = subprocess.run(["curl", "-sv", "--max-time", "10", "--proxy", "http://127.0.0.1:%d" % srv.port,
+                        "https://api.example.invalid/v4/completion", "-d", "{}"],
+                       capture_output=True, timeout=30)
+    err = p.stderr.decode("latin-1")
+    assert p.returncode != 0
+    assert "> CONNECT api.example.invalid:443 HTTP/1.1" in err and "< HTTP/1.1 403 Forbidden" in err, err
+    assert [(r["method"], r["path"]) for r in srv.requests()] == [("CONNECT", "api.example.invalid:443")]
+
+
+# ---- TLS -----------------------------------------------------------------------------------------
+
+def make_certificate(directory):
+    """A self-signed certificate for 127.0.0.1 and localhost (openssl CLI); (cert, key) paths."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=hl-test-server", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed")
+    return make_certificate(str(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture(scope="module")
+def tls_srv(tls_files):
+    with TestServer(tls=tls_files) as s:
+        yield s
+
+
+def tls_connect(srv, timeout=5.0):
+    """A TLS socket to srv that checks its certificate; a missing close_notify raises (so "eof"
+    from read_until_close means a clean TLS end)."""
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    return srv.client_ssl_context().wrap_socket(raw, server_hostname="127.0.0.1", suppress_ragged_eofs=False)
+
+
+def tls_read_all(s, timeout=5.0):
+    """read_until_close for tls_connect sockets: how is "eof" (a clean end: close_notify), "reset"
+    or "unclean" (the connection ended without close_notify; Python's ssl reports a TCP reset
+    under TLS as such an EOF), or "timeout"."""
+    s.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except ConnectionResetError:
+            return data, "reset"
+        except ssl.SSLEOFError:
+            return data, "unclean"
+        except socket.timeout:
+            return data, "timeout"
+        if not d:
+            return data, "eof"
+        data += d
+
+
+def https(srv, timeout=10):
+    return http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=timeout, context=srv.client_ssl_context())
+
+
+def test_tls_default_answer_and_recording(tls_srv):
+    assert tls_srv.base_url == "https://127.0.0.1:%d/v4" % tls_srv.port
+    assert tls_srv.url("/_control/stats").startswith("https://")
+    c = https(tls_srv)
+    for path in ENDPOINTS:
+        r, data = call(tls_srv, path, conn=c)  # keep-alive over one TLS connection
+        assert r.status == 200 and json.loads(data)["data"][0]["output"] == "Hello from the test server"
+    r, data = call(tls_srv, key=None, conn=c)
+    assert r.status == 401
+    c.close()
+    reqs = tls_srv.requests()
+    assert [r["path"] for r in reqs] == ENDPOINTS + ["/v4/completion"]
+    assert len({r["connection"] for r in reqs}) == 1
+    assert wait_for(lambda: tls_srv.stats() == {"connections_opened": 1, "connections_open": 0,
+                                                "requests": 5, "pending": 0})
+
+
+def test_tls_script_and_control_routes(tls_srv):
+    # in-process helpers
+    tls_srv.script([{"status": 503, "body": "busy"}])
+    r, data = call(tls_srv, conn=https(tls_srv))
+    assert (r.status, data) == (503, b"busy")
+    # the control routes over HTTPS
+    c = https(tls_srv)
+    c.request("POST", "/_control/script", body=b'{"responses":[{"json":{"x":0.70}},{"raw_response":"HTTP/1.1 '
+              b'200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nhi"}]}')
+    r = c.getresponse()
+    assert r.status == 200 and json.loads(r.read()) == {"queued": 2, "pending": 2}
+    assert call(tls_srv, conn=https(tls_srv))[1] == b'{"x":0.70}'
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request())
+    assert read_until_close(s) == (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", "eof")
+    s.close()
+    c.request("GET", "/_control/requests")
+    assert len(json.loads(c.getresponse().read())["requests"]) == 3
+    assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0)
+    c.request("GET", "/_control/stats")
+    assert json.loads(c.getresponse().read()) == {"connections_opened": 3, "connections_open": 0,
+                                                  "requests": 3, "pending": 0}
+    c.request("POST", "/_control/reset", body=b"{}")
+    assert json.loads(c.getresponse().read()) == {"reset": True}
+    assert tls_srv.requests() == [] and tls_srv.stats()["requests"] == 0
+    c.close()
+
+
+def test_tls_streams(tls_srv):
+    tls_srv.script([{"stream": {"events": EVENTS, "done": True, "chunk_size": 7}},
+                    {"stream": {"events": EVENTS}, "chunked": True}])
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request(body=b'{"stream":true}'))
+    data, how = read_until_close(s)
+    s.close()
+    status, _, headers, body = split_response(data)
+    assert how == "eof" and status == 200 and hget(headers, "Content-Type") == "text/event-stream"
+    assert body == ("data: %s\n\ndata: %s\n\ndata: %s\n\ndata: [DONE]\n\n" % (E1, E2, E3)).encode()
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request(body=b'{"stream":true}'))
+    data = read_response(s)  # chunked: the connection is kept
+    chunks, rest = dechunk(split_response(data)[3])
+    assert b"".join(chunks) == ("data: %s\n\ndata: %s\n\ndata: %s\n\n" % (E1, E2, E3)).encode()
+    # the default stream on the same connection, default framing: the end of the body is a
+    # clean close (close_notify, then FIN)
+    s.sendall(raw_request(body=b'{"stream":true}'))
+    data, how = read_until_close(s)
+    s.close()
+    expected = b"".join(b"data: " + e.encode() + b"\n\n" for e in DEFAULT_STREAM_EVENTS)
+    assert how == "eof" and split_response(data)[3] == expected
+
+
+def test_tls_faults(tls_srv):
+    tls_srv.script([{"fault": "close_mid_body", "body": "0123456789"},
+                    {"stream": {"events": EVENTS, "cut_after": 2}},
+                    {"fault": "close_immediately"}])
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request())
+    data, how = read_until_close(s)
+    s.close()
+    assert how == "eof" and split_response(data)[3] == b"01234"  # close_notify, then FIN
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request(body=b'{"stream":true}'))
+    data, how = tls_read_all(s)
+    s.close()
+    assert how in ("reset", "unclean")  # no close_notify: the raw socket is reset
+    assert split_response(data)[3] == ("data: %s\n\ndata: %s\n\n" % (E1, E2)).encode()
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request())
+    assert read_until_close(s) == (b"", "eof")
+    s.close()
+    # waits end when the TLS client leaves (FIN, close_notify, a reset, a half-close)
+    for leave in ("close", "unwrap", "reset", "half-close"):
+        tls_srv.script([{"fault": "no_answer"}])
+        s = tls_connect(tls_srv)
+        s.sendall(raw_request())
+        assert wait_for(lambda: tls_srv.stats()["requests"] >= 1)
+        data, closed = read_for(s, 0.3)
+        assert (data, closed) == (b"", False)
+        if leave == "unwrap":
+            s.settimeout(0.5)
+            try:
+                s.unwrap()
+            except (OSError, ValueError):
+                pass
+        elif leave == "reset":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        elif leave == "half-close":
+            socket.socket.shutdown(s, socket.SHUT_WR)  # the raw socket, no close_notify
+            assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0, 2.0), leave
+        s.close()
+        assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0, 2.0), leave
+        tls_srv.reset()
+    tls_srv.script([{"delay": 30, "json": {}}])
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request())
+    assert wait_for(lambda: tls_srv.stats()["requests"] == 1)
+    s.close()
+    assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0, 2.0)
+
+
+def test_tls_pipelined_requests_survive_waits(tls_srv):
+    # a second request that arrives while the first one is delayed is not lost
+    tls_srv.script([{"delay": 0.3, "json": 1}, {"json": 2}])
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request() + raw_request())
+    first = read_response(s)
+    second = read_response(s)
+    s.close()
+    assert split_response(first)[3] == b"1" and split_response(second)[3] == b"2"
+
+
+def test_tls_large_bodies_and_clients_leaving(tls_srv, capfd):
+    tls_srv.script([{"body_repeat": {"text": "ab", "times": 3000000}, "chunked": True},
+                    {"body_repeat": {"text": "b", "times": 50000000}}])
+    r, data = call(tls_srv, conn=https(tls_srv))
+    assert r.status == 200 and data == b"ab" * 3000000
+    s = tls_connect(tls_srv)
+    s.sendall(raw_request())
+    s.recv(100000)
+    s.close()  # leaves in the middle of a large body
+    for partial in [b"POST /v4/completion HTTP/1.1\r\nContent-Le", b"POST /v4/comp"]:
+        s = tls_connect(tls_srv)
+        s.sendall(partial)
+        s.close()
+    s = connect(tls_srv)
+    s.sendall(b"\x16\x03\x01\x00\x05hello")  # not a real ClientHello
+    s.close()
+    assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0)
+    r, _ = call(tls_srv, conn=https(tls_srv))
+    assert r.status == 200
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_tls_plain_http_and_silent_clients_do_not_hang_it(tls_files):
+    with TestServer(tls=tls_files, handshake_timeout=0.5) as tls_srv:
+        c = http.client.HTTPConnection("127.0.0.1", tls_srv.port, timeout=5)
+        t0 = time.monotonic()
+        with pytest.raises((http.client.HTTPException, OSError)):
+            c.request("POST", "/v4/completion", body=b"{}", headers={"X-API-KEY": KEY})
+            c.getresponse().read()
+        c.close()
+        assert time.monotonic() - t0 < 2.0
+        s = connect(tls_srv)
+        s.sendall(raw_request())
+        data, how = read_until_close(s)
+        s.close()
+        assert how in ("eof", "reset") and not data.startswith(b"HTTP/")
+        silent = connect(tls_srv)  # never starts a handshake
+        assert wait_for(lambda: tls_srv.stats()["connections_open"] == 1)
+        t0 = time.monotonic()
+        r, _ = call(tls_srv, conn=https(tls_srv))
+        assert r.status == 200 and time.monotonic() - t0 < 0.4
+        data, how = read_until_close(silent, 3.0)  # closed after the handshake timeout
+        silent.close()
+        assert data == b"" and how in ("eof", "reset")
+        assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0)
+        assert tls_srv.stats()["requests"] == 1  # handshake failures are not requests
+        assert len(tls_srv.requests()) == 1
+
+
+def test_tls_stop_closes_everything(tls_files):
+    before = set(conn_threads())
+    srv = TestServer(tls=tls_files).start()
+    silent = connect(srv)
+    srv.script([{"fault": "no_answer"}, {"stream": {"events": EVENTS, "forever": True, "delay": 0.05}}])
+    socks = [silent]
+    for i in range(2):
+        s = tls_connect(srv)
+        s.sendall(raw_request(body=b'{"stream":true}'))
+        socks.append(s)
+        assert wait_for(lambda: srv.stats()["requests"] == i + 1)
+    assert wait_for(lambda: srv.stats()["connections_open"] == 3)
+    t0 = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - t0 < 2.0
+    assert set(conn_threads()) - before == set()
+    for s in socks:
+        s.close()
+
+
+def test_tls_command_line(tls_files):
+    cert, key = tls_files
+    p, port = start_cli("--exit-on-stdin-eof", "--tls-cert", cert, "--tls-key", key)
+    try:
+        fake = type("S", (), {"port": port, "client_ssl_context": lambda self: ssl.create_default_context(cafile=cert)})()
+        c = https(fake)
+        r, data = call(fake, "/v4/completion-deployed", conn=c)
+        assert r.status == 200 and json.loads(data)["project_id"] == "pr_test"
+        c.request("GET", "/_control/stats")
+        assert json.loads(c.getresponse().read())["requests"] == 1
+        c.close()
+        p.stdin.close()
+        assert p.wait(timeout=5) == 0
+        assert p.stdout.read() == b"" and p.stderr.read() == b""
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
+    for args, status in [(["--tls-cert", cert], 2), (["--tls-cert", cert, "--tls-key", cert + ".missing"], 1)]:
+        p = subprocess.run([sys.executable, SERVER_PY, "--port", "0"] + args, capture_output=True, timeout=10)
+        assert p.returncode == status and p.stdout == b"" and p.stderr, args

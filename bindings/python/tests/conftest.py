@@ -1,6 +1,10 @@
 """Shared fixtures: the package from bindings/python (not installed) and the project's test
-server (Tests/server/hl_test_server.py) on 127.0.0.1, one per test session."""
+server (Tests/server/hl_test_server.py) on 127.0.0.1, one per test session — plain HTTP
+(`server`, `srv`) and HTTPS with a self-signed certificate made for the session (`tls_server`,
+`tls_srv`; skipped without the openssl command)."""
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,3 +49,30 @@ def fresh_server():
 def client(srv):
     with humanloop_native.Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory):
+    """The test server over HTTPS (TestServer(tls=...)), one per session: base_url is
+    https://127.0.0.1:<port>/v4 and `ca_bundle` is the path of its certificate (PEM, for
+    127.0.0.1 and localhost), to pass as the client's ca_bundle."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make the TLS test server's certificate")
+    directory = tmp_path_factory.mktemp("hl-tls-server")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=hl-test-server", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=120)
+    with TestServer(tls=(str(cert), str(key))) as srv:
+        srv.ca_bundle = str(cert)
+        yield srv
+
+
+@pytest.fixture
+def tls_srv(tls_server):
+    """The session's TLS server, reset (queue, recorded requests, stats) for this test."""
+    tls_server.reset()
+    yield tls_server
+    tls_server.reset()
