@@ -5,7 +5,8 @@
 #   bash bench/run.sh calls [ARGS]    the same; ARGS go to bench_calls (e.g. --calls=5000)
 #   bash bench/run.sh soak [N]        N calls (default 100000) through one client, RSS sampled
 #   bash bench/run.sh python [N]      Python binding vs the official SDK humanloop==0.5.16
-#   bash bench/run.sh all             calls, soak and python, one after the other
+#   bash bench/run.sh wide [ARGS]     wide answers (one object of 10k/80k members): CPU vs libcurl+jansson
+#   bash bench/run.sh all             calls, soak, wide and python, one after the other
 #
 # Environment:
 #   BENCH_SERVER=auto|nginx|python   which server answers (default auto: nginx when the nginx
@@ -209,6 +210,13 @@ run_soak() {
     cleanup
 }
 
+run_wide() {
+    build bench_wide
+    BENCH_SERVER=python start_server   # the answers are scripted
+    "$OUT/bench_wide" --url="$BASE" "$@"
+    cleanup
+}
+
 run_python() {
     local pkg="$ROOT/bindings/python/humanloop_native/__init__.py"
     if [[ ! -f "$pkg" ]]; then
@@ -245,7 +253,8 @@ case "$cmd" in
         if [[ $# -gt 0 && "$1" != -* ]]; then n=$1; shift; set -- --calls="$n" "$@"; fi
         run_soak "$@" ;;
     python) run_python "$@" ;;
-    all) run_calls; echo; run_soak; echo; run_python ;;
+    wide) run_wide "$@" ;;
+    all) run_calls; echo; run_soak; echo; run_wide; echo; run_python ;;
     -*) run_calls "$cmd" "$@" ;;
-    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | python | all]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python | all]" >&2; exit 2 ;;
 esac

@@ -80,21 +80,76 @@ public enum Envelope {
                                    ("attempts", .int(attempts))]))
     }
 
-    /// `value` with every secret replaced in every string and object key.
+    /// `value` with every secret replaced in every string and object key. Linear in the size of
+    /// `value`; parts without a secret are kept as they are (not rebuilt).
     public static func redact(_ value: JSONValue, secrets: [String]) -> JSONValue {
-        let secrets = secrets.filter { $0.utf8.count >= 4 }
-        guard !secrets.isEmpty else { return value }
+        let patterns = secrets.filter { $0.utf8.count >= 4 }.map { Array($0.utf8) }
+        guard !patterns.isEmpty else { return value }
+        return redacted(value, patterns) ?? value
+    }
+
+    /// `value` redacted, or nil when it holds no secret.
+    private static func redacted(_ value: JSONValue, _ patterns: [[UInt8]]) -> JSONValue? {
         switch value {
         case .string(let text):
-            return .string(redact(text, secrets: secrets))
+            return redacted(text, patterns).map(JSONValue.string)
         case .array(let elements):
-            return .array(elements.map { redact($0, secrets: secrets) })
+            var changed: [JSONValue]?
+            for (index, element) in elements.enumerated() {
+                guard let replacement = redacted(element, patterns) else { continue }
+                if changed == nil { changed = elements }
+                changed?[index] = replacement
+            }
+            return changed.map(JSONValue.array)
         case .object(let object):
-            return .object(JSONObject(object.members.map { (redact($0.key, secrets: secrets), redact($0.value, secrets: secrets)) }))
+            var changedAny = false
+            let members = object.members.map { member -> (String, JSONValue) in
+                let key = redacted(member.key, patterns)
+                let value = redacted(member.value, patterns)
+                if key != nil || value != nil { changedAny = true }
+                return (key ?? member.key, value ?? member.value)
+            }
+            return changedAny ? .object(JSONObject(members)) : nil
         case .null, .bool, .number:
-            return value
+            return nil
         }
     }
+
+    /// `text` with every occurrence of every pattern replaced, or nil when none occurs.
+    private static func redacted(_ text: String, _ patterns: [[UInt8]]) -> String? {
+        var bytes = Array(text.utf8)
+        var changed = false
+        for pattern in patterns where bytes.count >= pattern.count {
+            guard let replaced = replacingAll(pattern, in: bytes) else { continue }
+            bytes = replaced
+            changed = true
+        }
+        return changed ? String(decoding: bytes, as: UTF8.self) : nil
+    }
+
+    /// `bytes` with every occurrence of `pattern` replaced by "[redacted]", or nil when none.
+    private static func replacingAll(_ pattern: [UInt8], in bytes: [UInt8]) -> [UInt8]? {
+        guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
+        var output: [UInt8] = []
+        var copied = 0
+        var index = 0
+        let last = bytes.count - pattern.count
+        while index <= last {
+            guard bytes[index] == first, bytes[index..<(index + pattern.count)].elementsEqual(pattern) else {
+                index += 1
+                continue
+            }
+            output.append(contentsOf: bytes[copied..<index])
+            output.append(contentsOf: redactedMark)
+            index += pattern.count
+            copied = index
+        }
+        guard copied > 0 else { return nil }
+        output.append(contentsOf: bytes[copied...])
+        return output
+    }
+
+    private static let redactedMark = Array("[redacted]".utf8)
 
     /// The body as JSON when it parses, else as text (invalid UTF-8 replaced).
     public static func parsedOrText(_ body: [UInt8]) -> JSONValue {
@@ -104,29 +159,7 @@ public enum Envelope {
 
     /// `text` with every occurrence of every secret (of 4 or more characters) replaced.
     public static func redact(_ text: String, secrets: [String]) -> String {
-        var result = text
-        for secret in secrets where secret.utf8.count >= 4 && result.contains(secret) {
-            result = result.replacingAll(secret, with: "[redacted]")
-        }
-        return result
-    }
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        let source = Array(utf8), pattern = Array(target.utf8)
-        guard !pattern.isEmpty, source.count >= pattern.count else { return self }
-        var output: [UInt8] = []
-        var index = 0
-        while index < source.count {
-            if index + pattern.count <= source.count, source[index..<(index + pattern.count)].elementsEqual(pattern) {
-                output.append(contentsOf: replacement.utf8)
-                index += pattern.count
-            } else {
-                output.append(source[index])
-                index += 1
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
+        let patterns = secrets.filter { $0.utf8.count >= 4 }.map { Array($0.utf8) }
+        return redacted(text, patterns) ?? text
     }
 }
