@@ -14,9 +14,12 @@ final class DefaultClient: @unchecked Sendable {
 
     /// The default client, or why it cannot be built now.
     func resolve() -> Result<HumanloopClient, HumanloopError> {
-        lock.withLock {
+        if let client = lock.withLock({ client }) { return .success(client) }
+        // Built outside the lock: a client makes `Lock`s, which must not happen while holding
+        // one (see `Lock`). Two threads may both build one; the first kept wins.
+        let built = makeClient(configJSON: nil)
+        return lock.withLock {
             if let client { return .success(client) }
-            let built = makeClient(configJSON: nil)
             if case .success(let made) = built { client = made }
             return built
         }

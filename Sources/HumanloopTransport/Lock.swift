@@ -8,8 +8,9 @@ import Musl
 ///
 /// Fork-safe: every lock is registered with `ForkGuard`, which holds all of them across
 /// `fork()`, so a child never inherits one locked by a thread that does not exist there.
-/// Never destroy a client's handles (or anything else that may close a socket) while holding
-/// a `Lock`: closing a socket takes the `ForkGuard`'s registry mutex.
+/// While holding a `Lock`, never create or destroy a `Lock` (a client, a pool) or anything that
+/// may open or close a socket (a client's handles): those take the `ForkGuard`'s registry mutex,
+/// which `fork()` holds while it takes every `Lock`.
 ///
 /// Used instead of `Synchronization.Mutex` because ThreadSanitizer intercepts pthread locks but
 /// cannot see the futex-based locking of the prebuilt Swift runtime, so the TSan build of the
