@@ -3,7 +3,8 @@
 //
 // Layers (each its own target):
 //   CCurl, CJansson      system libraries (module map + shim header)
-//   HumanloopCore        pure Swift: JSON, request validation, provider keys, SSE, retry, envelopes
+//   HumanloopCore        Swift: JSON values (read with jansson, JSON/JSONReader.swift only), request
+//                        validation, provider keys, SSE, retry, envelopes
 //   HumanloopTransport   libcurl: connection pool, timeouts, timings, streaming driver
 //   Humanloop            the C ABI: @_cdecl exports only -> libhumanloop.so
 import PackageDescription
@@ -18,13 +19,13 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", path: "Sources/CJansson", pkgConfig: "jansson",
                        providers: [.apt(["libjansson-dev"])]),
-        .target(name: "HumanloopCore", path: "Sources/HumanloopCore"),
+        .target(name: "HumanloopCore", dependencies: ["CJansson"], path: "Sources/HumanloopCore"),
         .target(name: "HumanloopTransport", dependencies: ["HumanloopCore", "CCurl"],
                 path: "Sources/HumanloopTransport"),
         .target(name: "Humanloop", dependencies: ["HumanloopCore", "HumanloopTransport"],
                 path: "Sources/Humanloop", exclude: ["exports.map"]),
         .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
-                    path: "Tests/HumanloopCoreTests"),
+                    path: "Tests/HumanloopCoreTests", exclude: ["make_python_float_table.py"]),
         .testTarget(name: "HumanloopTransportTests", dependencies: ["HumanloopTransport", "HumanloopCore", "CCurl"],
                     path: "Tests/HumanloopTransportTests"),
     ]

@@ -27,8 +27,10 @@ private func decode(_ body: [UInt8], splits: [Int]) -> [String] {
     func record(_ items: [StreamItem]) {
         for item in items {
             switch item {
-            case .event(let value, let raw):
-                outputs.append(JSONSerializer.string(of: value) + "|" + String(decoding: raw, as: UTF8.self))
+            case .event(let raw):
+                // The decoder checked it: jansson must read it as an object again.
+                guard case .object(let object)? = try? JSONReader.parse(raw) else { fatalError("event is not an object") }
+                outputs.append(JSONSerializer.string(of: .object(object)) + "|" + String(decoding: raw, as: UTF8.self))
             case .done: outputs.append("[DONE]")
             }
         }

@@ -10,7 +10,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for forceStream in [false, true] {
             do {
                 let request = try PreparedRequest(json: bytes, endpoint: endpoint, forceStream: forceStream, providerKeys: keys)
-                let reparsed = try? JSONParser.parse(request.body)
+                let reparsed = try? JSONReader.parse(request.body, bigIntegers: .fail)
                 guard let reparsed, JSONSerializer.bytes(of: reparsed) == request.body else { fatalError("body does not round-trip") }
                 if forceStream && !request.isStream { fatalError("stream flag lost") }
             } catch {

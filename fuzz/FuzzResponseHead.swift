@@ -34,6 +34,6 @@ public func fuzzResponseHead(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     }
     let head = ResponseHead(status: parser.status, reason: parser.reason, headers: headers)
     let envelope = Envelope.failure(.apiError(head, body: [], roundTripTime: 0, url: "http://h/v4/completion"), attempts: 1)
-    guard (try? JSONParser.parse(JSONSerializer.bytes(of: envelope))) != nil else { fatalError("envelope is not JSON") }
+    guard (try? JSONReader.parse(JSONSerializer.bytes(of: envelope))) != nil else { fatalError("envelope is not JSON") }
     return 0
 }

@@ -7,8 +7,8 @@ import HumanloopCore
 public final class EventStream {
     /// One item of the stream.
     public enum Output {
-        /// A server event: its JSON object and its exact bytes.
-        case event(JSONValue, raw: [UInt8])
+        /// A server event: its exact bytes (checked to be one JSON object).
+        case event(raw: [UInt8])
         /// The stream ended cleanly.
         case done(ResponseHead, roundTripTime: Double, timings: PhaseTimings)
         /// The stream failed; nothing follows.
@@ -72,9 +72,9 @@ public final class EventStream {
             if current.isComplete && completedOutcome == nil { completedOutcome = current.outcome() }
             if let item = current.collector.takeItem() {
                 switch item {
-                case .event(let value, let raw):
+                case .event(let raw):
                     eventCount += 1
-                    return .event(value, raw: raw)
+                    return .event(raw: raw)
                 case .done:
                     return end(with: .done(current.collector.head, roundTripTime: current.elapsed, timings: current.timings))
                 }
@@ -144,7 +144,7 @@ public final class EventStream {
     public func nextEnvelope() -> [UInt8]? {
         guard let output = nextOutput() else { return nil }
         switch output {
-        case .event(_, let raw):
+        case .event(let raw):
             return Envelope.streamEvent(rawJSON: raw)
         case .done(let head, let roundTripTime, _):
             return client.encode(Envelope.streamDone(head: head, roundTripTime: roundTripTime, attempts: attempts,

@@ -31,7 +31,7 @@ public final class HumanloopClient: Sendable {
             return encode(failureEnvelope(error, attempts: 0))
         }
         if prepared.isStream { return consumeStream(prepared) }
-        return encode(send(prepared))
+        return send(prepared)
     }
 
     /// Opens an event stream on `endpoint` (`"stream": true` is set on the request).
@@ -57,15 +57,16 @@ public final class HumanloopClient: Sendable {
         Envelope.failure(error, attempts: attempts, secrets: configuration.secrets)
     }
 
-    /// Sends a non-streaming request with retries and same-origin 307/308 redirects.
-    private func send(_ request: PreparedRequest) -> JSONValue {
+    /// Sends a non-streaming request with retries and same-origin 307/308 redirects; returns the
+    /// envelope.
+    private func send(_ request: PreparedRequest) -> [UInt8] {
         var attempts = 0
         var redirects = 0
         var url = url(of: request.endpoint)
         while true {
             attempts += 1
             guard let transfer = Transfer(pool: pool, settings: settings, url: url, body: request.body, mode: .buffer) else {
-                return failureEnvelope(.connectionError("libcurl could not create a transfer"), attempts: attempts)
+                return encode(failureEnvelope(.connectionError("libcurl could not create a transfer"), attempts: attempts))
             }
             let outcome = transfer.run()
             let roundTripTime = transfer.elapsed
@@ -86,13 +87,13 @@ public final class HumanloopClient: Sendable {
                                                            random: Double.random(in: 0...1)))
                     continue
                 }
-                return failureEnvelope(.apiError(head, body: body, roundTripTime: roundTripTime, url: url), attempts: attempts)
+                return encode(failureEnvelope(.apiError(head, body: body, roundTripTime: roundTripTime, url: url), attempts: attempts))
             case .failure(let error, let retryable):
                 if retryable && attempts <= retryPolicy.maxRetries {
                     Clock.sleep(seconds: retryPolicy.backoff(retry: attempts, random: Double.random(in: 0...1)))
                     continue
                 }
-                return failureEnvelope(error, attempts: attempts)
+                return encode(failureEnvelope(error, attempts: attempts))
             }
         }
     }
@@ -102,26 +103,29 @@ public final class HumanloopClient: Sendable {
         return Redirect.sameOriginTarget(location: location, from: url)
     }
 
+    /// The envelope of a 2xx answer: its body spliced in byte-exact once jansson has checked it
+    /// is one JSON object.
     private func successEnvelope(head: ResponseHead, body: [UInt8], roundTripTime: Double, attempts: Int,
-                                 timings: PhaseTimings) -> JSONValue {
+                                 timings: PhaseTimings) -> [UInt8] {
         let text = { String(decoding: body, as: UTF8.self) }
         let status = head.status
         if body.isEmpty {
-            return failureEnvelope(.invalidResponse("the server answered \(status) with an empty body", status: status, body: ""),
-                                   attempts: attempts)
+            return encode(failureEnvelope(.invalidResponse("the server answered \(status) with an empty body", status: status, body: ""),
+                                          attempts: attempts))
         }
-        let value: JSONValue
+        let type: String
         do {
-            value = try JSONParser.parse(body)
+            type = try JSONReader.check(body)
         } catch {
-            return failureEnvelope(.invalidResponse("the server answered \(status) with a body that is not JSON: \(error)",
-                                                    status: status, body: text()), attempts: attempts)
+            return encode(failureEnvelope(.invalidResponse("the server answered \(status) with a body that is not JSON: \(error)",
+                                                           status: status, body: text()), attempts: attempts))
         }
-        guard case .object = value else {
-            return failureEnvelope(.invalidResponse("the server answered \(status) with \(value.typeName == "array" ? "a JSON array" : "a JSON \(value.typeName)"), not a JSON object",
-                                                    status: status, body: text()), attempts: attempts)
+        guard type == "object" else {
+            let what = "a JSON \(type)"
+            return encode(failureEnvelope(.invalidResponse("the server answered \(status) with \(what), not a JSON object",
+                                                           status: status, body: text()), attempts: attempts))
         }
-        return Envelope.success(head: head, body: value, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
+        return Envelope.success(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
     }
 
     /// Runs a stream to its end and merges its events into one success envelope.
@@ -131,14 +135,15 @@ public final class HumanloopClient: Sendable {
     private func consumeStream(_ request: PreparedRequest) -> [UInt8] {
         let stream = EventStream(client: self, request: request)
         var merger = StreamMerger()
-        var events: [JSONValue] = []
+        var events: [[UInt8]] = []
         var eventBytes = 0
         let limit = settings.maxResponseBytes
         while let output = stream.nextOutput() {
             switch output {
-            case .event(let value, let raw):
-                merger.add(value)
-                events.append(value)
+            case .event(let raw):
+                // Checked as a JSON object by the decoder; read again here for the merge.
+                if let value = try? JSONReader.parse(raw) { merger.add(value) }
+                events.append(raw)
                 eventBytes += raw.count
                 if eventBytes + merger.mergedTextBytes > limit {
                     stream.close()
@@ -146,8 +151,8 @@ public final class HumanloopClient: Sendable {
                     return encode(failureEnvelope(.invalidResponse(message, status: 200, body: ""), attempts: stream.attempts))
                 }
             case .done(let head, let roundTripTime, let timings):
-                return encode(Envelope.success(head: head, body: merger.body, roundTripTime: roundTripTime,
-                                               attempts: stream.attempts, timings: timings, events: events))
+                return Envelope.success(head: head, body: JSONSerializer.bytes(of: merger.body), roundTripTime: roundTripTime,
+                                        attempts: stream.attempts, timings: timings, events: events)
             case .failure(let error):
                 return encode(failureEnvelope(error, attempts: stream.attempts))
             }

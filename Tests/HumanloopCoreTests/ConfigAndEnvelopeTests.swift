@@ -54,10 +54,21 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
 @Suite struct EnvelopeTests {
     @Test func successEnvelope() {
         let head = ResponseHead(status: 200, reason: "OK", headers: JSONObject([("content-type", .string("application/json"))]))
-        let envelope = Envelope.success(head: head, body: .object(JSONObject([("data", .array([]))])), roundTripTime: 0.25,
+        let envelope = Envelope.success(head: head, body: Array(#"{"data":[]}"#.utf8), roundTripTime: 0.25,
                                         attempts: 1, timings: nil)
-        #expect(JSONSerializer.string(of: envelope)
+        #expect(String(decoding: envelope, as: UTF8.self)
                 == #"{"ok":true,"status":200,"headers":{"content-type":"application/json"},"body":{"data":[]},"round_trip_time":0.25,"attempts":1}"#)
+    }
+
+    /// Bodies and events go into the envelope as the server's exact bytes.
+    @Test func successEnvelopeSplicesBytesExactly() throws {
+        let body = #"{ "data" : [ {"n": 1E+2, "z": -0.0, "p": 1.50, "big": 123456789012345678901234567890, "t": "é é"} ] }"#
+        let event = #"{"b":1.50}"#
+        let envelope = Envelope.success(head: ResponseHead(status: 200, reason: "OK", headers: JSONObject()), body: Array(body.utf8),
+                                        roundTripTime: 1, attempts: 2, timings: nil, events: [Array(event.utf8), Array("{}".utf8)])
+        let text = String(decoding: envelope, as: UTF8.self)
+        #expect(text == #"{"ok":true,"status":200,"headers":{},"body":"# + body + #","round_trip_time":1.0,"attempts":2,"events":["# + event + ",{}]}")
+        #expect(try JSONReader.check(envelope) == "object")
     }
 
     @Test func apiErrorEnvelopeParsesJSONBodiesAndKeepsText() {
@@ -114,7 +125,7 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
             #"{"data":[{"id":"a","index":0,"output":"lo","raw_output":"lo ","finish_reason":"stop"}],"project_id":"p"}"#,
             #"{"data":[{"id":"b","index":1,"output":"ld","finish_reason":"length"}],"project_id":"p2"}"#,
         ]
-        for event in events { merger.add(try JSONParser.parse(event)) }
+        for event in events { merger.add(try JSONReader.parse(event)) }
         #expect(JSONSerializer.string(of: merger.body)
                 == #"{"data":[{"id":"a","index":0,"output":"Hello","raw_output":"Hello ","finish_reason":"stop"},{"id":"b","index":1,"output":"World","finish_reason":"length"}],"project_id":"p2"}"#)
     }

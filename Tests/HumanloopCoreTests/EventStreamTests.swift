@@ -112,8 +112,7 @@ private func expectSplitInvariant(_ text: String, _ expected: [String], sourceLo
     @Test func eventsThenDoneMarker() throws {
         let items = try decode("data: {\"a\":1}\n\ndata: [DONE]\n\ndata: {\"b\":2}\n\n")
         #expect(items.count == 2)
-        if case .event(let value, let raw) = items[0] {
-            #expect(value["a"] == .int(1))
+        if case .event(let raw) = items[0] {
             #expect(raw == Array("{\"a\":1}".utf8))
         } else { Issue.record("first item is not an event") }
         if case .done = items[1] {} else { Issue.record("second item is not the end marker") }
@@ -154,7 +153,7 @@ private func expectSplitInvariant(_ text: String, _ expected: [String], sourceLo
         var decoder = EventStreamDecoder(maximumEventBytes: 1 << 20)
         let items = try decoder.feed(Array("data: {\"a\":1}\n\ndata: nope\n\ndata: {\"b\":2}\n\n".utf8))
         #expect(items.count == 1)
-        #expect(decoder.failure?.message == "event 2 of the stream is not JSON: invalid literal (expected null) at byte 0")
+        #expect(decoder.failure?.message == "event 2 of the stream is not JSON: invalid token near 'nope' at byte 4")
         #expect(throws: HumanloopError.self) { try decoder.feed(Array("data: {}\n\n".utf8)) }
         #expect(throws: HumanloopError.self) { try decoder.finish() }
     }

@@ -26,9 +26,19 @@ private func issues(_ text: String, _ endpoint: Endpoint = .completion) -> [Vali
         #expect(try prepare(#"{"model_config_id":"c"}"#, .modelConfiguration) == #"{"model_config_id":"c","provider_api_keys":{}}"#)
     }
 
-    @Test func keepsCallerOrderAndNumbers() throws {
-        let body = try prepare(#"{"project":"p","model_config":{"temperature":0.7,"max_tokens":-1,"model":"m","prompt_template":"t","top_p":1e-7},"inputs":{"é":"ü"}}"#)
-        #expect(body == #"{"project":"p","model_config":{"temperature":0.7,"max_tokens":-1,"model":"m","prompt_template":"t","top_p":1e-7},"inputs":{"é":"ü"},"provider_api_keys":{}}"#)
+    /// Key order as the caller gave it; numbers as the official SDK sends them (Python's repr of
+    /// the float: `0.70` -> `0.7`, `1e-7` -> `1e-07`, `1E2` -> `100.0`), integers as integers.
+    @Test func keepsCallerOrderAndWritesNumbersAsTheSDK() throws {
+        let body = try prepare(#"{"project":"p","model_config":{"temperature":0.70,"max_tokens":-1,"model":"m","prompt_template":"t","top_p":1e-7,"presence_penalty":1E2,"frequency_penalty":0.1e1},"inputs":{"é":"ü"}}"#)
+        #expect(body == #"{"project":"p","model_config":{"temperature":0.7,"max_tokens":-1,"model":"m","prompt_template":"t","top_p":1e-07,"presence_penalty":100.0,"frequency_penalty":1.0},"inputs":{"é":"ü"},"provider_api_keys":{}}"#)
+    }
+
+    /// The SDK would send an integer beyond 64 bits; we cannot (documented difference).
+    @Test func anIntegerBeyond64BitsIsAnInvalidRequestNamingItsPath() {
+        let found = issues(#"{"model_config":{"model":"m","prompt_template":"t","max_tokens":123456789012345678901234567890}}"#)
+        #expect(found.map(\.path) == ["model_config.max_tokens"])
+        #expect(found.first?.message.hasPrefix("model_config.max_tokens holds a number out of range") == true)
+        #expect(issues(#"{"inputs":{"x":[1,1e400]},"model_config":{"model":"m","prompt_template":"t"}}"#).map(\.path) == ["inputs.x[1]"])
     }
 
     @Test func streamingSetsStreamTrue() throws {
@@ -72,7 +82,7 @@ private func issues(_ text: String, _ endpoint: Endpoint = .completion) -> [Vali
 
     @Test func notJSONOrNotAnObject() {
         #expect(issues("[1]").first?.message == "the request must be a JSON object, not an array")
-        #expect(issues("nope").first?.message == "the request is not valid JSON: invalid literal (expected null) at byte 0")
+        #expect(issues("nope").first?.message == "the request is not valid JSON: invalid token near 'nope' at byte 4")
         #expect(issues("").first?.path == "")
     }
 

@@ -28,6 +28,11 @@ private func parse(_ lines: [String]) -> Result<ResponseHeadParser, HumanloopErr
         #expect(parser.headers == JSONObject([("retry-after", .string("5")), ("x-a", .string("1, 2"))]))
     }
 
+    @Test func linesWhoseNameIsNotATokenAreDropped() throws {
+        let parser = try parse(["HTTP/1.1 200 OK\r\n", "X\u{0}Y: 1\r\n", ": empty\r\n", "Bad Name: 2\r\n", "Good: 3\r\n", "\r\n"]).get()
+        #expect(parser.headers == JSONObject([("good", .string("3"))]))
+    }
+
     @Test func hostileStatusLinesAreInvalidResponsesNotTraps() {
         for line in ["HTTP/1.1 99999999999999999999 Big", "HTTP/1.1 -200 Neg", "HTTP/1.1 2000 OK", "HTTP/1.1 20 OK",
                      "HTTP/1.1 +20 OK", "HTTP/1.1", "HTTP/1.1 ２00 OK", "HTTP/1.1 099 Low", "HTTP/1.1 1e2 X"] {

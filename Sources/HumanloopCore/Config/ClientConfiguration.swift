@@ -48,7 +48,7 @@ public struct ClientConfiguration: Sendable {
         var object = JSONObject()
         if let json {
             let value: JSONValue
-            do { value = try JSONParser.parse(json) } catch {
+            do { value = try JSONReader.parse(json) } catch {
                 throw .invalidConfig([ValidationIssue(path: "", message: "the client configuration is not valid JSON: \(error)")])
             }
             guard case .object(let members) = value else {

@@ -22,15 +22,38 @@ public struct PhaseTimings: Sendable {
 public enum Envelope {
     /// `{"ok":true,"status":...,"headers":...,"body":...,"round_trip_time":...,"attempts":N,"timings":{...}}`
     /// plus `"events"` for a consumed stream.
-    public static func success(head: ResponseHead, body: JSONValue, roundTripTime: Double, attempts: Int,
-                               timings: PhaseTimings?, events: [JSONValue]? = nil) -> JSONValue {
-        var object = JSONObject([
-            ("ok", .bool(true)), ("status", .int(head.status)), ("headers", .object(head.headers)),
-            ("body", body), ("round_trip_time", .double(roundTripTime)), ("attempts", .int(attempts)),
-        ])
-        if let timings { object["timings"] = timings.json }
-        if let events { object["events"] = .array(events) }
-        return .object(object)
+    ///
+    /// `body` and each of `events` are JSON texts spliced in as they are (a server's exact bytes,
+    /// already checked by `JSONReader`): every number, key order and escape reaches the caller
+    /// as the server wrote it, and nothing is parsed or written again.
+    public static func success(head: ResponseHead, body: [UInt8], roundTripTime: Double, attempts: Int,
+                               timings: PhaseTimings?, events: [[UInt8]]? = nil) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(body.count + (events?.reduce(0) { $0 + $1.count + 1 } ?? 0) + 1024)
+        output.append(contentsOf: #"{"ok":true,"status":"#.utf8)
+        output.append(contentsOf: String(head.status).utf8)
+        output.append(contentsOf: #","headers":"#.utf8)
+        JSONSerializer.write(.object(head.headers), to: &output)
+        output.append(contentsOf: #","body":"#.utf8)
+        output.append(contentsOf: body)
+        output.append(contentsOf: #","round_trip_time":"#.utf8)
+        output.append(contentsOf: JSONNumber(roundTripTime).text.utf8)
+        output.append(contentsOf: #","attempts":"#.utf8)
+        output.append(contentsOf: String(attempts).utf8)
+        if let timings {
+            output.append(contentsOf: #","timings":"#.utf8)
+            JSONSerializer.write(timings.json, to: &output)
+        }
+        if let events {
+            output.append(contentsOf: #","events":["#.utf8)
+            for (index, event) in events.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                output.append(contentsOf: event)
+            }
+            output.append(UInt8(ascii: "]"))
+        }
+        output.append(UInt8(ascii: "}"))
+        return output
     }
 
     /// The terminal item of a stream that ended cleanly.
@@ -153,7 +176,7 @@ public enum Envelope {
 
     /// The body as JSON when it parses, else as text (invalid UTF-8 replaced).
     public static func parsedOrText(_ body: [UInt8]) -> JSONValue {
-        if let value = try? JSONParser.parse(body) { return value }
+        if let value = try? JSONReader.parse(body) { return value }
         return .string(String(decoding: body, as: UTF8.self))
     }
 

@@ -1,7 +1,7 @@
-/// A JSON document as a value type, lossless for what the wire needs.
+/// A JSON document as a value type (made from jansson's tree by `JSONReader`).
 ///
-/// Numbers keep the exact text they were written with (`0.7` stays `0.7`, a 30-digit integer
-/// stays as written), objects keep their keys in the order given.
+/// Numbers are kept as the text the library writes: integers (64 bits) as integers, reals as
+/// Python's `repr` writes them; objects keep their keys in the order given.
 public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -52,21 +52,19 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
-/// A JSON number kept as its literal text (already checked against the JSON grammar).
+/// A JSON number kept as the text to write: an integer, or a real in Python `repr` form.
 public struct JSONNumber: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// The number exactly as written.
     public let text: String
 
-    /// Wraps text that the caller guarantees is a valid JSON number literal.
-    init(validatedText: String) { self.text = validatedText }
-
     /// A number from an integer.
     public init(_ value: Int) { self.text = String(value) }
 
-    /// A number from a finite double, written as the shortest text that reads back the same.
+    /// A number from a finite double, written as Python's `repr` writes it (the shortest text
+    /// that reads back the same: `0.7`, `1e-07`, `1.0`, `1e+20`), as the official SDK sends it.
     /// Non-finite values (which JSON cannot express) are written as 0.
     public init(_ value: Double) {
-        self.text = value.isFinite ? value.description : "0"
+        self.text = PythonFloat.repr(value)
     }
 
     /// True when the literal has no fraction and no exponent (`2`, `-1`; not `2.0`, `1e3`).

@@ -18,7 +18,12 @@ public struct PreparedRequest: Sendable {
     public init(json: [UInt8], endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(HumanloopError) {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(json)
+            value = try JSONReader.parse(json, bigIntegers: .fail)
+        } catch where error.isNumericOverflow {
+            // The SDK would send it; JSON numbers here are 64-bit integers or doubles.
+            let path = json.withUnsafeBytes { JSONPathLocator.pathOfNumber(before: error.offset, in: $0) }
+            let subject = path.isEmpty ? "the request" : path
+            throw .invalidRequest([ValidationIssue(path: path, message: "\(subject) holds a number out of range (an integer beyond 64 bits or a real beyond a double): \(error.reason)")])
         } catch {
             throw .invalidRequest([ValidationIssue(path: "", message: "the request is not valid JSON: \(error)")])
         }

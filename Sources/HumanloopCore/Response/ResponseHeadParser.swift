@@ -40,7 +40,9 @@ public struct ResponseHeadParser: Sendable {
             try startAnswer(statusLine: content)
         } else if content.isEmpty {
             if status >= 200 { isComplete = true }
-        } else if let colon = content.firstIndex(of: UInt8(ascii: ":")) {
+        } else if let colon = content.firstIndex(of: UInt8(ascii: ":")), colon > 0,
+                  content[0..<colon].allSatisfy(Self.isTokenByte) {
+            // A line whose name is not an HTTP token (RFC 9110) is not a header: dropped.
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: content[0..<colon]), as: UTF8.self).lowercased()
             let value = String(decoding: UnsafeRawBufferPointer(rebasing: content[(colon + 1)...]), as: UTF8.self).trimmed
             if let position = fieldPositions[name] {
@@ -65,6 +67,16 @@ public struct ResponseHeadParser: Sendable {
         fields = []
         fieldPositions = [:]
         isComplete = false
+    }
+
+    /// A byte of an HTTP token (a header name).
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     /// A status code: exactly three ASCII digits, 100 to 999.

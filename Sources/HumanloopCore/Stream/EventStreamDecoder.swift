@@ -1,7 +1,7 @@
 /// One item decoded from a completion event stream.
 public enum StreamItem: Sendable {
-    /// An event: its JSON object, and the exact bytes of its data.
-    case event(JSONValue, raw: [UInt8])
+    /// An event: the exact bytes of its data, checked by jansson to be one JSON object.
+    case event(raw: [UInt8])
     /// The `[DONE]` end marker.
     case done
 }
@@ -67,18 +67,18 @@ public struct EventStreamDecoder: Sendable {
                 continue
             }
             let position = eventCount + 1
-            let text = String(decoding: event.data.prefix(200), as: UTF8.self)
-            let value: JSONValue
-            do { value = try JSONParser.parse(event.data) } catch {
-                failure = .invalidResponse("event \(position) of the stream is not JSON: \(error)", status: 200, body: text)
+            let text = { String(decoding: event.data.prefix(200), as: UTF8.self) }
+            let type: String
+            do { type = try JSONReader.check(event.data) } catch {
+                failure = .invalidResponse("event \(position) of the stream is not JSON: \(error)", status: 200, body: text())
                 break
             }
-            guard case .object = value else {
-                failure = .invalidResponse("event \(position) of the stream is \(RequestValidator.article(value.typeName)), not a JSON object", status: 200, body: text)
+            guard type == "object" else {
+                failure = .invalidResponse("event \(position) of the stream is \(RequestValidator.article(type)), not a JSON object", status: 200, body: text())
                 break
             }
             eventCount += 1
-            items.append(.event(value, raw: event.data))
+            items.append(.event(raw: event.data))
         }
         return items
     }
