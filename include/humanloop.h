@@ -15,7 +15,13 @@
  * "attempts" is the number of HTTP attempts made (1 when nothing was retried, 0 when nothing
  * was sent); "round_trip_time" (seconds) and "timings" (libcurl's per-phase times of namelookup,
  * connect, tls, pretransfer, starttransfer, total, in seconds) describe the last attempt.
- * Numbers in the request and in server answers keep their written form ("0.7" stays 0.7).
+ * JSON is read with jansson. Server answers reach the caller byte-exact: a success "body" and
+ * each stream event are the exact bytes the server sent (every number, key order and escape as
+ * written), once jansson has checked them. The request body is written by the library as the
+ * official Python SDK writes it: key order as given, integers as integers, reals in Python's
+ * repr form (0.7, 1e-07, 0.30000000000000004, 1.0, 1e+20); an integer beyond 64 bits (or a
+ * real beyond a double) in a request is an "invalid_request" naming its path. Error bodies
+ * ("error.body") are read and written again, because secrets are redacted from them.
  *
  * error.type is one of:
  *   "invalid_request"   the request JSON is malformed or does not match the endpoint's body;
