@@ -11,9 +11,9 @@ public struct PhaseTimings: Sendable {
 
     var json: JSONValue {
         .object(JSONObject([
-            ("namelookup", .double(nameLookup)), ("connect", .double(connect)),
-            ("tls", .double(tlsHandshake)), ("pretransfer", .double(preTransfer)),
-            ("starttransfer", .double(startTransfer)), ("total", .double(total)),
+            ("namelookup", .seconds(nameLookup)), ("connect", .seconds(connect)),
+            ("tls", .seconds(tlsHandshake)), ("pretransfer", .seconds(preTransfer)),
+            ("starttransfer", .seconds(startTransfer)), ("total", .seconds(total)),
         ]))
     }
 }
@@ -37,7 +37,7 @@ public enum Envelope {
         output.append(contentsOf: #","body":"#.utf8)
         output.append(contentsOf: body)
         output.append(contentsOf: #","round_trip_time":"#.utf8)
-        output.append(contentsOf: JSONNumber(roundTripTime).text.utf8)
+        output.append(contentsOf: JSONNumber(seconds: roundTripTime).text.utf8)
         output.append(contentsOf: #","attempts":"#.utf8)
         output.append(contentsOf: String(attempts).utf8)
         if let timings {
@@ -60,7 +60,7 @@ public enum Envelope {
     public static func streamDone(head: ResponseHead, roundTripTime: Double, attempts: Int, eventCount: Int) -> JSONValue {
         .object(JSONObject([
             ("ok", .bool(true)), ("done", .bool(true)), ("status", .int(head.status)),
-            ("headers", .object(head.headers)), ("round_trip_time", .double(roundTripTime)),
+            ("headers", .object(head.headers)), ("round_trip_time", .seconds(roundTripTime)),
             ("attempts", .int(attempts)), ("events", .int(eventCount)),
         ]))
     }
@@ -92,7 +92,7 @@ public enum Envelope {
             details["reason"] = .string(head.reason)
             details["body"] = parsedOrText(body)
             details["headers"] = .object(head.headers)
-            details["round_trip_time"] = .double(roundTripTime)
+            details["round_trip_time"] = .seconds(roundTripTime)
         case .invalidResponse(_, let status, let body):
             details["status"] = .int(status)
             details["body"] = .string(body)

@@ -21,10 +21,11 @@ public struct ResponseHeadParser: Sendable {
 
     public init() {}
 
-    /// The headers of the current answer.
+    /// The headers of the current answer (built once when its head is complete).
     public var headers: JSONObject {
-        JSONObject(fields.map { ($0.name, JSONValue.string($0.value)) })
+        completeHeaders ?? JSONObject(fields.map { ($0.name, JSONValue.string($0.value)) })
     }
+    private var completeHeaders: JSONObject?
 
     /// Takes one line (with or without its CRLF).
     /// - Throws: `invalidResponse` for a malformed status line or a head over `maximumBytes`.
@@ -39,7 +40,10 @@ public struct ResponseHeadParser: Sendable {
         if content.starts(with: "HTTP/".utf8) {
             try startAnswer(statusLine: content)
         } else if content.isEmpty {
-            if status >= 200 { isComplete = true }
+            if status >= 200 {
+                isComplete = true
+                completeHeaders = JSONObject(fields.map { ($0.name, JSONValue.string($0.value)) })
+            }
         } else if let colon = content.firstIndex(of: UInt8(ascii: ":")), colon > 0,
                   content[0..<colon].allSatisfy(Self.isTokenByte) {
             // A line whose name is not an HTTP token (RFC 9110) is not a header: dropped.
@@ -67,6 +71,7 @@ public struct ResponseHeadParser: Sendable {
         fields = []
         fieldPositions = [:]
         isComplete = false
+        completeHeaders = nil
     }
 
     /// A byte of an HTTP token (a header name).
