@@ -88,6 +88,7 @@ final class ForkGuard: @unchecked Sendable {
 
     /// In the child, right after fork: detach every inherited socket, then release the locks.
     fileprivate func child() {
+        Process.forked()
         // No /dev/null (a bare chroot): an unconnected socket fails every read and write instead.
         var null = open("/dev/null", O_RDWR | O_CLOEXEC)
         if null < 0 { null = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
@@ -107,6 +108,19 @@ private func forkParent() { ForkGuard.shared.parent() }
 private func forkChild() { ForkGuard.shared.child() }
 
 /// The calling process, for stamping what must not cross a fork.
+///
+/// Read on every checkout and transfer step, so it is not a system call: it is read once when
+/// the library first needs it and set again by `ForkGuard`'s child handler right after each
+/// `fork()`. (A child made by a raw `clone` system call, which runs no fork handlers, is not
+/// seen; such children must `exec` at once, as every runtime's spawn does.)
 enum Process {
-    static var current: pid_t { getpid() }
+    nonisolated(unsafe) private static var cached: pid_t = {
+        _ = ForkGuard.shared  // the child handler keeps `cached` right
+        return getpid()
+    }()
+
+    static var current: pid_t { cached }
+
+    /// Called in the child right after fork().
+    static func forked() { cached = getpid() }
 }

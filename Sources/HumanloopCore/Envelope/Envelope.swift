@@ -1,23 +1,3 @@
-/// Timing of one HTTP exchange, seconds from its start.
-public struct PhaseTimings: Sendable {
-    public var nameLookup: Double = 0
-    public var connect: Double = 0
-    public var tlsHandshake: Double = 0
-    public var preTransfer: Double = 0
-    public var startTransfer: Double = 0
-    public var total: Double = 0
-
-    public init() {}
-
-    var json: JSONValue {
-        .object(JSONObject([
-            ("namelookup", .seconds(nameLookup)), ("connect", .seconds(connect)),
-            ("tls", .seconds(tlsHandshake)), ("pretransfer", .seconds(preTransfer)),
-            ("starttransfer", .seconds(startTransfer)), ("total", .seconds(total)),
-        ]))
-    }
-}
-
 /// Builds the JSON envelopes the library returns.
 public enum Envelope {
     /// `{"ok":true,"status":...,"headers":...,"body":...,"round_trip_time":...,"attempts":N,"timings":{...}}`
@@ -31,18 +11,18 @@ public enum Envelope {
         var output: [UInt8] = []
         output.reserveCapacity(body.count + (events?.reduce(0) { $0 + $1.count + 1 } ?? 0) + 1024)
         output.append(contentsOf: #"{"ok":true,"status":"#.utf8)
-        output.append(contentsOf: String(head.status).utf8)
+        JSONSerializer.writeInteger(head.status, to: &output)
         output.append(contentsOf: #","headers":"#.utf8)
         JSONSerializer.write(.object(head.headers), to: &output)
         output.append(contentsOf: #","body":"#.utf8)
         output.append(contentsOf: body)
         output.append(contentsOf: #","round_trip_time":"#.utf8)
-        output.append(contentsOf: JSONNumber(seconds: roundTripTime).text.utf8)
+        JSONSerializer.writeSeconds(roundTripTime, to: &output)
         output.append(contentsOf: #","attempts":"#.utf8)
-        output.append(contentsOf: String(attempts).utf8)
+        JSONSerializer.writeInteger(attempts, to: &output)
         if let timings {
             output.append(contentsOf: #","timings":"#.utf8)
-            JSONSerializer.write(timings.json, to: &output)
+            timings.write(to: &output)
         }
         if let events {
             output.append(contentsOf: #","events":["#.utf8)

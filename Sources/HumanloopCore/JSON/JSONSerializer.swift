@@ -41,6 +41,40 @@ public struct JSONSerializer {
         }
     }
 
+    /// Appends an integer in decimal.
+    public static func writeInteger(_ value: Int, to output: inout [UInt8]) {
+        if value < 0 { output.append(UInt8(ascii: "-")) }
+        writeDigits(value.magnitude, to: &output)
+    }
+
+    private static func writeDigits(_ value: UInt, to output: inout [UInt8]) {
+        if value >= 10 { writeDigits(value / 10, to: &output) }
+        output.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10))
+    }
+
+    /// Appends a duration in seconds, to the microsecond, in fixed notation ("0.000262", "1.5",
+    /// "2.0"). NaN and infinities are written as 0; beyond 9e12 s, as Python's repr.
+    public static func writeSeconds(_ seconds: Double, to output: inout [UInt8]) {
+        guard seconds.isFinite else { return output.append(UInt8(ascii: "0")) }
+        guard seconds.magnitude < 9e12 else { return output.append(contentsOf: PythonFloat.repr(seconds).utf8) }
+        let microseconds = Int((seconds * 1_000_000).rounded())
+        if microseconds < 0 { output.append(UInt8(ascii: "-")) }
+        writeDigits(microseconds.magnitude / 1_000_000, to: &output)
+        output.append(UInt8(ascii: "."))
+        var fraction = microseconds.magnitude % 1_000_000
+        var digits = 6
+        while digits > 1 && fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        var divisor: UInt = 1
+        for _ in 1..<digits { divisor *= 10 }
+        while divisor > 0 {
+            output.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: fraction / divisor % 10))
+            divisor /= 10
+        }
+    }
+
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Appends a quoted, escaped string. Runs of bytes that need no escape are copied at once.

@@ -70,21 +70,9 @@ public struct JSONNumber: Equatable, Hashable, Sendable, CustomStringConvertible
     /// A duration in seconds, to the microsecond, in fixed notation ("0.000262", "1.5"):
     /// cheaper than `init(_: Double)` for the timings of every envelope. Not finite: 0.
     public init(seconds: Double) {
-        guard seconds.isFinite, seconds.magnitude < 9e12 else {
-            self.text = seconds.isFinite ? PythonFloat.repr(seconds) : "0"
-            return
-        }
-        let microseconds = Int((seconds * 1_000_000).rounded())
-        let whole = microseconds.magnitude / 1_000_000
-        var fraction = microseconds.magnitude % 1_000_000
-        var digits = 6
-        while digits > 1 && fraction % 10 == 0 {
-            fraction /= 10
-            digits -= 1
-        }
-        let fractionText = String(fraction)
-        self.text = (microseconds < 0 ? "-" : "") + String(whole) + "."
-            + String(repeating: "0", count: digits - fractionText.count) + fractionText
+        var bytes: [UInt8] = []
+        JSONSerializer.writeSeconds(seconds, to: &bytes)
+        self.text = String(decoding: bytes, as: UTF8.self)
     }
 
     /// True when the literal has no fraction and no exponent (`2`, `-1`; not `2.0`, `1e3`).
