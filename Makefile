@@ -1,5 +1,7 @@
 # libhumanloop — build, test and run.
-#   make deps          install the Debian packages needed to build and test (apt-get)
+#   make deps          install the Debian packages needed to build and test (apt-get), and the
+#                      Python test tools into a virtual environment, build/venv (stock Debian
+#                      refuses pip installs into the system Python: PEP 668)
 #   make               build build/lib/libhumanloop.so (release, Swift runtime linked statically)
 #   make example       build the library and examples/complete, run it against the bundled test server
 #   make test          every test suite: Swift, test server, the built library's ABI, C, C under
@@ -14,9 +16,12 @@ LIB := $(LIBDIR)/$(SONAME)
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv
-PYTHON ?= python3
+# Python tools for the tests live in a virtual environment made from the system python3.
+VENV := build/venv
+PYTHON := $(VENV)/bin/python
+PY_TOOLS := pytest wheel "setuptools>=61"
 
-.PHONY: all lib deps example test test-swift test-c test-c-valgrind test-tsan test-python test-python-valgrind test-server test-library clean fuzz bench
+.PHONY: all lib deps venv example test test-swift test-c test-c-valgrind test-tsan test-python test-python-valgrind test-server test-library clean fuzz bench
 
 all: lib
 
@@ -35,7 +40,14 @@ $(LIB): $(SWIFT_SOURCES) include/humanloop.h
 deps:
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
-	$(PYTHON) -m pip install -q --root-user-action=ignore --upgrade-strategy only-if-needed pytest wheel "setuptools>=61"
+	$(MAKE) venv
+
+venv: $(VENV)/.ready
+
+$(VENV)/.ready:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_TOOLS)
+	touch $@
 
 build/examples/%: examples/%.c $(LIB) include/humanloop.h
 	mkdir -p build/examples
@@ -49,7 +61,7 @@ test: test-swift test-server test-library test-c test-c-valgrind test-tsan test-
 test-swift:
 	swift test
 
-test-server:
+test-server: $(VENV)/.ready
 	$(PYTHON) -m pytest -q Tests/server
 
 test-library: $(LIB)
@@ -75,14 +87,14 @@ test-tsan:
 	  HL_STRESS_CALLS=$${HL_STRESS_CALLS:-2000} TSAN_OPTIONS="exitcode=66 suppressions=$(CURDIR)/Tests/c/tsan.supp $${TSAN_OPTIONS:-}" \
 	  bash Tests/c/run.sh threads stress
 
-test-python: $(LIB)
+test-python: $(LIB) $(VENV)/.ready
 	$(PYTHON) -m pytest -q bindings/python/tests
 
 bench: $(LIB)
 	bash bench/run.sh all
 
-test-python-valgrind: $(LIB)
-	bash bindings/python/valgrind.sh
+test-python-valgrind: $(LIB) $(VENV)/.ready
+	PYTHON=$(PYTHON) bash bindings/python/valgrind.sh
 
 clean:
 	rm -rf .build build

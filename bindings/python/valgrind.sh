@@ -7,7 +7,10 @@
 # (or of the binding's use of it) while Python drives it through ctypes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-python=$(python3 -c 'import sys; print(sys.executable)')   # the real binary, not a pyenv shim
+# The real interpreter binary (not a pyenv shim, not a venv's symlink, which valgrind would
+# resolve away from its pyvenv.cfg), with the test tools of $PYTHON (default python3) on its path.
+python=$("${PYTHON:-python3}" -c 'import os, sys; print(os.path.realpath(sys.executable))')
+export PYTHONPATH="$("${PYTHON:-python3}" -c 'import site; print(":".join(site.getsitepackages()))')${PYTHONPATH:+:$PYTHONPATH}"
 log=$(mktemp "${TMPDIR:-/tmp}/hl-python-valgrind.XXXXXX")
 trap 'rm -f "$log"' EXIT
 status=0

@@ -22,6 +22,12 @@ public struct JSONObject: Equatable, Sendable, Sequence {
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// An object of members whose keys are known to be distinct (as jansson's are), in order.
+    init(distinctMembers: [(key: String, value: JSONValue)]) {
+        members = distinctMembers
+        buildIndexIfLarge()
+    }
+
     /// The number of members.
     public var count: Int { members.count }
 

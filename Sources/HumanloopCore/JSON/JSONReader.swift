@@ -111,17 +111,17 @@ public enum JSONReader {
         }
         switch json.pointee.type {
         case JSON_OBJECT:
-            var members: [(String, JSONValue)] = []
+            var members: [(key: String, value: JSONValue)] = []
             members.reserveCapacity(json_object_size(json))
             var iterator = json_object_iter(json)
             while let current = iterator {
                 guard let key = json_object_iter_key(current), let member = json_object_iter_value(current) else { break }
                 let length = json_object_iter_key_len(current)
                 let name = String(decoding: UnsafeRawBufferPointer(start: key, count: length), as: UTF8.self)
-                members.append((name, try value(of: member, depth: depth + 1)))
+                members.append((key: name, value: try value(of: member, depth: depth + 1)))
                 iterator = json_object_iter_next(json, current)
             }
-            return .object(JSONObject(members))
+            return .object(JSONObject(distinctMembers: members))
         case JSON_ARRAY:
             let count = json_array_size(json)
             var elements: [JSONValue] = []
