@@ -767,64 +767,52 @@ static void check_linear(const char *what, measure_fn fn, int n, int n_max)
            n, big, small, ratio, RATIO_LIMIT);
 }
 
+/* check_linear with a client of its own (g_bclient) for the measure functions. */
+static void linear_case(const char *what, double (*measure)(int), int n, int big_n)
+{
+    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
+    if (!g_bclient) return;
+    check_linear(what, measure, n, big_n);
+    hl_client_free(g_bclient);
+}
+
 static int wide_n(void) { return VG ? 2000 : 10000; }
 static int tiny_n(void) { return VG ? 4000 : 25000; }
 
 static void test_cpu_linear_blocking_body(void)
 {
-    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
-    if (!g_bclient) return;
-    check_linear("blocking body, one object of n members", measure_blocking_wide, wide_n(), 8 * wide_n());
-    hl_client_free(g_bclient);
+    linear_case("blocking body, one object of n members", measure_blocking_wide, wide_n(), 8 * wide_n());
 }
 
 static void test_cpu_linear_stream_event(void)
 {
-    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
-    if (!g_bclient) return;
-    check_linear("stream event, one object of n members", measure_stream_wide, wide_n(), 8 * wide_n());
-    hl_client_free(g_bclient);
+    linear_case("stream event, one object of n members", measure_stream_wide, wide_n(), 8 * wide_n());
 }
 
 static void test_cpu_linear_stream_merge(void)
 {
-    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
-    if (!g_bclient) return;
-    check_linear("blocking \"stream\":true, one event of n members", measure_stream_merge_wide, wide_n(), 8 * wide_n());
-    hl_client_free(g_bclient);
+    linear_case("blocking \"stream\":true, one event of n members", measure_stream_merge_wide, wide_n(), 8 * wide_n());
 }
 
 static void test_cpu_linear_error_body(void)
 {
-    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
-    if (!g_bclient) return;
-    check_linear("500 answer, error body of n members", measure_error_wide, wide_n(), 8 * wide_n());
-    hl_client_free(g_bclient);
+    linear_case("500 answer, error body of n members", measure_error_wide, wide_n(), 8 * wide_n());
 }
 
 static void test_cpu_linear_many_events_stream(void)
 {
-    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
-    if (!g_bclient) return;
-    check_linear("hl_stream_next over n tiny events", measure_tiny_events_stream, tiny_n(), 8 * tiny_n());
-    hl_client_free(g_bclient);
+    linear_case("hl_stream_next over n tiny events", measure_tiny_events_stream, tiny_n(), 8 * tiny_n());
 }
 
 static void test_cpu_linear_many_events_merge(void)
 {
-    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
-    if (!g_bclient) return;
-    check_linear("blocking \"stream\":true over n tiny events", measure_tiny_events_merge, tiny_n(), 8 * tiny_n());
-    hl_client_free(g_bclient);
+    linear_case("blocking \"stream\":true over n tiny events", measure_tiny_events_merge, tiny_n(), 8 * tiny_n());
 }
 
 static void test_cpu_linear_small_events_merge_text(void)
 {
-    g_bclient = tu_client(",\"max_retries\":0,\"timeout\":%g", 120 * F);
-    if (!g_bclient) return;
-    check_linear("blocking \"stream\":true over n events of 64+64 characters", measure_small_events_merge,
+    linear_case("blocking \"stream\":true over n events of 64+64 characters", measure_small_events_merge,
                  VG ? 1000 : 6250, VG ? 8000 : 50000);
-    hl_client_free(g_bclient);
 }
 
 /* =========================================================================================== */
