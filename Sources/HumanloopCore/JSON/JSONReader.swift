@@ -53,6 +53,15 @@ public enum JSONReader {
         try parse(Array(text.utf8), bigIntegers: bigIntegers)
     }
 
+    /// Parses a complete document and keeps it as jansson's tree (for the request, which is
+    /// validated, completed and written from the tree itself).
+    static func document(_ bytes: [UInt8], bigIntegers: BigIntegers) throws(JSONParseError) -> JanssonDocument {
+        let result: Result<UnsafeMutablePointer<json_t>, JSONParseError> = bytes.withUnsafeBytes { buffer in
+            do throws(JSONParseError) { return .success(try load(buffer, bigIntegers: bigIntegers)) } catch { return .failure(error) }
+        }
+        return JanssonDocument(owning: try result.get())
+    }
+
     /// Checks that `bytes` are one complete JSON document and returns its type name ("object",
     /// "array", "string", "integer", "number", "boolean", "null"), without building a value.
     public static func check(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> String {

@@ -79,19 +79,22 @@ public struct JSONSerializer {
 
     /// Appends a quoted, escaped string. Runs of bytes that need no escape are copied at once.
     public static func writeString(_ text: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
         var text = text
-        text.withUTF8 { bytes in
-            var runStart = 0
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if runStart < index { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
-                appendEscape(of: byte, to: &output)
-                runStart = index + 1
-            }
-            if runStart < bytes.count { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+        text.withUTF8 { writeString(UnsafeRawBufferPointer($0), to: &output) }
+    }
+
+    /// Appends the UTF-8 text `bytes` as a quoted, escaped string.
+    public static func writeString(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        var runStart = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            if runStart < index { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+            appendEscape(of: byte, to: &output)
+            runStart = index + 1
         }
+        if runStart < bytes.count { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
         output.append(UInt8(ascii: "\""))
     }
 

@@ -25,15 +25,34 @@ public enum Endpoint: Sendable, CaseIterable {
         }
     }
 
-    /// The fields of the body, in the reference's order.
-    public var fields: [FieldSpec] {
+    /// The fields of the body, in the reference's order and by name (built once per endpoint).
+    var fieldTable: FieldTable {
         switch self {
-        case .completion: return [FieldSpec("model_config", .modelConfig, required: true)] + FieldSpec.common
-        case .deployed: return FieldSpec.common + [FieldSpec("environment", .string)]
-        case .experiment: return [FieldSpec("experiment_id", .string, required: true)] + FieldSpec.common
-        case .modelConfiguration: return [FieldSpec("model_config_id", .string, required: true)] + FieldSpec.common
+        case .completion: return Self.completionFields
+        case .deployed: return Self.deployedFields
+        case .experiment: return Self.experimentFields
+        case .modelConfiguration: return Self.modelConfigurationFields
         }
     }
+
+    private static let completionFields = FieldTable([FieldSpec("model_config", .modelConfig, required: true)] + FieldSpec.common)
+    private static let deployedFields = FieldTable(FieldSpec.common + [FieldSpec("environment", .string)])
+    private static let experimentFields = FieldTable([FieldSpec("experiment_id", .string, required: true)] + FieldSpec.common)
+    private static let modelConfigurationFields = FieldTable([FieldSpec("model_config_id", .string, required: true)] + FieldSpec.common)
+}
+
+/// The fields of one object (a body, or `model_config`) by name, and the required ones in order.
+struct FieldTable: Sendable {
+    let byName: [String: FieldSpec]
+    let required: [FieldSpec]
+
+    init(_ fields: [FieldSpec]) {
+        byName = Dictionary(fields.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        required = fields.filter(\.required)
+    }
+
+    /// The fields of `model_config`.
+    static let modelConfig = FieldTable(FieldSpec.modelConfig)
 }
 
 /// The JSON shape one field accepts.

@@ -1,3 +1,5 @@
+import CJansson
+
 /// A request checked and encoded, ready to be sent.
 public struct PreparedRequest: Sendable {
     /// Which endpoint it goes to.
@@ -7,7 +9,9 @@ public struct PreparedRequest: Sendable {
     /// True when the body asks for an event stream (`"stream": true`).
     public let isStream: Bool
 
-    /// Parses, validates and encodes a request.
+    /// Parses (jansson), validates and encodes a request. The body is written from jansson's tree:
+    /// key order as given, integers as integers, reals as Python's repr (as the official SDK
+    /// sends them), `"stream": true` set or replaced in place, the provider keys merged.
     ///
     /// - Parameters:
     ///   - json: the caller's request JSON (UTF-8 bytes).
@@ -16,9 +20,9 @@ public struct PreparedRequest: Sendable {
     ///   - providerKeys: the client-level provider keys to merge.
     /// - Throws: `HumanloopError.invalidRequest` listing every problem.
     public init(json: [UInt8], endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(HumanloopError) {
-        let value: JSONValue
+        let document: JanssonDocument
         do {
-            value = try JSONReader.parse(json, bigIntegers: .fail)
+            document = try JSONReader.document(json, bigIntegers: .fail)
         } catch where error.isNumericOverflow {
             // The SDK would send it; JSON numbers here are 64-bit integers or doubles.
             let path = json.withUnsafeBytes { JSONPathLocator.pathOfNumber(before: error.offset, in: $0) }
@@ -27,17 +31,18 @@ public struct PreparedRequest: Sendable {
         } catch {
             throw .invalidRequest([ValidationIssue(path: "", message: "the request is not valid JSON: \(error)")])
         }
-        try self.init(value: value, endpoint: endpoint, forceStream: forceStream, providerKeys: providerKeys)
-    }
-
-    /// Validates and encodes an already parsed request.
-    public init(value: JSONValue, endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(HumanloopError) {
-        let issues = RequestValidator.issues(in: value, for: endpoint)
-        guard issues.isEmpty, case .object(var object) = value else { throw .invalidRequest(issues) }
-        if forceStream { object["stream"] = .bool(true) }
-        object["provider_api_keys"] = .object(providerKeys.merged(into: object["provider_api_keys"]?.objectValue))
+        let root = document.root
+        let issues = RequestValidator.issues(in: root, for: endpoint)
+        guard issues.isEmpty else { throw .invalidRequest(issues) }
+        if forceStream { root.set("stream", json_true()) }
+        guard providerKeys.merge(into: root) else {
+            throw .invalidRequest([ValidationIssue(path: "provider_api_keys", message: "the provider keys could not be added (out of memory)")])
+        }
+        var body: [UInt8] = []
+        body.reserveCapacity(json.count + 64)
+        root.write(to: &body)
         self.endpoint = endpoint
-        self.body = JSONSerializer.bytes(of: .object(object))
-        self.isStream = object["stream"] == .bool(true)
+        self.body = body
+        self.isStream = root["stream"]?.isTrue ?? false
     }
 }

@@ -1,3 +1,5 @@
+import CJansson
+
 /// The client-level provider keys, merged into every request's `provider_api_keys`.
 public struct ProviderKeys: Equatable, Sendable {
     /// Provider names in the order the official SDK merges them.
@@ -27,15 +29,16 @@ public struct ProviderKeys: Equatable, Sendable {
         names.firstIndex(of: provider) ?? names.count
     }
 
-    /// The `provider_api_keys` object to send: the request's object (order and extra names
-    /// kept) plus each client-level key whose provider the request does not name.
-    /// Per provider: request key > client key > nothing.
-    public func merged(into requestKeys: JSONObject?) -> JSONObject {
-        var result = requestKeys ?? JSONObject()
-        for (provider, key) in keys where result[provider] == nil {
-            result[provider] = .string(key)
+    /// Completes the request's `provider_api_keys` (kept in its place, or added at the end): the
+    /// request's object (order and extra names kept) plus each client-level key whose provider
+    /// it does not name. Per provider: request key > client key > nothing. The request was
+    /// validated: `provider_api_keys`, if present, is an object. False when jansson fails.
+    func merge(into request: JanssonValue) -> Bool {
+        guard let object = request["provider_api_keys"] ?? request.set("provider_api_keys", json_object()) else { return false }
+        for (provider, key) in keys where object[provider] == nil {
+            guard object.set(provider, JanssonValue.makeString(key)) != nil else { return false }
         }
-        return result
+        return true
     }
 
     public static func == (lhs: ProviderKeys, rhs: ProviderKeys) -> Bool {

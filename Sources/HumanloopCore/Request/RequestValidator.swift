@@ -4,89 +4,96 @@
 /// the body or in `model_config`) and nothing it leaves to the server.
 public struct RequestValidator {
     /// Every problem of `body` for `endpoint`, in document order; empty when the body is valid.
-    public static func issues(in body: JSONValue, for endpoint: Endpoint) -> [ValidationIssue] {
-        guard case .object(let object) = body else {
+    static func issues(in body: JanssonValue, for endpoint: Endpoint) -> [ValidationIssue] {
+        guard body.isObject else {
             return [ValidationIssue(path: "", message: "the request must be a JSON object, not \(article(body.typeName))")]
         }
         var issues: [ValidationIssue] = []
-        check(object, against: endpoint.fields, prefix: "", container: endpoint.bodyName, into: &issues)
+        check(body, against: endpoint.fieldTable, prefix: "", container: endpoint.bodyName, into: &issues)
         return issues
     }
 
-    private static func check(_ object: JSONObject, against fields: [FieldSpec], prefix: String,
+    /// Where a value is: its parent's path and its own key or index. The text is only made when
+    /// a problem is reported (or a nested object is entered).
+    private struct FieldPath {
+        var parent: String
+        var step: String
+        var isIndex = false
+
+        var text: String {
+            if isIndex { return parent + "[" + step + "]" }
+            return parent.isEmpty ? step : parent + "." + step
+        }
+    }
+
+    private static func check(_ object: JanssonValue, against fields: FieldTable, prefix: String,
                               container: String, into issues: inout [ValidationIssue]) {
-        for member in object {
-            let path = prefix + member.key
-            guard let field = fields.first(where: { $0.name == member.key }) else {
-                issues.append(ValidationIssue(path: path, message: "\(path) is not a field of \(container)"))
+        for member in object.members {
+            let path = FieldPath(parent: prefix, step: member.key)
+            guard let field = fields.byName[member.key] else {
+                issues.append(ValidationIssue(path: path.text, message: "\(path.text) is not a field of \(container)"))
                 continue
             }
             check(member.value, as: field.type, path: path, into: &issues)
         }
-        for field in fields where field.required && object[field.name] == nil {
-            let path = prefix + field.name
+        for field in fields.required where object[field.name] == nil {
+            let path = FieldPath(parent: prefix, step: field.name).text
             issues.append(ValidationIssue(path: path, message: "\(path) is required"))
         }
     }
 
-    private static func check(_ value: JSONValue, as type: FieldType, path: String, into issues: inout [ValidationIssue]) {
+    private static func check(_ value: JanssonValue, as type: FieldType, path: FieldPath, into issues: inout [ValidationIssue]) {
         func mismatch(_ expected: String) {
-            issues.append(ValidationIssue(path: path, message: "\(path) must be \(expected), not \(describe(value))"))
+            issues.append(ValidationIssue(path: path.text, message: "\(path.text) must be \(expected), not \(describe(value))"))
         }
         switch type {
         case .string:
-            if case .string = value { return }
+            if value.isString { return }
             mismatch("a string")
         case .integer:
-            if case .number(let number) = value, number.isInteger { return }
+            if value.isInteger { return }
             mismatch("an integer")
         case .number:
-            if case .number = value { return }
+            if value.isNumber { return }
             mismatch("a number")
         case .boolean:
-            if case .bool = value { return }
+            if value.isBoolean { return }
             mismatch("a boolean")
         case .object:
-            if case .object = value { return }
+            if value.isObject { return }
             mismatch("an object")
         case .oneOf(let name, let values):
-            guard case .string(let text) = value else { return mismatch("a string") }
+            guard let text = value.string else { return mismatch("a string") }
             if values.contains(text) { return }
             issues.append(ValidationIssue(
-                path: path,
-                message: "\(path) must be one of \(values.joined(separator: ", ")) (\(name)), not \(describe(value))"))
+                path: path.text,
+                message: "\(path.text) must be one of \(values.joined(separator: ", ")) (\(name)), not \(describe(value))"))
         case .stringOrStringArray:
-            switch value {
-            case .string: return
-            case .array(let elements):
-                for (index, element) in elements.enumerated() {
-                    check(element, as: .string, path: "\(path)[\(index)]", into: &issues)
-                }
-            default: mismatch("a string or an array of strings")
+            if value.isString { return }
+            guard value.isArray else { return mismatch("a string or an array of strings") }
+            for (index, element) in value.elements.enumerated() where !element.isString {
+                check(element, as: .string, path: FieldPath(parent: path.text, step: String(index), isIndex: true), into: &issues)
             }
         case .modelConfig:
-            guard case .object(let object) = value else { return mismatch("an object") }
-            check(object, against: FieldSpec.modelConfig, prefix: path + ".", container: "model_config", into: &issues)
+            guard value.isObject else { return mismatch("an object") }
+            check(value, against: FieldTable.modelConfig, prefix: path.text, container: "model_config", into: &issues)
         case .providerKeys:
-            guard case .object(let object) = value else { return mismatch("an object") }
-            for member in object where ProviderKeys.names.contains(member.key) {
-                check(member.value, as: .string, path: path + "." + member.key, into: &issues)
+            guard value.isObject else { return mismatch("an object") }
+            for member in value.members where ProviderKeys.names.contains(member.key) && !member.value.isString {
+                check(member.value, as: .string, path: FieldPath(parent: path.text, step: member.key), into: &issues)
             }
         }
     }
 
     /// "a string (\"x\")", "null", "an integer (2)", ... for messages. Strings are cut short.
-    static func describe(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool(let flag): return "a boolean (\(flag))"
-        case .number(let number): return "\(article(value.typeName)) (\(number.text.prefix(40)))"
-        case .string(let text):
+    static func describe(_ value: JanssonValue) -> String {
+        if let text = value.string {
             let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
             return "a string (\"\(shown)\")"
-        case .array: return "an array"
-        case .object: return "an object"
         }
+        if let number = value.numberText { return "\(article(value.typeName)) (\(number.prefix(40)))" }
+        if value.isBoolean { return "a boolean (\(value.isTrue))" }
+        return article(value.typeName)
     }
 
     static func article(_ typeName: String) -> String {
