@@ -20,6 +20,8 @@ final class CurlHandle: @unchecked Sendable {
     let multi: UnsafeMutableRawPointer
     /// The process that made the handle: its connections belong to that process only.
     let process = Process.current
+    /// True once the client's fixed options are set on `easy` (see `Transfer`).
+    var hasClientOptions = false
     /// libcurl writes the detail of the last error here.
     let errorBuffer: UnsafeMutablePointer<CChar>
 

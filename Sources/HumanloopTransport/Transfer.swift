@@ -50,10 +50,23 @@ final class Transfer {
         let h = handle
         h.clearError()
         h.set(CURLOPT_URL, url)
-        h.set(CURLOPT_NOSIGNAL, 1)
-        h.set(CURLOPT_POST, 1)
         _ = hl_curl_easy_setopt_off(h.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bodyCount))
         _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_POSTFIELDS, body.baseAddress)
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_HEADERDATA, context)
+        _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_WRITEDATA, context)
+        if !h.hasClientOptions {
+            setClientOptions()
+            h.hasClientOptions = true
+        }
+    }
+
+    /// The options that stay the same for every transfer of the client's handles (a handle
+    /// never leaves its client's pool), set once per handle.
+    private func setClientOptions() {
+        let h = handle
+        h.set(CURLOPT_NOSIGNAL, 1)
+        h.set(CURLOPT_POST, 1)
         _ = hl_curl_easy_setopt_slist(h.easy, CURLOPT_HTTPHEADER, settings.headers.list)
         h.set(CURLOPT_USERAGENT, settings.userAgent)
         h.set(CURLOPT_PROTOCOLS_STR, "http,https")
@@ -71,11 +84,8 @@ final class Transfer {
         h.set(CURLOPT_LOW_SPEED_TIME, 0)
         h.set(CURLOPT_TCP_KEEPALIVE, 1)
         h.set(CURLOPT_TCP_NODELAY, 1)
-        let context = Unmanaged.passUnretained(collector).toOpaque()
         _ = hl_curl_easy_setopt_data_callback(h.easy, CURLOPT_HEADERFUNCTION, headerCallback)
-        _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_HEADERDATA, context)
         _ = hl_curl_easy_setopt_data_callback(h.easy, CURLOPT_WRITEFUNCTION, writeCallback)
-        _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_WRITEDATA, context)
     }
 
     /// True once the exchange has ended (or failed to start).

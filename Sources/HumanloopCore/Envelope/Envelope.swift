@@ -9,7 +9,8 @@ public enum Envelope {
     public static func success(head: ResponseHead, body: [UInt8], roundTripTime: Double, attempts: Int,
                                timings: PhaseTimings?, events: [[UInt8]]? = nil) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(body.count + (events?.reduce(0) { $0 + $1.count + 1 } ?? 0) + 1024)
+        let headerBytes = head.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value.stringValue?.utf8.count ?? 16) + 8 }
+        output.reserveCapacity(body.count + headerBytes + (events?.reduce(0) { $0 + $1.count + 1 } ?? 0) + 512)
         output.append(contentsOf: #"{"ok":true,"status":"#.utf8)
         JSONSerializer.writeInteger(head.status, to: &output)
         output.append(contentsOf: #","headers":"#.utf8)

@@ -11,12 +11,16 @@ public struct PhaseTimings: Sendable {
 
     /// Appends `{"namelookup":s,"connect":s,"tls":s,"pretransfer":s,"starttransfer":s,"total":s}`.
     func write(to output: inout [UInt8]) {
-        let phases = [("{\"namelookup\":", nameLookup), (",\"connect\":", connect), (",\"tls\":", tlsHandshake),
-                      (",\"pretransfer\":", preTransfer), (",\"starttransfer\":", startTransfer), (",\"total\":", total)]
-        for (name, seconds) in phases {
-            output.append(contentsOf: name.utf8)
+        func phase(_ name: StaticString, _ seconds: Double) {
+            output.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
             JSONSerializer.writeSeconds(seconds, to: &output)
         }
+        phase("{\"namelookup\":", nameLookup)
+        phase(",\"connect\":", connect)
+        phase(",\"tls\":", tlsHandshake)
+        phase(",\"pretransfer\":", preTransfer)
+        phase(",\"starttransfer\":", startTransfer)
+        phase(",\"total\":", total)
         output.append(UInt8(ascii: "}"))
     }
 }
