@@ -16,7 +16,8 @@ public struct ResponseHeadParser: Sendable {
     /// True once the blank line ending a final (non-1xx) head has arrived.
     public private(set) var isComplete = false
     private var fields: [(name: String, value: String)] = []
-    private var fieldPositions: [String: Int] = [:]
+    /// Position of each name in `fields`, kept once there are more than 16 (else searched).
+    private var fieldPositions: [String: Int]?
     private var byteCount = 0
 
     public init() {}
@@ -47,31 +48,53 @@ public struct ResponseHeadParser: Sendable {
         } else if let colon = content.firstIndex(of: UInt8(ascii: ":")), colon > 0,
                   content[0..<colon].allSatisfy(Self.isTokenByte) {
             // A line whose name is not an HTTP token (RFC 9110) is not a header: dropped.
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: content[0..<colon]), as: UTF8.self).lowercased()
-            let value = String(decoding: UnsafeRawBufferPointer(rebasing: content[(colon + 1)...]), as: UTF8.self).trimmed
-            if let position = fieldPositions[name] {
+            // Worked on bytes: ASCII lower-casing of the name, spaces and tabs trimmed off the value.
+            let name = String(unsafeUninitializedCapacity: colon) { buffer in
+                for index in 0..<colon {
+                    let byte = content[index]
+                    buffer[index] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                }
+                return colon
+            }
+            let value = Self.trimmedText(UnsafeRawBufferPointer(rebasing: content[(colon + 1)...]))
+            if let position = position(of: name) {
                 fields[position].value.append(", ")
                 fields[position].value.append(value)
             } else {
-                fieldPositions[name] = fields.count
                 fields.append((name: name, value: value))
+                if fieldPositions != nil {
+                    fieldPositions?[name] = fields.count - 1
+                } else if fields.count > 16 {
+                    // Many headers: index them, so a head of n lines stays O(n).
+                    fieldPositions = Dictionary(fields.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+                }
             }
         }
     }
 
     /// "HTTP/1.1 200 OK": a new answer begins; what came before is dropped.
     private mutating func startAnswer(statusLine: UnsafeRawBufferPointer) throws(HumanloopError) {
-        let text = String(decoding: statusLine, as: UTF8.self)
-        let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-        guard parts.count >= 2, let code = Self.statusCode(parts[1]) else {
-            throw .invalidResponse("the server's status line is malformed: \"\(text.prefix(100))\"", status: 0, body: "")
+        // "HTTP/x" SP+ three digits [SP+ reason]
+        var index = 0
+        while index < statusLine.count && statusLine[index] != UInt8(ascii: " ") { index += 1 }
+        while index < statusLine.count && statusLine[index] == UInt8(ascii: " ") { index += 1 }
+        let codeStart = index
+        while index < statusLine.count && statusLine[index] != UInt8(ascii: " ") { index += 1 }
+        guard let code = Self.statusCode(UnsafeRawBufferPointer(rebasing: statusLine[codeStart..<index])) else {
+            let text = String(decoding: statusLine.prefix(100), as: UTF8.self)
+            throw .invalidResponse("the server's status line is malformed: \"\(text)\"", status: 0, body: "")
         }
         status = code
-        reason = parts.count > 2 ? String(parts[2]).trimmed : ""
+        reason = Self.trimmedText(UnsafeRawBufferPointer(rebasing: statusLine[index...]))
         fields = []
-        fieldPositions = [:]
+        fieldPositions = nil
         isComplete = false
         completeHeaders = nil
+    }
+
+    private func position(of name: String) -> Int? {
+        if let fieldPositions { return fieldPositions[name] }
+        return fields.firstIndex { $0.name == name }
     }
 
     /// A byte of an HTTP token (a header name).
@@ -85,10 +108,18 @@ public struct ResponseHeadParser: Sendable {
     }
 
     /// A status code: exactly three ASCII digits, 100 to 999.
-    static func statusCode(_ text: Substring) -> Int? {
-        let digits = Array(text.utf8)
+    static func statusCode(_ digits: UnsafeRawBufferPointer) -> Int? {
         guard digits.count == 3, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               digits[0] != UInt8(ascii: "0") else { return nil }
         return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    }
+
+    /// `bytes` as text (invalid UTF-8 replaced), without leading and trailing spaces and tabs.
+    private static func trimmedText(_ bytes: UnsafeRawBufferPointer) -> String {
+        var start = 0
+        var end = bytes.count
+        while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
+        while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
     }
 }
