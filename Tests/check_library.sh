@@ -3,7 +3,8 @@
 #   - it is a real file named with the soname, with the libhumanloop.so link beside it;
 #   - its dynamic symbol table defines exactly the hl_ functions that include/humanloop.h declares;
 #   - it needs no Swift runtime or Foundation library at run time (the stdlib is linked in);
-#   - the header compiles as C99 and as C++, and the version macros match hl_version().
+#   - the header compiles as C99 and as C++, and the version macros match hl_version() and
+#     hl_version_num().
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lib=build/lib/libhumanloop.so
@@ -33,11 +34,15 @@ cat >"$tmp/v.c" <<'C'
 int main(void) {
     char expected[32];
     snprintf(expected, sizeof expected, "%d.%d.%d", HL_VERSION_MAJOR, HL_VERSION_MINOR, HL_VERSION_PATCH);
-    return strcmp(hl_version(), HL_VERSION_STRING) == 0 && strcmp(expected, HL_VERSION_STRING) == 0 ? 0 : 1;
+    int number = (HL_VERSION_MAJOR << 16) | (HL_VERSION_MINOR << 8) | HL_VERSION_PATCH;
+    return strcmp(hl_version(), HL_VERSION_STRING) == 0 && strcmp(expected, HL_VERSION_STRING) == 0 &&
+                   HL_VERSION_NUM == number && hl_version_num() == HL_VERSION_NUM
+               ? 0
+               : 1;
 }
 C
 check "header is C99 (-pedantic)" 'cc -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -c "$tmp/v.c" -o "$tmp/v.o"'
-check "version macros match hl_version()" 'cc "$tmp/v.o" -Lbuild/lib -lhumanloop -Wl,-rpath,$PWD/build/lib -o "$tmp/v" && "$tmp/v"'
+check "version macros match hl_version() and hl_version_num()" 'cc "$tmp/v.o" -Lbuild/lib -lhumanloop -Wl,-rpath,$PWD/build/lib -o "$tmp/v" && "$tmp/v"'
 cp "$tmp/v.c" "$tmp/v.cpp"
 check "header compiles as C++" 'g++ -std=c++11 -Wall -Wextra -Werror -Iinclude -c "$tmp/v.cpp" -o "$tmp/vpp.o" && g++ "$tmp/vpp.o" -Lbuild/lib -lhumanloop -Wl,-rpath,$PWD/build/lib -o "$tmp/vpp" && "$tmp/vpp"'
 exit $fail

@@ -119,12 +119,20 @@ extern "C" {
 #define HL_VERSION_MINOR 1
 #define HL_VERSION_PATCH 0
 #define HL_VERSION_STRING "0.1.0"
+/* The version as one number, 0xMMmmpp (major, minor, patch), for comparisons in #if. */
+#define HL_VERSION_NUM 0x000100
 
 /*
  * hl_version: the library's version, e.g. "0.1.0" (the HL_VERSION_STRING it was built with).
  * Returns a static string: never free it. Thread-safe.
  */
 const char *hl_version(void);
+
+/*
+ * hl_version_num: the library's version as 0xMMmmpp (the HL_VERSION_NUM it was built with), to
+ * compare the library a program runs with against the header it was compiled with. Thread-safe.
+ */
+int hl_version_num(void);
 
 /* An opaque client: configuration, credentials and a pool of connections. */
 typedef struct hl_client hl_client;

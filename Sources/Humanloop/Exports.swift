@@ -12,6 +12,11 @@ public func hl_version() -> UnsafePointer<CChar>? {
     UnsafeRawPointer(libraryVersionLiteral.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
+@_cdecl("hl_version_num")
+public func hl_version_num() -> Int32 {
+    libraryVersionNumber
+}
+
 @_cdecl("hl_client_new")
 public func hl_client_new(_ config: UnsafePointer<CChar>?,
                           _ errorOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> OpaquePointer? {

@@ -7,6 +7,9 @@ let libraryVersionLiteral: StaticString = "0.1.0"
 /// The version of this library.
 let libraryVersion = libraryVersionLiteral.description
 
+/// The version as 0xMMmmpp (hl_version_num returns it; HL_VERSION_NUM in the header).
+let libraryVersionNumber: Int32 = 0x00_01_00
+
 /// Builds a client from config JSON and the environment.
 func makeClient(configJSON: [UInt8]?) -> Result<HumanloopClient, HumanloopError> {
     do {
