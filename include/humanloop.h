@@ -166,6 +166,9 @@ typedef struct hl_client hl_client;
  *                      text: their total is bounded by this limit too (past it, the call ends
  *                      at once with "invalid_response").
  *   "ca_bundle"        path of a PEM file of CA certificates for https (default: the system's)
+ *   "log_level"        "off", "info" or "debug"; default: the environment variable
+ *                      HUMANLOOP_LOG (same values; anything else there is ignored), else "off".
+ *                      See "Logging" at hl_set_log_callback.
  *   "proxy"            proxy URL; "" for none (default: libcurl's http_proxy, https_proxy,
  *                      no_proxy environment variables; see "Proxies" above)
  * TLS peer and host verification are always on; no key turns them off. Only http and https are
@@ -260,6 +263,38 @@ char *hl_stream_next(hl_stream *stream);
  * called while another thread is inside hl_stream_next on the same stream.
  */
 void hl_stream_free(hl_stream *stream);
+
+/*
+ * Logging
+ * -------
+ * At "info" the library writes one line per HTTP attempt: time, call, method, URL, status or
+ * error, attempt number, duration, bytes received, and what happens next (retry delay, redirect):
+ *   humanloop: 2026-11-25T21:45:01.123Z info complete POST https://.../completion attempt=1
+ *   status=503 duration=0.012s bytes=52 -> retry in 0.5s
+ * At "debug" also the request headers and body and the answer's status, headers and body (cut to
+ * 64 KiB). No line ever contains an API key or a provider key (they read "[redacted]").
+ * A client logs at its "log_level" (or HUMANLOOP_LOG); lines go to stderr (one write(2) each)
+ * unless a callback is set.
+ */
+#define HL_LOG_OFF 0
+#define HL_LOG_INFO 1
+#define HL_LOG_DEBUG 2
+
+/* A log callback: level is HL_LOG_INFO or HL_LOG_DEBUG; line (no trailing newline) is valid only
+ * during the call. */
+typedef void (*hl_log_callback)(int level, const char *line, void *user_data);
+
+/*
+ * hl_set_log_callback: route every client's log lines to callback instead of stderr (process-
+ * wide), and log every client at least at `level` (HL_LOG_OFF, HL_LOG_INFO or HL_LOG_DEBUG;
+ * a client whose own level is higher keeps it). callback NULL restores stderr and the clients'
+ * own levels. The callback runs on the thread of the call that produced the line (the caller
+ * of hl_complete*, or of hl_stream_next), one line at a time: calls are serialised by a library
+ * lock held during the callback, so it must be quick and must not call hl_set_log_callback.
+ * When hl_set_log_callback returns, the previous callback is not running and will not be called
+ * again. Thread-safe.
+ */
+void hl_set_log_callback(hl_log_callback callback, void *user_data, int level);
 
 /* hl_free: release any string returned by this library. NULL is a no-op. Thread-safe. */
 void hl_free(char *json);

@@ -90,6 +90,12 @@ public func hl_stream_free(_ stream: OpaquePointer?) {
     Unmanaged<StreamBox>.fromOpaque(UnsafeRawPointer(stream)).release()
 }
 
+@_cdecl("hl_set_log_callback")
+public func hl_set_log_callback(_ callback: LogCallback?, _ userData: UnsafeMutableRawPointer?, _ level: Int32) {
+    let clamped = LogLevel(rawValue: min(max(level, LogLevel.off.rawValue), LogLevel.debug.rawValue)) ?? .off
+    LogSink.shared.set(callback: callback, userData: userData, level: clamped)
+}
+
 @_cdecl("hl_free")
 public func hl_free(_ json: UnsafeMutablePointer<CChar>?) {
     free(json)

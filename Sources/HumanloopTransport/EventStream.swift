@@ -76,11 +76,14 @@ public final class EventStream {
                     eventCount += 1
                     return .event(raw: raw)
                 case .done:
-                    return end(with: .done(current.collector.head, roundTripTime: current.elapsed, timings: current.timings))
+                    let head = current.collector.head
+                    client.logAttempt(.response(head, body: []), of: current, request: request, attempt: attempts, url: url,
+                                      decision: .finish)
+                    return end(with: .done(head, roundTripTime: current.elapsed, timings: current.timings))
                 }
             }
             if let outcome = completedOutcome {
-                if let output = conclude(outcome, of: current) { return output }
+                if let output = conclude(outcome, of: current, request: request) { return output }
                 continue
             }
             current.step(waitMilliseconds: 1000)
@@ -88,33 +91,28 @@ public final class EventStream {
     }
 
     /// The terminal item for a completed transfer, or nil when a new attempt was started.
-    private func conclude(_ outcome: TransferOutcome, of current: Transfer) -> Output? {
-        let policy = client.retryPolicy
-        let canRetry = eventCount == 0 && attempts <= policy.maxRetries
+    private func conclude(_ outcome: TransferOutcome, of current: Transfer, request: PreparedRequest) -> Output? {
+        switch client.decide(after: outcome, of: current, request: request, attempt: attempts, redirects: redirects, url: url,
+                             beforeFirstEvent: eventCount == 0) {
+        case .redirect(let target):
+            redirects += 1
+            attempts -= 1
+            url = target
+            restart()
+            return nil
+        case .retry(let delay):
+            restart()
+            Clock.sleep(seconds: delay)
+            return nil
+        case .finish:
+            break
+        }
         switch outcome {
         case .response(let head, _) where (200...299).contains(head.status):
             return end(with: .done(head, roundTripTime: current.elapsed, timings: current.timings))
         case .response(let head, let body):
-            if eventCount == 0, redirects < 3, let target = client.redirectTarget(head, from: url) {
-                redirects += 1
-                attempts -= 1
-                url = target
-                restart()
-                return nil
-            }
-            if canRetry && RetryPolicy.isRetryable(status: head.status) {
-                restart()
-                Clock.sleep(seconds: policy.delay(retry: attempts, headers: head.headers, now: Clock.unixTime(),
-                                                  random: Double.random(in: 0...1)))
-                return nil
-            }
             return end(with: .failure(.apiError(head, body: body, roundTripTime: current.elapsed, url: url)))
-        case .failure(let error, let retryable):
-            if canRetry && retryable {
-                restart()
-                Clock.sleep(seconds: policy.backoff(retry: attempts, random: Double.random(in: 0...1)))
-                return nil
-            }
+        case .failure(let error, _):
             let events = "\(eventCount) event\(eventCount == 1 ? "" : "s")"
             if eventCount > 0 || current.collector.receivedHead {
                 switch error {

@@ -71,28 +71,27 @@ public final class HumanloopClient: Sendable {
             let outcome = transfer.run()
             let roundTripTime = transfer.elapsed
             let timings = transfer.timings
+            let decision = decide(after: outcome, of: transfer, request: request, attempt: attempts, redirects: redirects,
+                                  url: url, beforeFirstEvent: true)
             transfer.release(to: pool)
+            switch decision {
+            case .redirect(let target):
+                redirects += 1
+                attempts -= 1
+                url = target
+                continue
+            case .retry(let delay):
+                Clock.sleep(seconds: delay)
+                continue
+            case .finish:
+                break
+            }
             switch outcome {
             case .response(let head, let body) where (200...299).contains(head.status):
                 return successEnvelope(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
             case .response(let head, let body):
-                if let target = redirectTarget(head, from: url), redirects < 3 {
-                    redirects += 1
-                    attempts -= 1
-                    url = target
-                    continue
-                }
-                if RetryPolicy.isRetryable(status: head.status) && attempts <= retryPolicy.maxRetries {
-                    Clock.sleep(seconds: retryPolicy.delay(retry: attempts, headers: head.headers, now: Clock.unixTime(),
-                                                           random: Double.random(in: 0...1)))
-                    continue
-                }
                 return encode(failureEnvelope(.apiError(head, body: body, roundTripTime: roundTripTime, url: url), attempts: attempts))
-            case .failure(let error, let retryable):
-                if retryable && attempts <= retryPolicy.maxRetries {
-                    Clock.sleep(seconds: retryPolicy.backoff(retry: attempts, random: Double.random(in: 0...1)))
-                    continue
-                }
+            case .failure(let error, _):
                 return encode(failureEnvelope(error, attempts: attempts))
             }
         }

@@ -16,6 +16,8 @@ public struct ClientConfiguration: Sendable {
     public var maxResponseBytes = 64 * 1024 * 1024
     public var caBundle: String?
     public var proxy: String?
+    /// What this client logs (`log_level`, else `HUMANLOOP_LOG`, else off).
+    public var logLevel = LogLevel.off
 
     /// Config keys that name a provider key, and the provider each one sets.
     static let providerKeyNames: [(configKey: String, provider: String)] = [
@@ -30,7 +32,7 @@ public struct ClientConfiguration: Sendable {
 
     static let knownKeys: [String] = ["api_key", "host", "timeout", "connect_timeout", "low_speed_timeout",
                                       "user_agent", "max_retries", "retry_base_delay", "retry_max_delay",
-                                      "max_response_bytes", "ca_bundle", "proxy"]
+                                      "max_response_bytes", "ca_bundle", "proxy", "log_level"]
         + providerKeyNames.map { $0.configKey }
 
     /// Every secret of this configuration (API key and provider keys), to keep out of messages.
@@ -90,6 +92,13 @@ public struct ClientConfiguration: Sendable {
         maxResponseBytes = reader.integer("max_response_bytes", in: 1...Int(Int32.max) * 4) ?? maxResponseBytes
         caBundle = reader.string("ca_bundle")
         proxy = reader.string("proxy")
+        if let name = reader.string("log_level") {
+            if let level = LogLevel(name: name) { logLevel = level } else {
+                reader.report("log_level", "configuration key \"log_level\" must be \"off\", \"info\" or \"debug\", not \"\(name.prefix(40))\"")
+            }
+        } else if let name = env("HUMANLOOP_LOG"), let level = LogLevel(name: name) {
+            logLevel = level  // an unknown HUMANLOOP_LOG value is ignored: the environment is not ours to reject
+        }
         if let caBundle { reader.checkHeaderValue(caBundle, key: "ca_bundle") }
         if let proxy { reader.checkHeaderValue(proxy, key: "proxy") }
         if !reader.issues.isEmpty { throw .invalidConfig(reader.issues) }

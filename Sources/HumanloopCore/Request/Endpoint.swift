@@ -6,6 +6,16 @@ public enum Endpoint: Sendable, CaseIterable {
     case modelConfiguration
 
     /// The path appended to the host.
+    /// The name of the call, as in the official SDK: "complete", "complete_deployed", ...
+    public var callName: String {
+        switch self {
+        case .completion: return "complete"
+        case .deployed: return "complete_deployed"
+        case .experiment: return "complete_experiment"
+        case .modelConfiguration: return "complete_model_configuration"
+        }
+    }
+
     public var path: String {
         switch self {
         case .completion: return "/completion"

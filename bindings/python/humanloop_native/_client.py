@@ -12,6 +12,7 @@ from typing import (Any, Callable, Concatenate, Coroutine, Dict, List, Mapping, 
                     TypeVar, Union)
 
 from ._errors import InvalidConfigError, InvalidRequestError, error_from_envelope
+from ._logging import sync_level as sync_log_level
 from ._native import lib, take_string
 from ._stream import AsyncCompletionStream, CompletionStream
 
@@ -82,7 +83,7 @@ _CONFIG_KEYS = (
     "api_key", "host", "openai_api_key", "openai_azure_api_key", "openai_azure_endpoint_api_key",
     "ai21_api_key", "mock_api_key", "anthropic_api_key", "cohere_api_key", "timeout",
     "connect_timeout", "low_speed_timeout", "user_agent", "max_retries", "retry_base_delay",
-    "retry_max_delay", "max_response_bytes", "ca_bundle", "proxy",
+    "retry_max_delay", "max_response_bytes", "ca_bundle", "proxy", "log_level",
 )
 
 
@@ -266,6 +267,7 @@ class Humanloop:
         max_response_bytes: Optional[int] = None,
         ca_bundle: Optional[str] = None,
         proxy: Optional[str] = None,
+        log_level: Optional[str] = None,
     ) -> None:
         """Create a client.
 
@@ -285,6 +287,10 @@ class Humanloop:
             max_response_bytes: largest response body accepted (default 64 MiB).
             ca_bundle: path of a CA certificate bundle for TLS.
             proxy: proxy URL.
+            log_level: "off", "info" (one line per HTTP attempt) or "debug" (also headers and
+                bodies; never a key); default HUMANLOOP_LOG. Lines go to
+                ``logging.getLogger("humanloop_native")`` (to stderr when logging is not
+                configured); that logger's level also turns them on.
 
         Raises:
             InvalidConfigError: (also a ValueError) the configuration is unusable.
@@ -302,6 +308,7 @@ class Humanloop:
                                      allow_nan=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise InvalidConfigError(f"invalid configuration: {exc}") from None
+        sync_log_level()
         error = ctypes.c_void_p()
         handle = lib.hl_client_new(config_json, ctypes.byref(error))
         raw_error = take_string(error.value)

@@ -34,6 +34,10 @@ _c_char_p = ctypes.c_char_p
 _c_void_p = ctypes.c_void_p
 
 
+#: hl_log_callback: void (*)(int level, const char *line, void *user_data)
+LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+
+
 def _declare(cdll: ctypes.CDLL) -> None:
     """Declare argtypes/restype of every exported function (raises AttributeError if one is missing)."""
     cdll.hl_version.argtypes = []
@@ -59,6 +63,8 @@ def _declare(cdll: ctypes.CDLL) -> None:
     cdll.hl_stream_free.restype = None
     cdll.hl_free.argtypes = [_c_void_p]
     cdll.hl_free.restype = None
+    cdll.hl_set_log_callback.argtypes = [LOG_CALLBACK, _c_void_p, ctypes.c_int]
+    cdll.hl_set_log_callback.restype = None
 
 
 def _candidates() -> List[Tuple[str, str]]:

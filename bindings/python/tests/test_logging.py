@@ -1,0 +1,51 @@
+"""Logging: the library's lines reach logging.getLogger("humanloop_native") (issue 11)."""
+
+import logging
+import subprocess
+import sys
+
+from humanloop_native import Humanloop
+from hlpy_support import API_KEY, MODEL_CONFIG
+
+
+def test_info_lines_per_attempt_reach_the_logger(srv, caplog):
+    srv.script([{"status": 503, "json": {"detail": "busy"}}])
+    with caplog.at_level(logging.INFO, logger="humanloop_native"):
+        with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=1, retry_base_delay=0.01,
+                       retry_max_delay=0.02) as client:
+            client.complete(model_config=MODEL_CONFIG)
+    lines = [r.getMessage() for r in caplog.records if r.name == "humanloop_native"]
+    assert any(" info complete POST " in line and "attempt=1 status=503" in line and "-> retry in" in line
+               for line in lines), lines
+    assert any("attempt=2 status=200" in line for line in lines), lines
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "humanloop_native")
+    assert not any(API_KEY in line for line in lines)
+
+
+def test_debug_lines_show_bodies_without_the_key(srv, caplog):
+    with caplog.at_level(logging.DEBUG, logger="humanloop_native"):
+        with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
+            client.complete(model_config=MODEL_CONFIG, inputs={"q": "llamas"})
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG and r.name == "humanloop_native"]
+    assert any("request body:" in line and "llamas" in line for line in debug), debug
+    assert any('"X-API-KEY":"[redacted]"' in line for line in debug), debug
+    assert not any(API_KEY in r.getMessage() for r in caplog.records)
+
+
+def test_log_level_without_logging_configured_writes_to_stderr(srv):
+    code = (
+        "from humanloop_native import Humanloop\n"
+        f"with Humanloop(api_key={API_KEY!r}, host={srv.base_url!r}, log_level='info') as c:\n"
+        f"    c.complete(model_config={MODEL_CONFIG!r})\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**__import__("os").environ, "PYTHONPATH": ":".join(sys.path)})
+    assert result.returncode == 0, result.stderr
+    assert " info complete POST " in result.stderr
+    assert API_KEY not in result.stderr + result.stdout
+
+
+def test_silent_by_default(srv, capfd):
+    with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
+        client.complete(model_config=MODEL_CONFIG)
+    assert "humanloop:" not in capfd.readouterr().err
