@@ -49,3 +49,52 @@ def test_silent_by_default(srv, capfd):
     with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
         client.complete(model_config=MODEL_CONFIG)
     assert "humanloop:" not in capfd.readouterr().err
+
+
+def test_fork_while_another_thread_logs_does_not_hang(srv):
+    """Log callbacks run with no library lock held: fork() (which holds the GIL and takes the
+    library's locks) cannot deadlock against a thread that is inside a Python log handler."""
+    import os
+    import threading
+    import time
+
+    class SlowHandler(logging.Handler):
+        def emit(self, record):
+            time.sleep(0.001)
+
+    handler = SlowHandler()
+    logger = logging.getLogger("humanloop_native")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    stop = threading.Event()
+    try:
+        with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
+            def calls():
+                while not stop.is_set():
+                    client.complete(model_config=MODEL_CONFIG)
+
+            worker = threading.Thread(target=calls)
+            worker.start()
+            try:
+                for _ in range(20):
+                    pid = os.fork()
+                    if pid == 0:
+                        os._exit(0)
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline:
+                        done, status = os.waitpid(pid, os.WNOHANG)
+                        if done:
+                            break
+                        time.sleep(0.01)
+                    else:
+                        os.kill(pid, 9)
+                        os.waitpid(pid, 0)
+                        raise AssertionError("a child hung after fork() while another thread was logging")
+                    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+            finally:
+                stop.set()
+                worker.join(30)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
