@@ -211,10 +211,23 @@ final class Transfer {
         var connectCode = 0
         _ = hl_curl_easy_getinfo_long(handle.easy, CURLINFO_HTTP_CONNECTCODE, &connectCode)
         guard connectCode != 0, !(200...299).contains(connectCode) else { return nil }
-        let proxy = settings.proxy.map { "the proxy \($0)" } ?? "the proxy (from the environment)"
+        let proxy = settings.proxy.map { "the proxy \(Self.withoutCredentials($0))" } ?? "the proxy (from the environment)"
         let head = collector.head
         let answer = head.status == connectCode && !head.reason.isEmpty ? "\(connectCode) \(head.reason)" : "\(connectCode)"
         return "\(proxy) refused the tunnel to the server: it answered \(answer)"
+    }
+
+    /// A proxy URL without the user and password it may carry ("http://***@proxy:3128").
+    static func withoutCredentials(_ url: String) -> String {
+        let bytes = Array(url.utf8)
+        var start = 0
+        for index in 0..<max(0, bytes.count - 2) where bytes[index] == 0x3A && bytes[index + 1] == 0x2F && bytes[index + 2] == 0x2F {
+            start = index + 3
+            break
+        }
+        let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.count
+        guard let at = bytes[start..<end].lastIndex(of: UInt8(ascii: "@")) else { return url }
+        return String(decoding: bytes[..<start], as: UTF8.self) + "***" + String(decoding: bytes[at...], as: UTF8.self)
     }
 
     /// " while reading the body of the 200 answer (10 bytes received)" or " while waiting for an answer".

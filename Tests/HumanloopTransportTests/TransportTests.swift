@@ -43,3 +43,13 @@ private func settings() throws -> TransportSettings {
         curl_multi_remove_handle(handle.multi, handle.easy)
     }
 }
+
+@Suite struct ProxyMessageTests {
+    /// A proxy's credentials never reach a message.
+    @Test func proxyCredentialsAreHidden() {
+        #expect(Transfer.withoutCredentials("http://user:secret@proxy.example:3128") == "http://***@proxy.example:3128")
+        #expect(Transfer.withoutCredentials("http://proxy.example:3128/p@th") == "http://proxy.example:3128/p@th")
+        #expect(Transfer.withoutCredentials("user:pw@proxy:1") == "***@proxy:1")
+        #expect(Transfer.withoutCredentials("socks5h://a@b@proxy") == "socks5h://***@proxy")
+    }
+}

@@ -1021,7 +1021,9 @@ static void test_proxy_refuses_tunnel(void)
     unsetenv("NO_PROXY");
     tu_script("[{\"status\":403,\"reason\":\"Forbidden\",\"body\":\"no tunnels here\"}]");
     char extra[160];
-    snprintf(extra, sizeof extra, ",\"proxy\":\"http://127.0.0.1:%d\",\"max_retries\":0,\"timeout\":%g", tu_port(), 20 * F);
+    /* with credentials in the proxy URL: they must not reach the message */
+    snprintf(extra, sizeof extra, ",\"proxy\":\"http://user:pw-PROXYSECRET@127.0.0.1:%d\",\"max_retries\":0,\"timeout\":%g",
+             tu_port(), 20 * F);
     char *cfg = client_config("https://api.example.invalid/v4", extra);
     char *err = NULL;
     hl_client *c = hl_client_new(cfg, &err);
@@ -1036,6 +1038,7 @@ static void test_proxy_refuses_tunnel(void)
     const char *m = tu_str(env, "error.message");
     CHECKF(tu_contains(m, "proxy"), "the message names the proxy: %s", raw ? raw : "NULL");
     CHECKF(tu_contains(m, "403"), "the message gives the proxy's status 403: %s", raw ? raw : "NULL");
+    CHECKF(!tu_contains(raw, "PROXYSECRET"), "no proxy password in the envelope: %s", raw ? raw : "NULL");
     json_t *reqs = tu_requests();
     CHECKF(json_array_size(reqs) == 1, "the proxy received one request");
     CHECK_JSTR(reqs, "[0].method", "CONNECT");
