@@ -9,21 +9,30 @@
 #                      fuzz harness for FUZZ_SECONDS (60)
 #   make fuzz          run the fuzz harnesses (FUZZ_SECONDS each)
 #   make bench         benchmarks and the soak check (not part of test)
+#   make install       install the library, its header, humanloop.pc and the hl command under
+#                      $(DESTDIR)$(PREFIX) (PREFIX defaults to /usr/local); make uninstall removes them
 SHELL := /bin/bash
 SONAME := libhumanloop.so.0
 LIBDIR := build/lib
 LIB := $(LIBDIR)/$(SONAME)
-SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
+# The version, from the macros of the public header.
+HL_HEADER := include/humanloop.h
+VERSION_MAJOR := $(shell sed -n 's/^\#define HL_VERSION_MAJOR  *\([0-9][0-9]*\).*/\1/p' $(HL_HEADER))
+VERSION_MINOR := $(shell sed -n 's/^\#define HL_VERSION_MINOR  *\([0-9][0-9]*\).*/\1/p' $(HL_HEADER))
+VERSION_PATCH := $(shell sed -n 's/^\#define HL_VERSION_PATCH  *\([0-9][0-9]*\).*/\1/p' $(HL_HEADER))
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+REALNAME := libhumanloop.so.$(VERSION)
+SWIFT_SOURCES := $(shell find Sources -type f -not -path "Sources/hl/*") Package.swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv
+DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv patchelf
 # Python tools for the tests live in a virtual environment made from the system python3.
 VENV := build/venv
 PYTHON := $(VENV)/bin/python
 PY_TOOLS := pytest wheel "setuptools>=61"
 
-.PHONY: all lib deps venv example test test-swift test-c test-c-valgrind test-tsan test-python test-python-valgrind test-server test-library clean fuzz bench
+.PHONY: all lib hl deps venv example test test-swift test-c test-c-valgrind test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
-all: lib
+all: lib hl
 
 lib: $(LIB)
 
@@ -49,6 +58,52 @@ $(VENV)/.ready:
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_TOOLS)
 	touch $@
 
+# hl, the command-line tool (C99 on the public API); it finds build/lib through its rpath.
+HL_BIN := build/bin/hl
+HL_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror -Iinclude
+hl: $(HL_BIN)
+
+$(HL_BIN): Sources/hl/hl.c include/humanloop.h $(LIB)
+	mkdir -p build/bin
+	cc $(HL_CFLAGS) Sources/hl/hl.c -o $@ -L$(LIBDIR) -lhumanloop -ljansson -Wl,-rpath,'$$ORIGIN/../lib'
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the library as a C library is installed (real file
+# named with the full version, the soname link, the development link), without the RUNPATH
+# $$ORIGIN SwiftPM adds, and hl without its build-tree rpath.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INST_LIBDIR := $(DESTDIR)$(PREFIX)/lib
+INST_INCLUDEDIR := $(DESTDIR)$(PREFIX)/include
+INST_PCDIR := $(INST_LIBDIR)/pkgconfig
+INST_BINDIR := $(DESTDIR)$(PREFIX)/bin
+INSTALLED_FILES := $(INST_LIBDIR)/$(REALNAME) $(INST_LIBDIR)/$(SONAME) $(INST_LIBDIR)/libhumanloop.so \
+  $(INST_INCLUDEDIR)/humanloop.h $(INST_PCDIR)/humanloop.pc $(INST_BINDIR)/hl
+
+install: $(LIB) $(HL_BIN)
+	@[ -n "$(VERSION_MAJOR)" ] && [ -n "$(VERSION_MINOR)" ] && [ -n "$(VERSION_PATCH)" ] || \
+	  { echo "install: cannot read the HL_VERSION_* macros of $(HL_HEADER)" >&2; exit 1; }
+	@command -v patchelf >/dev/null || { echo "install: patchelf is needed (make deps, or apt-get install patchelf)" >&2; exit 1; }
+	install -d "$(INST_LIBDIR)" "$(INST_INCLUDEDIR)" "$(INST_PCDIR)" "$(INST_BINDIR)"
+	install -m 755 $(LIB) "$(INST_LIBDIR)/$(REALNAME).tmp"
+	patchelf --remove-rpath "$(INST_LIBDIR)/$(REALNAME).tmp"
+	mv -f "$(INST_LIBDIR)/$(REALNAME).tmp" "$(INST_LIBDIR)/$(REALNAME)"
+	ln -sfn $(REALNAME) "$(INST_LIBDIR)/$(SONAME)"
+	ln -sfn $(SONAME) "$(INST_LIBDIR)/libhumanloop.so"
+	install -m 644 $(HL_HEADER) "$(INST_INCLUDEDIR)/humanloop.h"
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: humanloop' \
+	  'Description: C client library for the Humanloop v4 completions API' \
+	  'Version: $(VERSION)' 'Requires.private: libcurl jansson' \
+	  'Libs: -L$${libdir} -lhumanloop' 'Cflags: -I$${includedir}' >"$(INST_PCDIR)/humanloop.pc.tmp"
+	chmod 644 "$(INST_PCDIR)/humanloop.pc.tmp"
+	mv -f "$(INST_PCDIR)/humanloop.pc.tmp" "$(INST_PCDIR)/humanloop.pc"
+	install -m 755 $(HL_BIN) "$(INST_BINDIR)/hl.tmp"
+	patchelf --remove-rpath "$(INST_BINDIR)/hl.tmp"
+	mv -f "$(INST_BINDIR)/hl.tmp" "$(INST_BINDIR)/hl"
+
+uninstall:
+	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
+
 build/examples/%: examples/%.c $(LIB) include/humanloop.h
 	mkdir -p build/examples
 	cc -std=c99 -Wall -Wextra -O2 -Iinclude $< -o $@ -L$(LIBDIR) -lhumanloop -Wl,-rpath,'$$ORIGIN/../lib'
@@ -56,7 +111,7 @@ build/examples/%: examples/%.c $(LIB) include/humanloop.h
 example: build/examples/complete build/examples/stream
 	bash examples/run-against-test-server.sh build/examples/complete
 
-test: test-swift test-server test-library test-c test-c-valgrind test-tsan test-python test-python-valgrind fuzz
+test: test-swift test-server test-library test-install test-cli test-c test-c-valgrind test-tsan test-python test-python-valgrind fuzz
 
 test-swift:
 	swift test
@@ -66,6 +121,12 @@ test-server: $(VENV)/.ready
 
 test-library: $(LIB)
 	bash Tests/check_library.sh
+
+test-install: $(LIB) $(HL_BIN)
+	bash Tests/check_install.sh
+
+test-cli: $(HL_BIN) $(VENV)/.ready
+	$(PYTHON) -m pytest -q Tests/cli
 
 test-c: $(LIB)
 	bash Tests/c/run.sh

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Tests/check_install.sh — checks `make install` and `make uninstall` as a C user would see them:
+#   - into a scratch DESTDIR (PREFIX /opt/humanloop) and into a scratch PREFIX without DESTDIR:
+#     lib/libhumanloop.so.<version> (a real file), the libhumanloop.so.0 soname link to it, the
+#     libhumanloop.so development link, include/humanloop.h, lib/pkgconfig/humanloop.pc, bin/hl;
+#   - no RPATH/RUNPATH in the installed library (nor in the installed hl);
+#   - a C program built with `pkg-config --cflags --libs humanloop` runs against the installed
+#     library (LD_LIBRARY_PATH) and sees the header's version; the installed hl --version runs;
+#   - make uninstall removes every installed file.
+# Needs build/lib/libhumanloop.so.0 and build/bin/hl (make test-install builds them), patchelf,
+# pkg-config, readelf, cc. Prints PASS/FAIL lines; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+MAKE="${MAKE:-make}"
+LIB=build/lib/libhumanloop.so.0
+fail=0
+# (No `cmd | grep -q` below: with pipefail, grep -q leaving early can fail the pipeline.)
+check() { if eval "$2"; then echo "PASS $1"; else echo "FAIL $1"; fail=1; fi; }
+
+major=$(sed -n 's/^#define HL_VERSION_MAJOR  *\([0-9][0-9]*\).*/\1/p' include/humanloop.h)
+minor=$(sed -n 's/^#define HL_VERSION_MINOR  *\([0-9][0-9]*\).*/\1/p' include/humanloop.h)
+patch=$(sed -n 's/^#define HL_VERSION_PATCH  *\([0-9][0-9]*\).*/\1/p' include/humanloop.h)
+version="$major.$minor.$patch"
+realname="libhumanloop.so.$version"
+
+if [[ ! -f "$LIB" || ! -x build/bin/hl ]]; then
+    echo "FAIL $LIB and build/bin/hl are needed (make lib build/bin/hl)"
+    exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hl-install-check.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+cat >"$tmp/app.c" <<'C'
+#include <stdio.h>
+#include <humanloop.h>
+int main(void) {
+    printf("%s\n", hl_version());
+    if (hl_version_num() != HL_VERSION_NUM) {
+        fprintf(stderr, "hl_version_num() %06x != HL_VERSION_NUM %06x\n", (unsigned)hl_version_num(),
+                (unsigned)HL_VERSION_NUM);
+        return 1;
+    }
+    return 0;
+}
+C
+
+# run_make LOG TARGET VAR=... : the library is a prerequisite of test-install and already built;
+# -o keeps this inner make from ever trying to rebuild it.
+run_make() {
+    local log="$1"; shift
+    if ! "$MAKE" --no-print-directory -o "$LIB" "$@" >"$log" 2>&1; then
+        sed 's/^/    /' "$log"
+        return 1
+    fi
+}
+
+# check_tree NAME DESTDIR PREFIX: install, check, uninstall, check again.
+check_tree() {
+    local name="$1" destdir="$2" prefix="$3"
+    local root="$destdir$prefix"
+    local libdir="$root/lib"
+    local pcdir="$libdir/pkgconfig"
+    local files=("$libdir/$realname" "$libdir/libhumanloop.so.0" "$libdir/libhumanloop.so"
+                 "$root/include/humanloop.h" "$pcdir/humanloop.pc" "$root/bin/hl")
+    local make_vars=("PREFIX=$prefix" "DESTDIR=$destdir")
+
+    check "$name: make install" 'run_make "$tmp/install.log" install "${make_vars[@]}"'
+    check "$name: $realname is a real file" '[[ -f "$libdir/$realname" && ! -L "$libdir/$realname" ]]'
+    check "$name: libhumanloop.so.0 links to $realname" \
+        '[[ -L "$libdir/libhumanloop.so.0" && "$(readlink "$libdir/libhumanloop.so.0")" == "$realname" ]]'
+    check "$name: libhumanloop.so links to the library" \
+        '[[ -L "$libdir/libhumanloop.so" && "$(readlink -f "$libdir/libhumanloop.so")" == "$(readlink -f "$libdir/$realname")" ]]'
+    check "$name: include/humanloop.h" 'cmp -s include/humanloop.h "$root/include/humanloop.h"'
+    check "$name: lib/pkgconfig/humanloop.pc" '[[ -f "$pcdir/humanloop.pc" ]]'
+    check "$name: bin/hl is executable" '[[ -f "$root/bin/hl" && -x "$root/bin/hl" ]]'
+    check "$name: humanloop.pc fields" \
+        'grep -qx "prefix=$prefix" "$pcdir/humanloop.pc" &&
+         grep -q "^libdir=" "$pcdir/humanloop.pc" && grep -q "^includedir=" "$pcdir/humanloop.pc" &&
+         grep -qx "Version: $version" "$pcdir/humanloop.pc" &&
+         grep -qx "Libs: -L\${libdir} -lhumanloop" "$pcdir/humanloop.pc" &&
+         grep -qx "Cflags: -I\${includedir}" "$pcdir/humanloop.pc" &&
+         grep -qx "Requires.private: libcurl jansson" "$pcdir/humanloop.pc"'
+    check "$name: soname kept" 'grep -q "SONAME.*\[libhumanloop.so.0\]" <<<"$(readelf -d "$libdir/$realname")"'
+    check "$name: no RPATH/RUNPATH in the installed library" '! grep -q -E "RPATH|RUNPATH" <<<"$(readelf -d "$libdir/$realname")"'
+    check "$name: no RPATH/RUNPATH in the installed hl" '! grep -q -E "RPATH|RUNPATH" <<<"$(readelf -d "$root/bin/hl")"'
+
+    # pkg-config: with a DESTDIR the .pc names the final prefix, so let pkg-config derive the
+    # prefix from where the file is (--define-prefix).
+    local pc=(env PKG_CONFIG_PATH="$pcdir" pkg-config)
+    if [[ -n "$destdir" ]]; then pc+=(--define-prefix); fi
+    check "$name: pkg-config --modversion" '[[ "$("${pc[@]}" --modversion humanloop)" == "$version" ]]'
+    local flags=""
+    flags="$("${pc[@]}" --cflags --libs humanloop 2>/dev/null)" || true
+    check "$name: pkg-config names the installed directories" \
+        '[[ " $flags " == *" -I$root/include "* && " $flags " == *" -L$libdir "* && " $flags " == *" -lhumanloop "* ]]'
+    rm -f "$tmp/app"
+    # shellcheck disable=SC2086  # the flags are words
+    check "$name: cc app.c \$(pkg-config --cflags --libs humanloop)" \
+        'cc -std=c99 -Wall -Werror "$tmp/app.c" -o "$tmp/app" $flags'
+    check "$name: the program runs with the installed library and its version matches the header" \
+        '[[ "$(LD_LIBRARY_PATH="$libdir" "$tmp/app")" == "$version" ]]'
+    check "$name: the program loads the installed copy" \
+        'grep -q "libhumanloop.so.0 => $libdir/libhumanloop.so.0" <<<"$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/app")"'
+    check "$name: installed hl --version" \
+        '[[ "$(LD_LIBRARY_PATH="$libdir" "$root/bin/hl" --version)" == "hl $version "* ]]'
+    check "$name: installed hl loads the installed library" \
+        'grep -q "libhumanloop.so.0 => $libdir/libhumanloop.so.0" <<<"$(LD_LIBRARY_PATH="$libdir" ldd "$root/bin/hl")"'
+
+    check "$name: make uninstall" 'run_make "$tmp/uninstall.log" uninstall "${make_vars[@]}"'
+    local left=""
+    for f in "${files[@]}"; do
+        if [[ -e "$f" || -L "$f" ]]; then left+=" $f"; fi
+    done
+    check "$name: every installed file removed" '[[ -z "$left" ]]'
+    [[ -z "$left" ]] || echo "    left:$left"
+    local others
+    others="$(find "${destdir:-$prefix}" ! -type d 2>/dev/null || true)"
+    check "$name: nothing else left behind" '[[ -z "$others" ]]'
+    [[ -z "$others" ]] || echo "    left: $others"
+    check "$name: make uninstall again is harmless" 'run_make "$tmp/uninstall2.log" uninstall "${make_vars[@]}"'
+}
+
+check_tree "DESTDIR" "$tmp/stage" /opt/humanloop
+check_tree "PREFIX" "" "$tmp/prefix"
+
+# A file of someone else's in the same directories is left alone by make uninstall.
+mkdir -p "$tmp/shared/lib"
+echo keep >"$tmp/shared/lib/libother.so.1"
+check "uninstall leaves other files" \
+    'run_make "$tmp/i.log" install PREFIX="$tmp/shared" && run_make "$tmp/u.log" uninstall PREFIX="$tmp/shared" &&
+     [[ -f "$tmp/shared/lib/libother.so.1" ]] && [[ -z "$(find "$tmp/shared" ! -type d ! -name libother.so.1)" ]]'
+exit $fail
