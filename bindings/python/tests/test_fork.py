@@ -243,3 +243,40 @@ def test_os_fork_children_get_their_own_answers_https(tls_srv, tmp_path):
 
 def test_multiprocessing_fork_pool_https(tls_srv):
     pool_of_forked_workers(tls_srv, ca_bundle=tls_srv.ca_bundle)
+
+
+def test_fork_while_another_thread_is_inside_a_call(srv, tmp_path):
+    """A thread is inside a call (its answer is delayed) when the main thread forks: the
+    children do not deadlock on a lock that thread held, make calls of their own and get their
+    own answers; the thread gets its answer in the parent."""
+    import threading
+
+    srv.reset()
+    srv.script([{"delay": 1.0}])
+    with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0, timeout=CALL_TIMEOUT) as client:
+        assert own_call(client, f"pid-{os.getpid()}-warm") is None
+        srv.reset()
+        srv.script([{"delay": 1.0}])
+        outcome = {}
+
+        def in_flight():
+            outcome["problem"] = own_call(client, f"pid-{os.getpid()}-thread")
+
+        thread = threading.Thread(target=in_flight)
+        thread.start()
+        deadline = time.monotonic() + 5
+        while not srv.requests() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert srv.requests(), "the thread's request did not reach the server"
+        pids = []
+        for index in range(CHILDREN):
+            pid = os.fork()
+            if pid == 0:
+                child_main(client, 3, tmp_path / f"child-{index}.txt")
+            pids.append(pid)
+        results = wait_children(pids, CHILD_DEADLINE)
+        thread.join(CALL_TIMEOUT + 5)
+        problems = {pid: code for pid, code in results.items() if code != 0}
+        reports = [p.read_text() for p in tmp_path.glob("child-*.txt")]
+        assert not problems, f"children failed: {problems} {reports}"
+        assert outcome.get("problem") is None, outcome
