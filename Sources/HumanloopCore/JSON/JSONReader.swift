@@ -67,15 +67,7 @@ public enum JSONReader {
     public static func check(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> String {
         let root = try load(bytes, bigIntegers: .asDoubles)
         defer { json_decref(root) }
-        switch root.pointee.type {
-        case JSON_OBJECT: return "object"
-        case JSON_ARRAY: return "array"
-        case JSON_STRING: return "string"
-        case JSON_INTEGER: return "integer"
-        case JSON_REAL: return "number"
-        case JSON_TRUE, JSON_FALSE: return "boolean"
-        default: return "null"
-        }
+        return JanssonValue(json: root).typeName
     }
 
     /// Checks an array of bytes (see `check(_:)`).

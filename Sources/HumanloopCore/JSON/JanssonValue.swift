@@ -93,6 +93,12 @@ struct JanssonValue {
         return status == 0 ? JanssonValue(json: value) : nil
     }
 
+    /// A new jansson `true` (for `set`).
+    static func makeTrue() -> UnsafeMutablePointer<json_t>? { json_true() }
+
+    /// A new, empty jansson object (for `set`).
+    static func makeObject() -> UnsafeMutablePointer<json_t>? { json_object() }
+
     /// A new jansson string (for `set`).
     static func makeString(_ text: String) -> UnsafeMutablePointer<json_t>? {
         var text = text

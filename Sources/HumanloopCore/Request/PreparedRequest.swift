@@ -1,5 +1,3 @@
-import CJansson
-
 /// A request checked and encoded, ready to be sent.
 public struct PreparedRequest: Sendable {
     /// Which endpoint it goes to.
@@ -34,7 +32,7 @@ public struct PreparedRequest: Sendable {
         let root = document.root
         let issues = RequestValidator.issues(in: root, for: endpoint)
         guard issues.isEmpty else { throw .invalidRequest(issues) }
-        if forceStream { root.set("stream", json_true()) }
+        if forceStream { root.set("stream", JanssonValue.makeTrue()) }
         guard providerKeys.merge(into: root) else {
             throw .invalidRequest([ValidationIssue(path: "provider_api_keys", message: "the provider keys could not be added (out of memory)")])
         }

@@ -1,5 +1,3 @@
-import CJansson
-
 /// The client-level provider keys, merged into every request's `provider_api_keys`.
 public struct ProviderKeys: Equatable, Sendable {
     /// Provider names in the order the official SDK merges them.
@@ -34,7 +32,7 @@ public struct ProviderKeys: Equatable, Sendable {
     /// it does not name. Per provider: request key > client key > nothing. The request was
     /// validated: `provider_api_keys`, if present, is an object. False when jansson fails.
     func merge(into request: JanssonValue) -> Bool {
-        guard let object = request["provider_api_keys"] ?? request.set("provider_api_keys", json_object()) else { return false }
+        guard let object = request["provider_api_keys"] ?? request.set("provider_api_keys", JanssonValue.makeObject()) else { return false }
         for (provider, key) in keys where object[provider] == nil {
             guard object.set(provider, JanssonValue.makeString(key)) != nil else { return false }
         }
