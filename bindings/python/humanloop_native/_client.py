@@ -7,6 +7,7 @@ import ctypes
 import inspect
 import json
 import math
+import re
 import threading
 from typing import (Any, Callable, Concatenate, Coroutine, Dict, List, Mapping, Optional, ParamSpec, Tuple,
                     TypeVar, Union)
@@ -212,26 +213,28 @@ def _asynchronous_streaming(method: Callable[Concatenate["Humanloop", P], Any],
 
 
 class _Completions:
-    """``humanloop.completions``: the SDK's tag API names (create, create_deployed, ...)."""
+    """``humanloop.completions``: the SDK's tag API names (create, create_deployed, ...), each the
+    client's method of the same call, with its full signature."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("create", "create_deployed", "create_experiment", "create_model_config",
+                 "acreate", "acreate_deployed", "acreate_experiment", "acreate_model_config")
 
     def __init__(self, client: "Humanloop") -> None:
-        self._client = client
+        self.create = client.complete
+        self.create_deployed = client.complete_deployed
+        self.create_experiment = client.complete_experiment
+        self.create_model_config = client.complete_model_configuration
+        self.acreate = client.acomplete
+        self.acreate_deployed = client.acomplete_deployed
+        self.acreate_experiment = client.acomplete_experiment
+        self.acreate_model_config = client.acomplete_model_configuration
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        target = {
-            "create": "complete", "create_deployed": "complete_deployed",
-            "create_experiment": "complete_experiment",
-            "create_model_config": "complete_model_configuration",
-            "acreate": "acomplete", "acreate_deployed": "acomplete_deployed",
-            "acreate_experiment": "acomplete_experiment",
-            "acreate_model_config": "acomplete_model_configuration",
-        }.get(name)
-        if target is None:
-            raise AttributeError(name)
-        method: Callable[..., Any] = getattr(self._client, target)
-        return method
+
+def _in_python_words(text: str) -> str:
+    """A configuration message of the C library, with the keyword argument's spelling."""
+    text = text.replace('give "api_key" in the configuration or set HUMANLOOP_API_KEY',
+                        "pass api_key=... or set HUMANLOOP_API_KEY")
+    return re.sub(r'configuration key "([a-z_]+)"', r"\1=", text)
 
 
 class Humanloop:
@@ -315,7 +318,13 @@ class Humanloop:
         if not handle:
             if raw_error is None:
                 raise MemoryError("hl_client_new failed")
-            raise error_from_envelope(json.loads(raw_error))
+            envelope = json.loads(raw_error)
+            details = envelope.get("error") or {}
+            if details.get("type") == "invalid_config":  # the keyword arguments' spelling
+                details["message"] = _in_python_words(str(details.get("message", "")))
+                for problem in details.get("errors") or []:
+                    problem["message"] = _in_python_words(str(problem.get("message", "")))
+            raise error_from_envelope(envelope)
         self._handle = handle
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -368,7 +377,7 @@ class Humanloop:
         return f"<Humanloop {'closed' if self._closed else 'open'}>"
 
     @property
-    def completions(self) -> Any:
+    def completions(self) -> _Completions:
         """The SDK's tag-API spelling: ``humanloop.completions.create(...)``,
         ``create_deployed``, ``create_experiment``, ``create_model_config`` (and ``a``-prefixed)."""
         return _Completions(self)

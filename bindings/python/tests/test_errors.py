@@ -172,8 +172,18 @@ def test_invalid_config_lists_every_problem():
 
 def test_missing_api_key(monkeypatch):
     monkeypatch.delenv("HUMANLOOP_API_KEY", raising=False)
-    with pytest.raises(InvalidConfigError):
+    with pytest.raises(InvalidConfigError) as info:
         Humanloop()
+    assert str(info.value) == "no API key: pass api_key=... or set HUMANLOOP_API_KEY"
+
+
+def test_configuration_errors_speak_python():
+    with pytest.raises(InvalidConfigError) as info:
+        Humanloop(api_key=API_KEY, timeout=-1, max_retries=1.5)
+    messages = [problem["message"] for problem in info.value.errors]
+    assert any(m.startswith("timeout= must be greater than 0") for m in messages), messages
+    assert any(m.startswith("max_retries= must be an integer") for m in messages), messages
+    assert "configuration key" not in str(info.value)
 
 
 def test_unknown_constructor_kwarg():
