@@ -44,6 +44,8 @@
  *                       object, or any body larger than max_response_bytes; a malformed status
  *                       line or a response head over 1 MiB; carries "status" and "body" (the
  *                       text received, possibly cut short).
+ *   "cancelled"         the call or stream was cancelled (hl_call_cancel, hl_stream_cancel,
+ *                       hl_client_free with calls in flight) before it ended.
  * "message" is one readable sentence. No message ever contains an API key.
  *
  * Nothing a server sends can crash the host: numbers in the status line, headers (Retry-After
@@ -169,6 +171,8 @@ typedef struct hl_client hl_client;
  *   "log_level"        "off", "info" or "debug"; default: the environment variable
  *                      HUMANLOOP_LOG (same values; anything else there is ignored), else "off".
  *                      See "Logging" at hl_set_log_callback.
+ *   "max_connections"  integer 1..100000; default 1000: the most connections the engine
+ *                      (asynchronous calls and batches) opens to one host; more calls queue
  *   "proxy"            proxy URL; "" for none (default: libcurl's http_proxy, https_proxy,
  *                      no_proxy environment variables; see "Proxies" above)
  * TLS peer and host verification are always on; no key turns them off. Only http and https are
@@ -189,7 +193,10 @@ hl_client *hl_client_new(const char *config_json, char **error_json);
  * hl_client_free: release a client and close its connections. NULL is a no-op.
  * No other thread may be in a call on the client. Streams opened on it keep what they need
  * alive: the client may be freed before them, and its last connections close when the last
- * of its streams is freed.
+ * of its streams is freed. Asynchronous calls still in flight are cancelled and their terminal
+ * items ("cancelled") delivered to their callbacks before hl_client_free returns; then the
+ * engine thread has ended. Their hl_call handles stay valid until hl_call_free. Must not be
+ * called from a callback of the client's own calls.
  */
 void hl_client_free(hl_client *client);
 
@@ -263,6 +270,130 @@ char *hl_stream_next(hl_stream *stream);
  * called while another thread is inside hl_stream_next on the same stream.
  */
 void hl_stream_free(hl_stream *stream);
+
+/*
+ * hl_stream_cancel: make the stream end with the terminal item
+ *   {"ok":false,"error":{"type":"cancelled","message":"..."},"attempts":n}
+ * From any thread, at any time, also while another thread is blocked in hl_stream_next (which
+ * then returns that item within about 100 ms: the connection is closed, a retry delay is cut
+ * short). Idempotent; no effect once the terminal item was returned. NULL is a no-op. The
+ * stream must still be freed with hl_stream_free (not concurrently with hl_stream_cancel).
+ */
+void hl_stream_cancel(hl_stream *stream);
+
+/*
+ * Asynchronous calls, the engine
+ * ------------------------------
+ * Each client has one engine: a thread owned by the library that runs all of the client's
+ * asynchronous calls on libcurl's multi interface (no thread per call; thousands of calls may
+ * be in flight). It starts on the client's first hl_call_start or hl_batch and stops in
+ * hl_client_free. After fork() the child gets a fresh engine on first use; calls in flight at
+ * the moment of fork() belong to the parent (in the child they never deliver anything).
+ *
+ * Connections of the engine: HTTP/1.1 keep-alive, and HTTP/2 with multiplexing when an https
+ * server offers it (ALPN): calls to one host then share one connection (a new call waits for
+ * the connection that can carry it rather than opening another one). The configuration key
+ * "max_connections" (integer 1..100000, default 1000) caps the engine's connections per host;
+ * calls beyond it wait in a queue (their "timeout" runs while they wait). Answers may be sent
+ * compressed (the library sends Accept-Encoding for every encoding libcurl decodes: gzip,
+ * deflate and, where built in, br and zstd; every path, blocking too) and are decoded before
+ * anything else sees them; max_response_bytes applies to the decoded bytes. A stream that ended
+ * with "data: [DONE]" is read to its end (at most 1 s and 64 KiB more) so that its connection
+ * is reused.
+ *
+ * The call names: "complete", "complete_deployed", "complete_experiment",
+ * "complete_model_configuration" (the four blocking functions). Any other name is an
+ * "invalid_request".
+ *
+ * Options (options_json; NULL is the same as "{}"), each optional, for this call only:
+ *   "timeout", "connect_timeout", "low_speed_timeout"   as in the configuration (> 0)
+ *   "max_retries"      integer 0..100, as in the configuration
+ *   "headers"          object of strings: extra request headers. A name must be an HTTP token,
+ *                      a value must not contain CR, LF or NUL. X-API-KEY, Content-Type,
+ *                      Content-Length and Host cannot be set (case-insensitively); other
+ *                      names replace the library's value (e.g. User-Agent, Accept).
+ *   "stream"           boolean; true: deliver the events one by one (hl_call_start only)
+ * An unknown key, a wrong type or a value out of range is an "invalid_request" whose "errors"
+ * list every problem, with paths "options.<key>".
+ */
+
+/* One asynchronous call. */
+typedef struct hl_call hl_call;
+
+/*
+ * The callback of an asynchronous call. item_json is a new string owned by the callee (free it
+ * with hl_free, on any thread, whenever); call is the handle hl_call_start returned.
+ *
+ * It runs on the engine thread of the call's client, never on the thread that started the call
+ * and never for two items of one client at the same time. It must return quickly: while it
+ * runs, no other call of the client makes progress. It may call hl_call_start (new calls),
+ * hl_call_cancel and hl_call_free (on any call, its own included), hl_free and the blocking
+ * calls (these do not use the engine, but they stall it for their duration). It must not call
+ * hl_client_free on its call's client, hl_call_run or hl_batch on that client: they wait for the
+ * engine that is running the callback (they return an "invalid_request" envelope saying so).
+ */
+typedef void (*hl_callback)(hl_call *call, char *item_json, void *user_data);
+
+/*
+ * hl_call_start: start the call `name` with request_json and options_json, and return at once
+ * (never blocks on the network: validation happens here, everything else on the engine).
+ *
+ * The callback receives:
+ *   - without "stream": exactly one item, the envelope the blocking call would return;
+ *   - with "stream": true: {"ok":true,"event":{...}} items as events arrive, then exactly one
+ *     terminal item, the same as hl_stream_next's ("done" or an error).
+ * After the terminal item, no callback runs for the call. Every error arrives through the
+ * callback, validation errors included (never synchronously), so callers have one path.
+ * client NULL uses the default client (see hl_complete).
+ *
+ * Returns the call handle, to be released with hl_call_free (also after the terminal item; the
+ * callback may run before hl_call_start has returned, with this same handle). Returns NULL only
+ * when callback is NULL or memory is exhausted (then nothing runs). Thread-safe.
+ */
+hl_call *hl_call_start(hl_client *client, const char *name, const char *request_json,
+                       const char *options_json, hl_callback callback, void *user_data);
+
+/*
+ * hl_call_cancel: cancel the call. From any thread, at any time, idempotent, also from inside
+ * the callback (its own or another call's). An unfinished call ends promptly: its transfer is
+ * stopped and its connection closed within 100 ms, a retry delay is cut short, and its terminal
+ * item is {"ok":false,"error":{"type":"cancelled","message":"..."},"attempts":n}.
+ * Races: when the call's terminal item is already being delivered (or was), cancelling has no
+ * effect and the item stands. NULL is a no-op. Not to be called after hl_call_free.
+ */
+void hl_call_cancel(hl_call *call);
+
+/*
+ * hl_call_free: release the call handle; cancels the call if it is unfinished (no terminal
+ * item is delivered then). When hl_call_free returns, no callback of this call is running or
+ * will run, except that it may be called from inside this call's own callback (the callback
+ * then simply finishes; nothing runs after it). From another thread it waits for a running
+ * callback of this call to return. NULL is a no-op. Call it exactly once per handle.
+ */
+void hl_call_free(hl_call *call);
+
+/*
+ * hl_call_run: the blocking form of hl_call_start: the call `name` with options, on the calling
+ * thread (like hl_complete*, not on the engine). Returns the envelope the matching blocking
+ * call returns (with "stream": true in the options or the request: the merged envelope).
+ * Free with hl_free; NULL only when memory is exhausted. Thread-safe.
+ */
+char *hl_call_run(hl_client *client, const char *name, const char *request_json,
+                  const char *options_json);
+
+/*
+ * hl_batch: run many calls on the engine and wait for all of them. batch_json:
+ *   {"concurrency":N,"requests":[{"call":"complete","request":{...},"options":{...}}, ...]}
+ * "concurrency" (integer 1..10000, default 16) caps the calls of this batch in flight at once;
+ * "options" is optional (as for hl_call_start; "stream": true there gives the merged envelope).
+ * Returns {"ok":true,"results":[envelope, ...]}: one envelope per request, in request order,
+ * each exactly what the single call would return; a bad item gets its own error envelope and
+ * the others run. A malformed batch as a whole (not JSON, unknown keys, "requests" not an
+ * array, a bad "concurrency") is one "invalid_request" envelope and nothing runs. An empty
+ * "requests" returns {"ok":true,"results":[]}. Thread-safe; several batches and asynchronous
+ * calls may share a client's engine. Free the result with hl_free.
+ */
+char *hl_batch(hl_client *client, const char *batch_json);
 
 /*
  * Logging
