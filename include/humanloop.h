@@ -327,10 +327,11 @@ typedef struct hl_call hl_call;
  * It runs on the engine thread of the call's client, never on the thread that started the call
  * and never for two items of one client at the same time. It must return quickly: while it
  * runs, no other call of the client makes progress. It may call hl_call_start (new calls),
- * hl_call_cancel and hl_call_free (on any call, its own included), hl_free and the blocking
- * calls (these do not use the engine, but they stall it for their duration). It must not call
- * hl_client_free on its call's client, hl_call_run or hl_batch on that client: they wait for the
- * engine that is running the callback (they return an "invalid_request" envelope saying so).
+ * hl_call_cancel and hl_call_free (on any call, its own included), hl_free, and the blocking
+ * calls hl_complete* and hl_call_run (these run on the calling thread, not on the engine, but
+ * they stall the engine for their duration). It must not call hl_client_free on its call's
+ * client, nor hl_batch on that client: both wait for the engine that is running the callback
+ * (hl_batch returns an "invalid_request" envelope saying so).
  */
 typedef void (*hl_callback)(hl_call *call, char *item_json, void *user_data);
 

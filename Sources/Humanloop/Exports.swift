@@ -33,7 +33,9 @@ public func hl_client_new(_ config: UnsafePointer<CChar>?,
 @_cdecl("hl_client_free")
 public func hl_client_free(_ client: OpaquePointer?) {
     guard let client else { return }
-    Unmanaged<HumanloopClient>.fromOpaque(UnsafeRawPointer(client)).release()
+    let unmanaged = Unmanaged<HumanloopClient>.fromOpaque(UnsafeRawPointer(client))
+    unmanaged.takeUnretainedValue().shutDown()
+    unmanaged.release()
 }
 
 @_cdecl("hl_complete")
@@ -88,6 +90,57 @@ public func hl_stream_next(_ stream: OpaquePointer?) -> UnsafeMutablePointer<CCh
 public func hl_stream_free(_ stream: OpaquePointer?) {
     guard let stream else { return }
     Unmanaged<StreamBox>.fromOpaque(UnsafeRawPointer(stream)).release()
+}
+
+@_cdecl("hl_stream_cancel")
+public func hl_stream_cancel(_ stream: OpaquePointer?) {
+    guard let stream else { return }
+    Unmanaged<StreamBox>.fromOpaque(UnsafeRawPointer(stream)).takeUnretainedValue().stream?.cancel()
+}
+
+@_cdecl("hl_call_start")
+public func hl_call_start(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ request: UnsafePointer<CChar>?,
+                          _ options: UnsafePointer<CChar>?, _ callback: CallCallback?, _ userData: UnsafeMutableRawPointer?) -> OpaquePointer? {
+    guard let callback else { return nil }
+    return startCall(client, name: name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) },
+                     request: request, options: options, callback: callback, userData: userData)
+}
+
+@_cdecl("hl_call_cancel")
+public func hl_call_cancel(_ call: OpaquePointer?) {
+    guard let call else { return }
+    Unmanaged<CallBox>.fromOpaque(UnsafeRawPointer(call)).takeUnretainedValue().call?.cancel()
+}
+
+@_cdecl("hl_call_free")
+public func hl_call_free(_ call: OpaquePointer?) {
+    guard let call else { return }
+    let box = Unmanaged<CallBox>.fromOpaque(UnsafeRawPointer(call))
+    box.takeUnretainedValue().call?.release()
+    box.release()
+}
+
+@_cdecl("hl_call_run")
+public func hl_call_run(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ request: UnsafePointer<CChar>?,
+                        _ options: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
+    let callName = name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? "(NULL)"
+    switch resolveClient(client) {
+    case .success(let resolved):
+        return CStrings.copy(resolved.run(name == nil ? nil : Endpoint(callName: callName), callName: callName,
+                                          requestJSON: CStrings.bytes(request), optionsJSON: CStrings.bytes(options)))
+    case .failure(let error):
+        return CStrings.copy(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+    }
+}
+
+@_cdecl("hl_batch")
+public func hl_batch(_ client: OpaquePointer?, _ batch: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
+    switch resolveClient(client) {
+    case .success(let resolved):
+        return CStrings.copy(resolved.runBatch(json: CStrings.bytes(batch)))
+    case .failure(let error):
+        return CStrings.copy(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+    }
 }
 
 @_cdecl("hl_set_log_callback")

@@ -27,12 +27,12 @@ func resolveClient(_ handle: OpaquePointer?) -> Result<HumanloopClient, Humanloo
     return .success(Unmanaged<HumanloopClient>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue())
 }
 
-/// What an hl_stream handle points at: the stream, or the failure to report as its one item.
+/// What an hl_stream handle points at: a stream, or the failure to report as its one item.
 final class StreamBox {
-    let stream: EventStream?
+    let stream: BlockingCall?
     var failure: [UInt8]?
 
-    init(stream: EventStream) {
+    init(stream: BlockingCall) {
         self.stream = stream
         failure = nil
     }
@@ -48,6 +48,34 @@ final class StreamBox {
         defer { failure = nil }
         return failure
     }
+}
+
+/// The C callback of an asynchronous call (hl_callback).
+public typealias CallCallback = @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutableRawPointer?) -> Void
+
+/// What an hl_call handle points at.
+final class CallBox {
+    var call: AsyncCall?
+}
+
+/// Starts an asynchronous call for the C ABI; returns the retained box as the hl_call handle.
+func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<CChar>?, options: UnsafePointer<CChar>?,
+               callback: @escaping CallCallback, userData: UnsafeMutableRawPointer?) -> OpaquePointer {
+    let box = CallBox()
+    let pointer = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
+    let userAddress = UInt(bitPattern: userData)
+    let sink: ItemSink = { item, _ in
+        callback(pointer, CStrings.copy(item), UnsafeMutableRawPointer(bitPattern: userAddress))
+    }
+    let callName = name ?? "(NULL)"
+    switch resolveClient(handle) {
+    case .success(let client):
+        box.call = client.startCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
+                                    optionsJSON: CStrings.bytes(options), sink: sink)
+    case .failure(let error):
+        box.call = HumanloopClient.startFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
+    }
+    return pointer
 }
 
 /// Runs one blocking call for the C ABI.

@@ -16,7 +16,7 @@ extension HumanloopClient {
     /// failures are retried up to `max_retries` with the backoff or the server's Retry-After;
     /// a stream only before its first event. Also logs the attempt.
     func decide(after outcome: TransferOutcome, of transfer: Transfer, request: PreparedRequest, attempt: Int,
-                redirects: Int, url: String, beforeFirstEvent: Bool) -> AttemptDecision {
+                redirects: Int, url: String, beforeFirstEvent: Bool, policy retryPolicy: RetryPolicy) -> AttemptDecision {
         let decision: AttemptDecision
         switch outcome {
         case .response(let head, _) where (200...299).contains(head.status):

@@ -11,13 +11,15 @@ enum CurlRuntime {
     static let isInitialized: Bool = curl_global_init(HL_CURL_GLOBAL_DEFAULT) == CURLE_OK
 }
 
-/// One libcurl easy handle with its own multi handle (which holds its connection cache).
+/// One libcurl easy handle. A handle of a pool (blocking calls, streams) has its own multi
+/// handle, which holds its connection cache; the engine's handles use the engine's multi handle.
 ///
 /// A handle is used by one transfer at a time; `HandlePool` hands it out exclusively. Its
 /// sockets are registered with `ForkGuard`, and it is stamped with the process that made it.
 final class CurlHandle: @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
-    let multi: UnsafeMutableRawPointer
+    /// The handle's own multi handle (nil for the engine's handles).
+    let ownMulti: UnsafeMutableRawPointer?
     /// The process that made the handle: its connections belong to that process only.
     let process = Process.current
     /// True once the client's fixed options are set on `easy` (see `Transfer`).
@@ -25,14 +27,18 @@ final class CurlHandle: @unchecked Sendable {
     /// libcurl writes the detail of the last error here.
     let errorBuffer: UnsafeMutablePointer<CChar>
 
-    init?() {
+    init?(withMulti: Bool = true) {
         guard CurlRuntime.isInitialized, let easy = curl_easy_init() else { return nil }
-        guard let multi = curl_multi_init() else {
-            curl_easy_cleanup(easy)
-            return nil
+        var multi: UnsafeMutableRawPointer?
+        if withMulti {
+            multi = curl_multi_init()
+            if multi == nil {
+                curl_easy_cleanup(easy)
+                return nil
+            }
         }
         self.easy = easy
-        self.multi = multi
+        ownMulti = multi
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         _ = hl_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
@@ -41,7 +47,7 @@ final class CurlHandle: @unchecked Sendable {
     }
 
     deinit {
-        curl_multi_cleanup(multi)
+        if let ownMulti { curl_multi_cleanup(ownMulti) }
         curl_easy_cleanup(easy)
         errorBuffer.deallocate()
     }

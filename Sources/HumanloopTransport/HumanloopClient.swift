@@ -9,6 +9,10 @@ public final class HumanloopClient: Sendable {
     let settings: TransportSettings
     let pool = HandlePool()
     let retryPolicy: RetryPolicy
+    let engines: EngineSlot
+    /// Runs calls whose client could not be made (the default client without an API key), so
+    /// that their failure arrives through the callback like every other result.
+    static let orphanEngines = EngineSlot(maxConnections: 1)
 
     /// A client for `configuration`.
     public init(configuration: ClientConfiguration) {
@@ -16,30 +20,78 @@ public final class HumanloopClient: Sendable {
         settings = TransportSettings(configuration)
         retryPolicy = RetryPolicy(maxRetries: configuration.maxRetries, baseDelay: configuration.retryBaseDelay,
                                   maxDelay: configuration.retryMaxDelay)
+        engines = EngineSlot(maxConnections: configuration.maxConnections)
     }
+
+    /// Stops the engine: calls in flight end as "cancelled" (their items delivered) before this
+    /// returns. Must not run on the engine's thread.
+    public func shutDown() {
+        engines.stop()
+    }
+
+    /// Starts an asynchronous call on the engine; its items go to `sink` on the engine thread.
+    /// Every failure (validation included) arrives through `sink`.
+    public func startCall(_ endpoint: Endpoint?, callName: String, requestJSON: [UInt8]?, optionsJSON: [UInt8]?,
+                          sink: @escaping ItemSink) -> AsyncCall {
+        let engine = engines.current
+        let asyncCall: AsyncCall
+        do throws(HumanloopError) {
+            guard let endpoint else { throw .invalidRequest([Endpoint.unknownCallIssue(callName)]) }
+            let options = try CallOptions(json: optionsJSON)
+            let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
+            asyncCall = AsyncCall(engine: engine, call: Call(client: self, request: prepared, options: options),
+                                  deliversEvents: options.stream, sink: sink)
+        } catch {
+            asyncCall = AsyncCall(engine: engine, failure: encode(failureEnvelope(error, attempts: 0)), sink: sink)
+        }
+        engine.send(.start(asyncCall))
+        return asyncCall
+    }
+
+    /// Delivers `failure` (an envelope) through `sink` on an engine thread: the one item of a
+    /// call that has no client (the default client could not be made).
+    public static func startFailedCall(_ failure: [UInt8], sink: @escaping ItemSink) -> AsyncCall {
+        let engine = orphanEngines.current
+        let asyncCall = AsyncCall(engine: engine, failure: failure, sink: sink)
+        engine.send(.start(asyncCall))
+        return asyncCall
+    }
+
+    /// Runs a blocking call with options on the calling thread (hl_call_run).
+    public func run(_ endpoint: Endpoint?, callName: String, requestJSON: [UInt8]?, optionsJSON: [UInt8]?) -> [UInt8] {
+        guard let endpoint else { return encode(failureEnvelope(.invalidRequest([Endpoint.unknownCallIssue(callName)]), attempts: 0)) }
+        do {
+            return complete(endpoint, requestJSON: requestJSON, options: try CallOptions(json: optionsJSON))
+        } catch {
+            return encode(failureEnvelope(error, attempts: 0))
+        }
+    }
+
 
     /// The full URL of `endpoint`.
     func url(of endpoint: Endpoint) -> String { configuration.host + endpoint.path }
 
-    /// Validates `requestJSON`, sends it to `endpoint` and returns the envelope (JSON bytes).
-    /// A request with `"stream": true` is consumed as a stream and merged.
-    public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> [UInt8] {
-        let prepared: PreparedRequest
+    /// Validates `requestJSON`, sends it to `endpoint` and returns the envelope (JSON bytes),
+    /// on the calling thread. A request with `"stream": true` (or `options.stream`) is consumed
+    /// as a stream and merged.
+    public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?, options: CallOptions = CallOptions()) -> [UInt8] {
         do {
-            prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: false)
+            let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
+            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: options), cancellable: false)
+                .runToEnvelope()
         } catch {
             return encode(failureEnvelope(error, attempts: 0))
         }
-        if prepared.isStream { return consumeStream(prepared) }
-        return send(prepared)
     }
 
-    /// Opens an event stream on `endpoint` (`"stream": true` is set on the request).
-    public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> EventStream {
+    /// Opens an event stream on `endpoint` (`"stream": true` is set on the request), driven by
+    /// the caller's thread and cancellable from any thread.
+    public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> BlockingCall {
         do {
-            return EventStream(client: self, request: try prepare(endpoint, requestJSON: requestJSON, forceStream: true))
+            let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: true)
+            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: CallOptions()), cancellable: true)
         } catch {
-            return EventStream(client: self, failure: error)
+            return BlockingCall(client: self, failure: error)
         }
     }
 
@@ -57,44 +109,17 @@ public final class HumanloopClient: Sendable {
         Envelope.failure(error, attempts: attempts, secrets: configuration.secrets)
     }
 
-    /// Sends a non-streaming request with retries and same-origin 307/308 redirects; returns the
-    /// envelope.
-    private func send(_ request: PreparedRequest) -> [UInt8] {
-        var attempts = 0
-        var redirects = 0
-        var url = url(of: request.endpoint)
-        while true {
-            attempts += 1
-            guard let transfer = Transfer(pool: pool, settings: settings, url: url, body: request.body, mode: .buffer) else {
-                return encode(failureEnvelope(.connectionError("libcurl could not create a transfer"), attempts: attempts))
-            }
-            let outcome = transfer.run()
-            let roundTripTime = transfer.elapsed
-            let timings = transfer.timings
-            let decision = decide(after: outcome, of: transfer, request: request, attempt: attempts, redirects: redirects,
-                                  url: url, beforeFirstEvent: true)
-            transfer.release(to: pool)
-            switch decision {
-            case .redirect(let target):
-                redirects += 1
-                attempts -= 1
-                url = target
-                continue
-            case .retry(let delay):
-                Clock.sleep(seconds: delay)
-                continue
-            case .finish:
-                break
-            }
-            switch outcome {
-            case .response(let head, let body) where (200...299).contains(head.status):
-                return successEnvelope(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
-            case .response(let head, let body):
-                return encode(failureEnvelope(.apiError(head, body: body, roundTripTime: roundTripTime, url: url), attempts: attempts))
-            case .failure(let error, _):
-                return encode(failureEnvelope(error, attempts: attempts))
-            }
-        }
+    /// The transfer settings of a call with `options`.
+    func settings(for options: CallOptions) -> TransportSettings {
+        guard options.timeout != nil || options.connectTimeout != nil || options.lowSpeedTimeout != nil || !options.headers.isEmpty
+        else { return settings }
+        return TransportSettings.forCall(configuration, options: options)
+    }
+
+    /// The retry policy of a call with `options`.
+    func retryPolicy(for options: CallOptions) -> RetryPolicy {
+        guard let maxRetries = options.maxRetries else { return retryPolicy }
+        return RetryPolicy(maxRetries: maxRetries, baseDelay: configuration.retryBaseDelay, maxDelay: configuration.retryMaxDelay)
     }
 
     func redirectTarget(_ head: ResponseHead, from url: String) -> String? {
@@ -104,7 +129,7 @@ public final class HumanloopClient: Sendable {
 
     /// The envelope of a 2xx answer: its body spliced in byte-exact once jansson has checked it
     /// is one JSON object.
-    private func successEnvelope(head: ResponseHead, body: [UInt8], roundTripTime: Double, attempts: Int,
+    func successEnvelope(head: ResponseHead, body: [UInt8], roundTripTime: Double, attempts: Int,
                                  timings: PhaseTimings) -> [UInt8] {
         let text = { String(decoding: body, as: UTF8.self) }
         let status = head.status
@@ -125,37 +150,5 @@ public final class HumanloopClient: Sendable {
                                                            status: status, body: text()), attempts: attempts))
         }
         return Envelope.success(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
-    }
-
-    /// Runs a stream to its end and merges its events into one success envelope.
-    ///
-    /// Everything kept (the events and the merged texts) is bounded by `max_response_bytes`:
-    /// past it, the stream is closed at once and the call fails with `invalid_response`.
-    private func consumeStream(_ request: PreparedRequest) -> [UInt8] {
-        let stream = EventStream(client: self, request: request)
-        var merger = StreamMerger()
-        var events: [[UInt8]] = []
-        var eventBytes = 0
-        let limit = settings.maxResponseBytes
-        while let output = stream.nextOutput() {
-            switch output {
-            case .event(let raw):
-                // Checked as a JSON object by the decoder; read again here for the merge.
-                if let value = try? JSONReader.parse(raw) { merger.add(value) }
-                events.append(raw)
-                eventBytes += raw.count
-                if eventBytes + merger.mergedTextBytes > limit {
-                    stream.close()
-                    let message = "the stream's events and merged text exceed max_response_bytes (\(limit) bytes) after \(events.count) event\(events.count == 1 ? "" : "s"); the rest was not read"
-                    return encode(failureEnvelope(.invalidResponse(message, status: 200, body: ""), attempts: stream.attempts))
-                }
-            case .done(let head, let roundTripTime, let timings):
-                return Envelope.success(head: head, body: JSONSerializer.bytes(of: merger.body), roundTripTime: roundTripTime,
-                                        attempts: stream.attempts, timings: timings, events: events)
-            case .failure(let error):
-                return encode(failureEnvelope(error, attempts: stream.attempts))
-            }
-        }
-        return encode(failureEnvelope(.connectionError("the stream ended without a result"), attempts: stream.attempts))
     }
 }

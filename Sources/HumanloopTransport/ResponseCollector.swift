@@ -90,9 +90,21 @@ final class ResponseCollector {
         }
     }
 
+    /// When set, body bytes are dropped, up to this many more (past it the transfer is aborted).
+    private var discardAllowance: Int?
+
+    /// Drops the rest of the body (after a stream's `[DONE]`), aborting past `maximumBytes`.
+    func discardRest(maximumBytes: Int) {
+        discardAllowance = maximumBytes
+    }
+
     /// Body bytes. Returns false to abort the transfer.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         lastReceive = Clock.monotonic()
+        if let allowance = discardAllowance {
+            discardAllowance = allowance - bytes.count
+            return allowance >= bytes.count
+        }
         bodyBytesReceived += bytes.count
         if mode == .eventStream && isSuccessStatus {
             do throws(HumanloopError) {

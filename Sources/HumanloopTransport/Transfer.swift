@@ -9,10 +9,12 @@ enum TransferOutcome {
     case failure(HumanloopError, retryable: Bool)
 }
 
-/// One HTTP POST on a pooled handle, driven step by step through the handle's multi handle
-/// (so a stream can hand out events as they arrive, on the caller's thread).
+/// One HTTP POST (one attempt of a call) on a handle attached to a multi handle: the handle's
+/// own (driven step by step on the caller's thread by `step`) or the engine's (driven by the
+/// engine, which reports the end with `finish(with:)`).
 final class Transfer {
     let handle: CurlHandle
+    let multi: UnsafeMutableRawPointer
     let collector: ResponseCollector
     private let body: UnsafeMutableRawBufferPointer
     private let settings: TransportSettings
@@ -27,16 +29,18 @@ final class Transfer {
     /// Set when the transfer is driven in a process other than the one that started it.
     private var crossedFork = false
 
-    init?(pool: HandlePool, settings: TransportSettings, url: String, body: [UInt8], mode: ResponseCollector.BodyMode) {
-        guard let handle = pool.checkOut() else { return nil }
+    /// Starts the exchange: attaches `handle` to `multi` (a failure to attach ends it at once).
+    init(handle: CurlHandle, multi: UnsafeMutableRawPointer, settings: TransportSettings, url: String, body: [UInt8],
+         mode: ResponseCollector.BodyMode) {
         self.handle = handle
+        self.multi = multi
         self.settings = settings
         collector = ResponseCollector(mode: mode, maximumBytes: settings.maxResponseBytes)
         self.body = .allocate(byteCount: max(body.count, 1), alignment: 1)
         self.body.copyBytes(from: body)
         startTime = Clock.monotonic()
         configure(url: url, bodyCount: body.count)
-        let added = curl_multi_add_handle(handle.multi, handle.easy)
+        let added = curl_multi_add_handle(multi, handle.easy)
         attached = added == CURLM_OK
         if !attached { fail(multi: added) }
     }
@@ -55,6 +59,10 @@ final class Transfer {
         let context = Unmanaged.passUnretained(collector).toOpaque()
         _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_HEADERDATA, context)
         _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_WRITEDATA, context)
+        // Per transfer: a call's options may change them.
+        _ = hl_curl_easy_setopt_slist(h.easy, CURLOPT_HTTPHEADER, settings.headers.list)
+        h.set(CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
+        h.set(CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
         if !h.hasClientOptions {
             setClientOptions()
             h.hasClientOptions = true
@@ -67,8 +75,12 @@ final class Transfer {
         let h = handle
         h.set(CURLOPT_NOSIGNAL, 1)
         h.set(CURLOPT_POST, 1)
-        _ = hl_curl_easy_setopt_slist(h.easy, CURLOPT_HTTPHEADER, settings.headers.list)
         h.set(CURLOPT_USERAGENT, settings.userAgent)
+        // Every encoding this libcurl decodes (gzip, deflate, br, zstd as built), decoded here.
+        h.set(CURLOPT_ACCEPT_ENCODING, "")
+        // On the engine's multi handle: wait for a connection that can multiplex (HTTP/2)
+        // rather than open another one.
+        h.set(CURLOPT_PIPEWAIT, 1)
         h.set(CURLOPT_PROTOCOLS_STR, "http,https")
         h.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         h.set(CURLOPT_FOLLOWLOCATION, 0)
@@ -76,8 +88,6 @@ final class Transfer {
         h.set(CURLOPT_SSL_VERIFYHOST, 2)
         if let caBundle = settings.caBundle { h.set(CURLOPT_CAINFO, caBundle) }
         if let proxy = settings.proxy { h.set(CURLOPT_PROXY, proxy) }
-        h.set(CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
-        h.set(CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
         // low_speed_timeout is enforced by `step` (libcurl's low-speed check averages over a
         // window that includes the upload, so it cannot express "no byte for N seconds").
         h.set(CURLOPT_LOW_SPEED_LIMIT, 0)
@@ -108,7 +118,7 @@ final class Transfer {
             return
         }
         var running: Int32 = 0
-        let performed = curl_multi_perform(handle.multi, &running)
+        let performed = curl_multi_perform(multi, &running)
         guard performed == CURLM_OK else { return fail(multi: performed) }
         readCompletion()
         if result == nil && !collector.hasItems {
@@ -117,16 +127,33 @@ final class Transfer {
                 let left = (idle - Clock.monotonic()) * 1000
                 wait = Int32(max(0, min(Double(wait), left.rounded(.up))))
             }
-            let polled = curl_multi_poll(handle.multi, nil, 0, wait, nil)
+            let polled = curl_multi_poll(multi, nil, 0, wait, nil)
             guard polled == CURLM_OK else { return fail(multi: polled) }
-            let again = curl_multi_perform(handle.multi, &running)
+            let again = curl_multi_perform(multi, &running)
             guard again == CURLM_OK else { return fail(multi: again) }
             readCompletion()
         }
-        if result == nil, let idle = idleDeadline, Clock.monotonic() >= idle {
-            stalled = true
-            result = CURLE_OPERATION_TIMEDOUT
-        }
+        checkStall(now: Clock.monotonic())
+    }
+
+    /// Ends the exchange as a low_speed_timeout when no byte arrived in time. Returns true when
+    /// it did (the engine then detaches it).
+    @discardableResult
+    func checkStall(now: Double) -> Bool {
+        guard result == nil, let idle = idleDeadline, now >= idle else { return false }
+        stalled = true
+        result = CURLE_OPERATION_TIMEDOUT
+        return true
+    }
+
+    /// The engine read libcurl's end of this exchange.
+    func finish(with code: CURLcode) {
+        if result == nil { result = code }
+    }
+
+    /// Wakes a `step` waiting in `curl_multi_poll` (from any thread).
+    func wake() {
+        _ = curl_multi_wakeup(multi)
     }
 
     /// When the attempt ends for lack of data (low_speed_timeout): low_speed_timeout after the
@@ -140,17 +167,11 @@ final class Transfer {
 
     private func readCompletion() {
         var remaining: Int32 = 0
-        while let message = curl_multi_info_read(handle.multi, &remaining) {
+        while let message = curl_multi_info_read(multi, &remaining) {
             if message.pointee.msg == CURLMSG_DONE {
                 result = message.pointee.data.result
             }
         }
-    }
-
-    /// Runs the exchange to its end.
-    func run() -> TransferOutcome {
-        while result == nil { step(waitMilliseconds: 1000) }
-        return outcome()
     }
 
     /// Seconds since the exchange started.
@@ -306,7 +327,7 @@ final class Transfer {
     /// Detaches the handle from its multi handle (closing an unfinished connection).
     private func detach() {
         if attached {
-            curl_multi_remove_handle(handle.multi, handle.easy)
+            curl_multi_remove_handle(multi, handle.easy)
             attached = false
         }
         _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_HEADERDATA, nil)
@@ -314,12 +335,25 @@ final class Transfer {
         _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_POSTFIELDS, nil)
     }
 
-    /// Ends the exchange and returns the handle to `pool` for reuse.
+    /// Ends the exchange (closing an unfinished connection) and gives the handle up: it goes
+    /// back to its pool, or to the engine's idle handles.
     func release(to pool: HandlePool) {
-        guard ownsHandle else { return }
+        guard let handle = releaseHandle() else { return }
+        pool.checkIn(handle)
+    }
+
+    /// Ends the exchange and hands over its handle (nil when already released).
+    func releaseHandle() -> CurlHandle? {
+        guard ownsHandle else { return nil }
         detach()
         ownsHandle = false
-        pool.checkIn(handle)
+        return handle
+    }
+
+    /// After a stream's `[DONE]`: the rest of the body is read and dropped (at most
+    /// `maximumBytes`), so that the connection can be reused once the body ends.
+    func drainRest(maximumBytes: Int) {
+        collector.discardRest(maximumBytes: maximumBytes)
     }
 }
 

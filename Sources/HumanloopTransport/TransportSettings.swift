@@ -14,7 +14,8 @@ final class HeaderList: @unchecked Sendable {
     deinit { curl_slist_free_all(list) }
 }
 
-/// The per-client transfer options, computed once from the configuration.
+/// The transfer options of a client, computed once from the configuration, or of one call
+/// (the client's with the call's options applied).
 struct TransportSettings: Sendable {
     let headers: HeaderList
     let userAgent: String
@@ -30,23 +31,43 @@ struct TransportSettings: Sendable {
     let lowSpeedText: String
 
     init(_ configuration: ClientConfiguration) {
+        self.init(configuration, timeout: configuration.timeout, connectTimeout: configuration.connectTimeout,
+                  lowSpeedTimeout: configuration.lowSpeedTimeout, extraHeaders: [])
+    }
+
+    private init(_ configuration: ClientConfiguration, timeout: Double, connectTimeout: Double, lowSpeedTimeout: Double,
+                 extraHeaders: [(name: String, value: String)]) {
         // "Expect:" with no value stops libcurl from sending `Expect: 100-continue`.
-        headers = HeaderList([
-            "X-API-KEY: \(configuration.apiKey)",
-            "Content-Type: application/json",
-            "Accept: application/json",
-            "Expect:",
-        ])
+        let baseHeaders: [(name: String, value: String)] = [("X-API-KEY", configuration.apiKey), ("Content-Type", "application/json"), ("Accept", "application/json"),
+                       ("Expect", "")]
+        let replaced = Set(extraHeaders.map { $0.name.lowercased() })
+        var lines = baseHeaders.filter { !replaced.contains($0.name.lowercased()) }.map(Self.line)
+        lines += extraHeaders.map(Self.line)
+        headers = HeaderList(lines)
         userAgent = configuration.userAgent
-        timeoutMilliseconds = max(1, Int(configuration.timeout * 1000))
-        connectTimeoutMilliseconds = max(1, Int(configuration.connectTimeout * 1000))
-        lowSpeedSeconds = configuration.lowSpeedTimeout
+        timeoutMilliseconds = max(1, Int(timeout * 1000))
+        connectTimeoutMilliseconds = max(1, Int(connectTimeout * 1000))
+        lowSpeedSeconds = lowSpeedTimeout
         maxResponseBytes = configuration.maxResponseBytes
         caBundle = configuration.caBundle
         proxy = configuration.proxy
-        timeoutText = JSONNumber(configuration.timeout).text.droppingPointZero
-        connectTimeoutText = JSONNumber(configuration.connectTimeout).text.droppingPointZero
-        lowSpeedText = JSONNumber(configuration.lowSpeedTimeout).text.droppingPointZero
+        timeoutText = JSONNumber(timeout).text.droppingPointZero
+        connectTimeoutText = JSONNumber(connectTimeout).text.droppingPointZero
+        lowSpeedText = JSONNumber(lowSpeedTimeout).text.droppingPointZero
+    }
+
+    /// These settings with a call's options applied.
+    static func forCall(_ configuration: ClientConfiguration, options: CallOptions) -> TransportSettings {
+        TransportSettings(configuration, timeout: options.timeout ?? configuration.timeout,
+                          connectTimeout: options.connectTimeout ?? configuration.connectTimeout,
+                          lowSpeedTimeout: options.lowSpeedTimeout ?? configuration.lowSpeedTimeout, extraHeaders: options.headers)
+    }
+
+    /// A libcurl header line: "Name: value", "Name;" for an empty value sent as such, and
+    /// "Expect:" (libcurl's way of not sending a header it would add).
+    private static func line(_ header: (name: String, value: String)) -> String {
+        if header.value.isEmpty { return header.name.lowercased() == "expect" ? "Expect:" : "\(header.name);" }
+        return "\(header.name): \(header.value)"
     }
 }
 

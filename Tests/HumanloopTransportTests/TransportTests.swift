@@ -26,13 +26,14 @@ private func settings() throws -> TransportSettings {
     @Test func multiInterfaceFailuresSayWhatLibcurlSaid() throws {
         let pool = HandlePool()
         let handle = try #require(pool.checkOut())
+        let multi = try #require(handle.ownMulti)
         // Put the easy handle into its multi handle already: the transfer's own add then fails
         // with CURLM_ADDED_ALREADY.
-        #expect(curl_multi_add_handle(handle.multi, handle.easy) == CURLM_OK)
-        pool.checkIn(handle)
-        let transfer = try #require(Transfer(pool: pool, settings: try settings(), url: "http://127.0.0.1:9/v4/completion",
-                                             body: [], mode: .buffer))
-        guard case .failure(let error, let retryable) = transfer.run() else {
+        #expect(curl_multi_add_handle(multi, handle.easy) == CURLM_OK)
+        let transfer = Transfer(handle: handle, multi: multi, settings: try settings(), url: "http://127.0.0.1:9/v4/completion",
+                                body: [], mode: .buffer)
+        while !transfer.isComplete { transfer.step(waitMilliseconds: 100) }
+        guard case .failure(let error, let retryable) = transfer.outcome() else {
             Issue.record("the transfer did not fail")
             return
         }
@@ -40,7 +41,7 @@ private func settings() throws -> TransportSettings {
         #expect(error.typeName == "connection_error")
         #expect(error.message == "libcurl's multi interface failed: The easy handle is already added to a multi handle")
         transfer.release(to: pool)
-        curl_multi_remove_handle(handle.multi, handle.easy)
+        curl_multi_remove_handle(multi, handle.easy)
     }
 }
 

@@ -18,6 +18,8 @@ public struct ClientConfiguration: Sendable {
     public var proxy: String?
     /// What this client logs (`log_level`, else `HUMANLOOP_LOG`, else off).
     public var logLevel = LogLevel.off
+    /// The most connections the engine opens to one host.
+    public var maxConnections = 1000
 
     /// Config keys that name a provider key, and the provider each one sets.
     static let providerKeyNames: [(configKey: String, provider: String)] = [
@@ -32,7 +34,7 @@ public struct ClientConfiguration: Sendable {
 
     static let knownKeys: [String] = ["api_key", "host", "timeout", "connect_timeout", "low_speed_timeout",
                                       "user_agent", "max_retries", "retry_base_delay", "retry_max_delay",
-                                      "max_response_bytes", "ca_bundle", "proxy", "log_level"]
+                                      "max_response_bytes", "ca_bundle", "proxy", "log_level", "max_connections"]
         + providerKeyNames.map { $0.configKey }
 
     /// Every secret of this configuration (API key and provider keys), to keep out of messages.
@@ -90,6 +92,7 @@ public struct ClientConfiguration: Sendable {
         retryBaseDelay = reader.seconds("retry_base_delay", allowZero: true) ?? retryBaseDelay
         retryMaxDelay = reader.seconds("retry_max_delay", allowZero: true) ?? retryMaxDelay
         maxResponseBytes = reader.integer("max_response_bytes", in: 1...Int(Int32.max) * 4) ?? maxResponseBytes
+        maxConnections = reader.integer("max_connections", in: 1...100_000) ?? maxConnections
         caBundle = reader.string("ca_bundle")
         proxy = reader.string("proxy")
         if let name = reader.string("log_level") {
@@ -105,29 +108,37 @@ public struct ClientConfiguration: Sendable {
     }
 }
 
-/// Typed reads from the config object. Each problem is recorded (with the key as its path) and
-/// reading goes on, so one error reports every problem.
+/// Typed reads from a configuration object (the client's, or a call's options). Each problem is
+/// recorded (with the key as its path) and reading goes on, so one error reports every problem.
 struct ConfigReader {
     let object: JSONObject
+    /// What a key is called in messages: "configuration key" or "option".
+    let subject: String
+    /// Put before each key in a problem's path ("options.").
+    let pathPrefix: String
     /// The problems found so far, in the order they were found.
     private(set) var issues: [ValidationIssue] = []
 
-    init(object: JSONObject) { self.object = object }
+    init(object: JSONObject, subject: String = "configuration key", pathPrefix: String = "") {
+        self.object = object
+        self.subject = subject
+        self.pathPrefix = pathPrefix
+    }
 
     mutating func report(_ key: String, _ message: String) {
-        issues.append(ValidationIssue(path: key, message: message))
+        issues.append(ValidationIssue(path: pathPrefix + key, message: message))
     }
 
     mutating func rejectUnknownKeys(known: [String]) {
         for key in object.keys where !known.contains(key) {
-            report(key, "unknown configuration key \"\(key)\"")
+            report(key, "unknown \(subject) \"\(key)\"")
         }
     }
 
     mutating func string(_ key: String) -> String? {
         guard let value = object[key] else { return nil }
         guard case .string(let text) = value else {
-            report(key, "configuration key \"\(key)\" must be a string, not \(RequestValidator.article(value.typeName))")
+            report(key, "\(subject) \"\(key)\" must be a string, not \(RequestValidator.article(value.typeName))")
             return nil
         }
         return text
@@ -137,11 +148,11 @@ struct ConfigReader {
         guard let value = object[key] else { return nil }
         guard case .number(let number) = value, let seconds = number.doubleValue, seconds.isFinite else {
             let what = value.numberValue == nil ? RequestValidator.article(value.typeName) : "a number out of range"
-            report(key, "configuration key \"\(key)\" must be a number of seconds, not \(what)")
+            report(key, "\(subject) \"\(key)\" must be a number of seconds, not \(what)")
             return nil
         }
         guard allowZero ? seconds >= 0 : seconds > 0, seconds <= 31_536_000 else {
-            report(key, "configuration key \"\(key)\" must be \(allowZero ? "at least 0" : "greater than 0") and at most one year, not \(number.text.prefix(40))")
+            report(key, "\(subject) \"\(key)\" must be \(allowZero ? "at least 0" : "greater than 0") and at most one year, not \(number.text.prefix(40))")
             return nil
         }
         return seconds
@@ -150,11 +161,11 @@ struct ConfigReader {
     mutating func integer(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let value = object[key] else { return nil }
         guard case .number(let number) = value, number.isInteger else {
-            report(key, "configuration key \"\(key)\" must be an integer, not \(RequestValidator.article(value.typeName))")
+            report(key, "\(subject) \"\(key)\" must be an integer, not \(RequestValidator.article(value.typeName))")
             return nil
         }
         guard let integer = number.intValue, range.contains(integer) else {
-            report(key, "configuration key \"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), not \(number.text.prefix(40))")
+            report(key, "\(subject) \"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), not \(number.text.prefix(40))")
             return nil
         }
         return integer

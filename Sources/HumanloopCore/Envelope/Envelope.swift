@@ -77,7 +77,7 @@ public enum Envelope {
         case .invalidResponse(_, let status, let body):
             details["status"] = .int(status)
             details["body"] = .string(body)
-        case .connectionError, .timeout:
+        case .connectionError, .timeout, .cancelled:
             break
         }
         return .object(JSONObject([("ok", .bool(false)), ("error", redact(.object(details), secrets: secrets)),

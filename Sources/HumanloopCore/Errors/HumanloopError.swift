@@ -26,6 +26,8 @@ public enum HumanloopError: Error, Sendable {
     case timeout(String)
     /// A 2xx answer that is not what the API promises (not a JSON object, too large, ...).
     case invalidResponse(String, status: Int, body: String)
+    /// The call or stream was cancelled before it ended.
+    case cancelled(String)
 
     /// The `error.type` string of the envelope.
     public var typeName: String {
@@ -36,6 +38,7 @@ public enum HumanloopError: Error, Sendable {
         case .connectionError: return "connection_error"
         case .timeout: return "timeout"
         case .invalidResponse: return "invalid_response"
+        case .cancelled: return "cancelled"
         }
     }
 
@@ -46,7 +49,7 @@ public enum HumanloopError: Error, Sendable {
             return Self.summary(of: issues, otherwise: "the request is invalid")
         case .invalidConfig(let issues):
             return Self.summary(of: issues, otherwise: "the client configuration is invalid")
-        case .connectionError(let message), .timeout(let message):
+        case .connectionError(let message), .timeout(let message), .cancelled(let message):
             return message
         case .apiError(let head, _, _, let url):
             let answer = "the server answered \(head.status) \(head.reason)".trimmingTrailingSpaces()

@@ -5,7 +5,13 @@ public enum Endpoint: Sendable, CaseIterable {
     case experiment
     case modelConfiguration
 
-    /// The path appended to the host.
+    /// The endpoint of a call name ("complete", "complete_deployed", "complete_experiment",
+    /// "complete_model_configuration"), or nil for any other name.
+    public init?(callName: String) {
+        guard let endpoint = Self.allCases.first(where: { $0.callName == callName }) else { return nil }
+        self = endpoint
+    }
+
     /// The name of the call, as in the official SDK: "complete", "complete_deployed", ...
     public var callName: String {
         switch self {
@@ -16,6 +22,7 @@ public enum Endpoint: Sendable, CaseIterable {
         }
     }
 
+    /// The path appended to the host.
     public var path: String {
         switch self {
         case .completion: return "/completion"

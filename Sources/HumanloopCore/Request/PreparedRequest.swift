@@ -29,7 +29,12 @@ public struct PreparedRequest: Sendable {
         } catch {
             throw .invalidRequest([ValidationIssue(path: "", message: "the request is not valid JSON: \(error)")])
         }
-        let root = document.root
+        try self.init(root: document.root, endpoint: endpoint, forceStream: forceStream, providerKeys: providerKeys)
+    }
+
+    /// Validates and encodes a request already parsed by jansson (an item of a batch). `root` is
+    /// completed in place (stream flag, provider keys).
+    init(root: JanssonValue, endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(HumanloopError) {
         let issues = RequestValidator.issues(in: root, for: endpoint)
         guard issues.isEmpty else { throw .invalidRequest(issues) }
         if forceStream { root.set("stream", JanssonValue.makeTrue()) }
@@ -37,7 +42,7 @@ public struct PreparedRequest: Sendable {
             throw .invalidRequest([ValidationIssue(path: "provider_api_keys", message: "the provider keys could not be added (out of memory)")])
         }
         var body: [UInt8] = []
-        body.reserveCapacity(json.count + 64)
+        body.reserveCapacity(1024)
         root.write(to: &body)
         self.endpoint = endpoint
         self.body = body

@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import HumanloopCore
+
+/// Receives the items of an asynchronous call on the engine thread: an envelope, and whether it
+/// is the call's terminal item.
+public typealias ItemSink = (_ item: [UInt8], _ isTerminal: Bool) -> Void
+
+/// One asynchronous call run by an `Engine` (an hl_call of the C API).
+///
+/// `cancel` and `release` may be called from any thread, also from inside the sink. The rest is
+/// the engine thread's.
+public final class AsyncCall: @unchecked Sendable {
+    let engine: Engine
+    let sink: ItemSink
+    /// Deliver events one by one (else a stream request is merged into one envelope).
+    let deliversEvents: Bool
+
+    // Guarded by engine.lock:
+    var isReleased = false
+    var cancelRequested = false
+    /// The terminal item was (or is being) delivered.
+    var isFinished = false
+    var isDelivering = false
+
+    // The engine thread's:
+    /// The call to run, or nil when it failed before starting (`startFailure`).
+    let call: Call?
+    let startFailure: [UInt8]?
+    var transfer: Transfer?
+    var retryAt: Double?
+    var merged: MergedStream?
+    /// The engine saw this call's cancel command.
+    var cancelSeen = false
+    /// The call's place in the engine's active list (-1 when not active).
+    var activeIndex = -1
+
+    init(engine: Engine, call: Call, deliversEvents: Bool, sink: @escaping ItemSink) {
+        self.engine = engine
+        self.call = call
+        self.sink = sink
+        self.deliversEvents = deliversEvents
+        startFailure = nil
+        if !deliversEvents && call.mode == .eventStream { merged = MergedStream(limit: call.settings.maxResponseBytes) }
+    }
+
+    /// A call that ends with `failure` (an envelope) as soon as the engine delivers it.
+    init(engine: Engine, failure: [UInt8], sink: @escaping ItemSink) {
+        self.engine = engine
+        call = nil
+        startFailure = failure
+        self.sink = sink
+        deliversEvents = false
+    }
+
+    /// Makes an unfinished call end promptly with a "cancelled" terminal item. Any thread, any
+    /// time, idempotent; no effect once the terminal item is being delivered.
+    public func cancel() {
+        let send = engine.lock.withLock { () -> Bool in
+            guard !isFinished && !cancelRequested else { return false }
+            cancelRequested = true
+            return true
+        }
+        if send { engine.send(.cancel(self)) }
+    }
+
+    /// No item is delivered after this returns (an unfinished call is cancelled). From another
+    /// thread, waits for a delivery in progress; from inside this call's own sink, returns at once.
+    public func release() {
+        let (unfinished, mustWait) = engine.lock.withLock { () -> (Bool, Bool) in
+            isReleased = true
+            let unfinished = !isFinished && !cancelRequested
+            if unfinished { cancelRequested = true }
+            return (unfinished, isDelivering && !engine.isEngineThread)
+        }
+        if unfinished { engine.send(.cancel(self)) }
+        // A call of another process (inherited through fork()) has no engine thread here.
+        guard mustWait, engine.process == Process.current else { return }
+        while engine.lock.withLock({ isDelivering }) { sched_yield() }
+    }
+}

@@ -1,0 +1,52 @@
+import HumanloopCore
+
+extension Call {
+    /// The envelope of `output` as the C API hands it out: a stream item (event, done), the
+    /// success envelope of a buffered answer, or a failure.
+    func envelope(_ output: Output) -> [UInt8] {
+        switch output {
+        case .event(let raw):
+            return Envelope.streamEvent(rawJSON: raw)
+        case .done(let head, let roundTripTime, _):
+            return client.encode(Envelope.streamDone(head: head, roundTripTime: roundTripTime, attempts: attempts,
+                                                     eventCount: eventCount))
+        case .response(let head, let body, let roundTripTime, let timings):
+            return client.successEnvelope(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
+        case .failure(let error):
+            return client.encode(client.failureEnvelope(error, attempts: attempts))
+        }
+    }
+}
+
+/// The events of a stream merged into one success envelope (a non-streaming call whose request
+/// has `"stream": true`).
+///
+/// Everything kept (the events and the merged texts) is bounded by `max_response_bytes`: past
+/// it, `add` reports the failure that ends the call.
+struct MergedStream {
+    private var merger = StreamMerger()
+    private var events: [[UInt8]] = []
+    private var eventBytes = 0
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Adds an event; returns the failure of the call when the limit is passed.
+    mutating func add(_ raw: [UInt8]) -> HumanloopError? {
+        // Checked as a JSON object by the decoder; read again here for the merge.
+        if let value = try? JSONReader.parse(raw) { merger.add(value) }
+        events.append(raw)
+        eventBytes += raw.count
+        guard eventBytes + merger.mergedTextBytes > limit else { return nil }
+        let count = events.count
+        return .invalidResponse("the stream's events and merged text exceed max_response_bytes (\(limit) bytes) after \(count) event\(count == 1 ? "" : "s"); the rest was not read",
+                                status: 200, body: "")
+    }
+
+    /// The envelope of the stream that ended with `output`, a terminal output of `call`.
+    func envelope(_ output: Call.Output, of call: Call) -> [UInt8] {
+        guard case .done(let head, let roundTripTime, let timings) = output else { return call.envelope(output) }
+        return Envelope.success(head: head, body: JSONSerializer.bytes(of: merger.body), roundTripTime: roundTripTime,
+                                attempts: call.attempts, timings: timings, events: events)
+    }
+}
