@@ -74,7 +74,7 @@ public final class AsyncCall: @unchecked Sendable {
             isReleased = true
             let unfinished = !isFinished && !cancelRequested
             if unfinished { cancelRequested = true }
-            return (unfinished, isDelivering && !engine.isEngineThread)
+            return (unfinished, isDelivering && !engine.isEngineThreadLocked)
         }
         if unfinished { engine.send(.cancel(self)) }
         // A call of another process (inherited through fork()) has no engine thread here.

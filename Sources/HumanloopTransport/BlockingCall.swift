@@ -83,7 +83,7 @@ public final class BlockingCall {
         guard !finished, let call else { return nil }
         guard process == Process.current else { return end(with: .failure(ForkGuard.crossedFork)) }
         while true {
-            if cancellation?.isCancelled == true { return end(with: call.cancelledOutput()) }
+            if cancellation?.isCancelled == true { return end(with: call.cancelledOutput(during: transfer)) }
             if let at = retryAt {
                 let left = at - Clock.monotonic()
                 if left > 0 {

@@ -121,8 +121,10 @@ final class Call {
         }
     }
 
-    /// The terminal output of a call cancelled before it ended.
-    func cancelledOutput() -> Output {
+    /// The terminal output of a call cancelled before it ended; `transfer` is the attempt in
+    /// progress, which is not counted when its request was never sent (it waited for a connection).
+    func cancelledOutput(during transfer: Transfer?) -> Output {
+        if let transfer, !transfer.requestSent, attempts > 0 { attempts -= 1 }
         let events = mode == .eventStream ? " after \(eventCount) event\(eventCount == 1 ? "" : "s")" : ""
         return .failure(.cancelled("the call was cancelled\(events)"))
     }

@@ -220,7 +220,7 @@ final class Engine: @unchecked Sendable {
     private func drive(_ asyncCall: AsyncCall) {
         guard asyncCall.activeIndex >= 0, let call = asyncCall.call else { return }
         while true {
-            if asyncCall.cancelSeen { return end(asyncCall, with: call.cancelledOutput()) }
+            if asyncCall.cancelSeen { return end(asyncCall, with: call.cancelledOutput(during: asyncCall.transfer)) }
             if let at = asyncCall.retryAt {
                 guard Clock.monotonic() >= at else { return }
                 asyncCall.retryAt = nil
@@ -337,7 +337,17 @@ final class Engine: @unchecked Sendable {
     /// libcurl is cleaned up on this thread.
     private func shutDown() {
         while let asyncCall = active.last {
-            end(asyncCall, with: .failure(.cancelled("the call was cancelled: its client was freed")))
+            guard let call = asyncCall.call else {
+                removeActive(asyncCall)
+                continue
+            }
+            let output: Call.Output
+            if case .failure(.cancelled(let message)) = call.cancelledOutput(during: asyncCall.transfer) {
+                output = .failure(.cancelled(message + ": its client was freed"))
+            } else {
+                output = .failure(.cancelled("the call was cancelled: its client was freed"))
+            }
+            end(asyncCall, with: output)
         }
         for entry in draining { _ = entry.transfer.releaseHandle() }
         draining.removeAll()

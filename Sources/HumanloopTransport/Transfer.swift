@@ -80,7 +80,7 @@ final class Transfer {
         h.set(CURLOPT_ACCEPT_ENCODING, "")
         // On the engine's multi handle: wait for a connection that can multiplex (HTTP/2)
         // rather than open another one.
-        h.set(CURLOPT_PIPEWAIT, 1)
+        h.set(CURLOPT_PIPEWAIT, settings.mayMultiplex ? 1 : 0)
         h.set(CURLOPT_PROTOCOLS_STR, "http,https")
         h.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         h.set(CURLOPT_FOLLOWLOCATION, 0)
@@ -259,7 +259,7 @@ final class Transfer {
     }
 
     /// True once the request was written to a connection.
-    private var requestSent: Bool {
+    var requestSent: Bool {
         var size = 0
         _ = hl_curl_easy_getinfo_long(handle.easy, CURLINFO_REQUEST_SIZE, &size)
         return size > 0

@@ -29,6 +29,10 @@ struct TransportSettings: Sendable {
     let timeoutText: String
     let connectTimeoutText: String
     let lowSpeedText: String
+    /// True for an https host: its connections may speak HTTP/2 (ALPN), so a new transfer waits
+    /// for a connection being made to say whether it multiplexes. (Over plain http that is only
+    /// known once an answer arrived: waiting would serialise the calls.)
+    let mayMultiplex: Bool
 
     init(_ configuration: ClientConfiguration) {
         self.init(configuration, timeout: configuration.timeout, connectTimeout: configuration.connectTimeout,
@@ -54,6 +58,7 @@ struct TransportSettings: Sendable {
         timeoutText = JSONNumber(timeout).text.droppingPointZero
         connectTimeoutText = JSONNumber(connectTimeout).text.droppingPointZero
         lowSpeedText = JSONNumber(lowSpeedTimeout).text.droppingPointZero
+        mayMultiplex = configuration.host.lowercased().hasPrefix("https://")
     }
 
     /// These settings with a call's options applied.

@@ -5,6 +5,8 @@
  *      [REQUEST.json | -] [--project P] [--model M] [--prompt-template T] [--input k=v ...]
  *      [--experiment-id ID] [--model-config-id ID] [--environment E] [--num-samples N]
  *      [--host URL] [--max-retries N] [--timeout S] [--json] [--stream]
+ *   hl batch [FILE.jsonl | -] [--concurrency N] [--call NAME] [--host URL] [--max-retries N]
+ *      [--timeout S] [--no-progress]
  *   hl --help | hl COMMAND --help | hl --version
  *
  * Written in C99 + POSIX on the public C API of include/humanloop.h only; jansson reads the
@@ -14,10 +16,16 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -31,6 +39,7 @@ enum {
     EXIT_USAGE = 2,        /* bad flags, unreadable request file, invalid_request, invalid_config */
     EXIT_API = 3,          /* api_error: the server answered with a non-2xx status */
     EXIT_NETWORK = 4,      /* connection_error, timeout, invalid_response */
+    EXIT_SOME_FAILED = 5,  /* hl batch: one line or more failed (each has its error envelope) */
     EXIT_INTERRUPTED = 130 /* SIGINT (Ctrl-C) */
 };
 
@@ -132,6 +141,7 @@ static const char EXIT_CODES_HELP[] =
     "       invalid_config (e.g. HUMANLOOP_API_KEY not set)\n"
     "  3    api_error: the server answered with a non-2xx status\n"
     "  4    connection_error, timeout or invalid_response\n"
+    "  5    hl batch: one request line or more failed (each has its error envelope)\n"
     "  130  interrupted (Ctrl-C)\n";
 
 static const char COMMON_OPTIONS_HELP[] =
@@ -158,6 +168,7 @@ static void print_main_help(FILE *out) {
             "\n"
             "Usage:\n"
             "  hl COMMAND [REQUEST.json | -] [flags]\n"
+            "  hl batch [FILE.jsonl | -] [--concurrency N] [--call COMMAND] [flags]\n"
             "  hl COMMAND --help\n"
             "  hl --version\n"
             "\n"
@@ -165,6 +176,7 @@ static void print_main_help(FILE *out) {
             HL_VERSION_STRING);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-22s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(out, "  %-22s %s\n", "batch", "many requests from a JSON Lines file, concurrently (hl batch --help)");
     fprintf(out,
             "\n"
             "The request is a JSON object (the endpoint's body fields, as the official SDK's keyword\n"
@@ -833,6 +845,880 @@ static int run_command(const struct command *cmd, int argc, char **argv) {
     return rc;
 }
 
+/* ---- hl batch ---------------------------------------------------------------------------------- */
+
+static const char BATCH_HELP[] =
+    "Usage: hl batch [FILE.jsonl | -] [--concurrency N] [--call COMMAND] [flags]\n"
+    "\n"
+    "Runs many requests concurrently on the library's engine (hl_call_start): one request per\n"
+    "line of a JSON Lines file ('-' or no file: standard input), at most N in flight at once.\n"
+    "\n"
+    "A line is either\n"
+    "  a request object (the endpoint's body fields), sent with the call of --call, e.g.\n"
+    "    {\"project\":\"demo\",\"inputs\":{\"question\":\"Hi\"}}\n"
+    "  or an item as hl_batch takes it (an object with \"request\"; \"call\" and \"options\"\n"
+    "  optional, \"call\" defaulting to --call):\n"
+    "    {\"call\":\"complete_deployed\",\"request\":{...},\"options\":{\"timeout\":30,\"max_retries\":1,\n"
+    "     \"headers\":{\"X-Trace\":\"a\"}}}\n"
+    "Calls are named as the commands (complete, complete-deployed, complete-experiment,\n"
+    "complete-model-config) or as the library names them (complete_deployed, ...,\n"
+    "complete_model_configuration). Options are those of hl_call_start except \"stream\" (put\n"
+    "\"stream\": true in the request instead: the answer is streamed and merged). Blank lines are\n"
+    "skipped.\n"
+    "\n"
+    "Output: one envelope per request line on standard output, as JSON on one line, in the order\n"
+    "of the input (line k of the output belongs to the k-th non-blank input line), each written\n"
+    "as soon as it and every line before it are done. A success is the library's envelope\n"
+    "{\"ok\":true,\"status\":200,\"body\":{...},...}; a failure {\"ok\":false,\"error\":{...},...}.\n"
+    "A malformed line (not JSON, not an object, a bad \"call\", \"request\" or \"options\") gets\n"
+    "its own invalid_request envelope (with \"line\": its line number in \"error\") and the\n"
+    "other lines still run. Each failed line also gets one line on stderr:\n"
+    "\"hl: batch: line N: <error type>: <message>\".\n"
+    "\n"
+    "When stderr is a terminal, a progress line is kept up to date on it: requests done/total,\n"
+    "rate, errors and the time left (ETA; the total is known once the input is read).\n"
+    "\n"
+    "Ctrl-C cancels the calls in flight (their envelopes say \"cancelled\"), starts no more,\n"
+    "writes the envelopes of every line started (the output is then the first lines of the\n"
+    "whole output: run the rest of the file again later) and exits with status 130. A second\n"
+    "Ctrl-C exits at once.\n"
+    "\n"
+    "Options:\n"
+    "  --concurrency N        at most N calls in flight at once, 1..10000 (default 16)\n"
+    "  --call COMMAND         the call of lines that are bare requests (default complete)\n"
+    "  --host URL             the API's base URL (default: $HUMANLOOP_HOST, else\n"
+    "                         https://api.humanloop.com/v4)\n"
+    "  --max-retries N        retries of failed connections and 408/409/429/5xx answers\n"
+    "                         (default 2; a line's \"options\" may set its own)\n"
+    "  --timeout S            seconds for each attempt (default 600; a line's \"options\" may set\n"
+    "                         its own)\n"
+    "  --no-progress          no progress line, even on a terminal\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Exit status:\n"
+    "  0    every line succeeded\n"
+    "  1    another failure (out of memory, the output cannot be written)\n"
+    "  2    usage: bad flags, unreadable input file, invalid_config (e.g. HUMANLOOP_API_KEY\n"
+    "       not set); nothing was sent\n"
+    "  5    one line or more failed (malformed, invalid_request, api_error, connection_error,\n"
+    "       timeout, invalid_response); every line has its envelope on standard output\n"
+    "  130  interrupted (Ctrl-C)\n"
+    "\n"
+    "Examples:\n"
+    "  hl batch requests.jsonl --call complete-deployed --concurrency 32 > answers.jsonl\n"
+    "  jq -c '{project:\"demo\",inputs:{question:.}}' questions.json | hl batch - --call complete-deployed\n";
+
+/* The call names: the command's, the library's, and the library's name passed to hl_call_start. */
+static const struct {
+    const char *name;
+    const char *call;
+} CALL_NAMES[] = {
+    {"complete", "complete"},
+    {"complete-deployed", "complete_deployed"},
+    {"complete_deployed", "complete_deployed"},
+    {"complete-experiment", "complete_experiment"},
+    {"complete_experiment", "complete_experiment"},
+    {"complete-model-config", "complete_model_configuration"},
+    {"complete_model_config", "complete_model_configuration"},
+    {"complete-model-configuration", "complete_model_configuration"},
+    {"complete_model_configuration", "complete_model_configuration"},
+};
+
+static const char *library_call_name(const char *name) {
+    for (size_t i = 0; i < sizeof CALL_NAMES / sizeof CALL_NAMES[0]; i++)
+        if (strcmp(name, CALL_NAMES[i].name) == 0) return CALL_NAMES[i].call;
+    return NULL;
+}
+
+/* One request line of the batch. */
+struct batch_entry {
+    char *envelope; /* its envelope once known (NULL while the call is in flight) */
+    int own;        /* envelope made by hl (free()), else by the library (hl_free()) */
+    int ok;
+    hl_call *call;  /* NULL for a line that never went to the engine */
+    long line;      /* line number in the input, from 1 */
+};
+
+/* The state shared by the main thread and the engine thread (the callbacks): under mu. */
+static struct {
+    pthread_mutex_t mu;
+    struct batch_entry *entries;
+    size_t n_entries, cap;
+    size_t finished;  /* entries whose envelope is known */
+    size_t errors;    /* of those, the failures */
+    size_t in_flight; /* calls started whose envelope has not arrived */
+} B = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, 0};
+
+static volatile sig_atomic_t batch_interrupted = 0;
+
+/* The main thread sleeps in poll(2) on this pipe (and on the input): a callback or Ctrl-C writes
+ * a byte to wake it. Both ends are non-blocking. */
+static int wake_pipe[2] = {-1, -1};
+
+static void wake_main(void) {
+    int saved = errno;
+    if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
+        /* full (EAGAIN): the main thread is already due to wake */
+    }
+    errno = saved;
+}
+
+/* First Ctrl-C: stop (the main loop cancels the calls in flight); second: leave at once. */
+static void on_batch_sigint(int sig) {
+    (void)sig;
+    if (batch_interrupted) {
+        if (write(STDERR_FILENO, "\n", 1) < 0) {
+            /* leaving anyway */
+        }
+        _exit(EXIT_INTERRUPTED);
+    }
+    batch_interrupted = 1;
+    wake_main();
+}
+
+static void install_batch_sigint_handler(void) {
+    struct sigaction old;
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_batch_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static int envelope_is_ok(const char *text) { return strncmp(text, "{\"ok\":true", 10) == 0; }
+
+/* The callback of every call of the batch (on the engine thread): keeps the envelope. */
+static void batch_callback(hl_call *call, char *item, void *user_data) {
+    (void)call;
+    size_t index = (size_t)(uintptr_t)user_data;
+    if (item != NULL && strncmp(item, "{\"ok\":true,\"event\"", 19) == 0) {
+        hl_free(item); /* a stream event: not asked for (options.stream is refused) */
+        return;
+    }
+    pthread_mutex_lock(&B.mu);
+    struct batch_entry *e = &B.entries[index];
+    if (e->envelope == NULL) {
+        if (item != NULL) {
+            e->envelope = item;
+            e->own = 0;
+            e->ok = envelope_is_ok(item);
+        } else {
+            e->envelope = strdup("{\"ok\":false,\"error\":{\"type\":\"out_of_memory\","
+                                 "\"message\":\"the library ran out of memory\"},\"attempts\":0}");
+            e->own = 1;
+            e->ok = 0;
+        }
+        B.finished++;
+        B.in_flight--;
+        if (!e->ok) B.errors++;
+        wake_main();
+    } else if (item != NULL) {
+        hl_free(item);
+    }
+    pthread_mutex_unlock(&B.mu);
+}
+
+/* An invalid_request envelope of hl's own for a malformed line (malloc'ed; NULL when out of
+ * memory). path may be "" (the line as a whole). */
+static char *line_error(long line, const char *path, const char *message) {
+    char full[512];
+    snprintf(full, sizeof full, "line %ld: %s", line, message);
+    json_t *env = json_pack("{s:b,s:{s:s,s:s,s:s,s:[{s:s,s:s}],s:I},s:i}", "ok", 0, "error", "type",
+                            "invalid_request", "message", full, "path", path, "errors", "path", path,
+                            "message", message, "line", (json_int_t)line, "attempts", 0);
+    char *text = env != NULL ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(env);
+    return text;
+}
+
+/* A JSON scanner over text jansson has already accepted: the end of the value at p. */
+static const char *skip_json_string(const char *p, const char *end) {
+    for (p++; p < end; p++) {
+        if (*p == '\\') p++;
+        else if (*p == '"') return p + 1;
+    }
+    return end;
+}
+
+static const char *skip_json_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    return p;
+}
+
+static const char *skip_json_value(const char *p, const char *end) {
+    if (p >= end) return end;
+    if (*p == '"') return skip_json_string(p, end);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < end) {
+            if (*p == '"') {
+                p = skip_json_string(p, end);
+                continue;
+            }
+            if (*p == '{' || *p == '[') depth++;
+            else if ((*p == '}' || *p == ']') && --depth == 0) return p + 1;
+            p++;
+        }
+        return end;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\r' &&
+           *p != '\n')
+        p++;
+    return p;
+}
+
+/* The exact text of the member `key` of the object in text (the last one when repeated): a
+ * malloc'ed copy, or NULL when absent (*oom set when out of memory). The request reaches the
+ * library as written (its numbers' text untouched). */
+static char *member_text(const char *text, size_t len, const char *key, int *oom) {
+    const char *end = text + len, *p = skip_json_ws(text, end);
+    const char *found = NULL, *found_end = NULL;
+    if (p >= end || *p != '{') return NULL;
+    p++;
+    for (;;) {
+        p = skip_json_ws(p, end);
+        if (p >= end || *p != '"') break;
+        const char *k = p;
+        p = skip_json_string(p, end);
+        int match;
+        if (memchr(k, '\\', (size_t)(p - k)) == NULL) {
+            match = (size_t)(p - k - 2) == strlen(key) && memcmp(k + 1, key, strlen(key)) == 0;
+        } else {
+            json_t *decoded = json_loadb(k, (size_t)(p - k), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+            match = json_is_string(decoded) && strcmp(json_string_value(decoded), key) == 0;
+            json_decref(decoded);
+        }
+        p = skip_json_ws(p, end);
+        if (p < end && *p == ':') p++;
+        p = skip_json_ws(p, end);
+        const char *v = p;
+        p = skip_json_value(p, end);
+        if (match) {
+            found = v;
+            found_end = p;
+        }
+        p = skip_json_ws(p, end);
+        if (p < end && *p == ',') p++;
+        else break;
+    }
+    if (found == NULL) return NULL;
+    char *copy = malloc((size_t)(found_end - found) + 1);
+    if (copy == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(copy, found, (size_t)(found_end - found));
+    copy[found_end - found] = '\0';
+    return copy;
+}
+
+struct prepared {
+    const char *call; /* the library's name */
+    char *request;    /* malloc'ed */
+    char *options;    /* malloc'ed or NULL */
+};
+
+/* Reads one request line. Returns EXIT_OK with *p filled, or EXIT_USAGE with *error set to the
+ * line's error envelope (malloc'ed), or EXIT_OTHER when out of memory. */
+static int prepare_line(const char *text, size_t len, long line, const char *default_call, struct prepared *p,
+                        char **error) {
+    memset(p, 0, sizeof *p);
+    *error = NULL;
+    char message[400];
+    static char key_path[128];
+    if (memchr(text, '\0', len) != NULL) {
+        *error = line_error(line, "", "the line contains a NUL byte");
+        return *error != NULL ? EXIT_USAGE : EXIT_OTHER;
+    }
+    json_error_t err;
+    /* Integers read as reals: only the structure is checked here; the library reads the numbers. */
+    json_t *value = json_loadb(text, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
+    if (value == NULL) {
+        snprintf(message, sizeof message, "not valid JSON: %s (column %d)", err.text, err.column);
+        *error = line_error(line, "", message);
+        return *error != NULL ? EXIT_USAGE : EXIT_OTHER;
+    }
+    int rc = EXIT_OK;
+    const char *bad_path = "", *bad_message = NULL;
+    int oom = 0;
+    if (!json_is_object(value)) {
+        bad_message = "not a JSON object (a request, or {\"call\":...,\"request\":{...},\"options\":{...}})";
+    } else if (json_object_get(value, "request") == NULL) {
+        p->call = default_call;
+        p->request = malloc(len + 1);
+        if (p->request == NULL) oom = 1;
+        else {
+            memcpy(p->request, text, len);
+            p->request[len] = '\0';
+        }
+    } else {
+        const char *key;
+        json_t *member;
+        json_object_foreach(value, key, member) {
+            if (strcmp(key, "call") != 0 && strcmp(key, "request") != 0 && strcmp(key, "options") != 0) {
+                snprintf(message, sizeof message,
+                         "unknown key \"%.100s\" (an item has \"call\", \"request\" and \"options\")", key);
+                snprintf(key_path, sizeof key_path, "%s", key);
+                bad_path = key_path;
+                bad_message = message;
+                break;
+            }
+        }
+        json_t *call = json_object_get(value, "call");
+        json_t *request = json_object_get(value, "request");
+        json_t *options = json_object_get(value, "options");
+        if (bad_message != NULL) {
+            /* already said */
+        } else if (call != NULL && !json_is_string(call)) {
+            bad_path = "call";
+            bad_message = "\"call\" is not a string";
+        } else if (call != NULL && library_call_name(json_string_value(call)) == NULL) {
+            bad_path = "call";
+            snprintf(message, sizeof message,
+                     "unknown call \"%.100s\": one of complete, complete_deployed, complete_experiment, "
+                     "complete_model_configuration (or the hl command names)",
+                     json_string_value(call));
+            bad_message = message;
+        } else if (!json_is_object(request)) {
+            bad_path = "request";
+            bad_message = "\"request\" is not a JSON object";
+        } else if (options != NULL && !json_is_null(options) && !json_is_object(options)) {
+            bad_path = "options";
+            bad_message = "\"options\" is not a JSON object";
+        } else if (json_is_object(options) && json_object_get(options, "stream") != NULL) {
+            bad_path = "options.stream";
+            bad_message = "hl batch writes one envelope per line: put \"stream\": true in the request "
+                          "instead (the answer is then streamed and merged)";
+        } else {
+            p->call = call != NULL ? library_call_name(json_string_value(call)) : default_call;
+            p->request = member_text(text, len, "request", &oom);
+            if (json_is_object(options)) p->options = member_text(text, len, "options", &oom);
+            if (!oom && (p->request == NULL || (json_is_object(options) && p->options == NULL))) {
+                bad_message = "the line could not be read"; /* not expected: jansson accepted it */
+            }
+        }
+    }
+    json_decref(value);
+    if (oom) rc = EXIT_OTHER;
+    else if (bad_message != NULL) {
+        *error = line_error(line, bad_path, bad_message);
+        rc = *error != NULL ? EXIT_USAGE : EXIT_OTHER;
+    }
+    if (rc != EXIT_OK) {
+        free(p->request);
+        free(p->options);
+        p->request = p->options = NULL;
+    }
+    return rc;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void format_duration(char *out, size_t size, double seconds) {
+    if (!(seconds >= 0) || seconds > 359999) {
+        snprintf(out, size, "--:--");
+        return;
+    }
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600) snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+    else snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+/* The progress line, drawn over itself: "\r" + text + erase to the end of the line. */
+static void draw_progress(size_t done, long long total, size_t errors, size_t in_flight, double elapsed) {
+    char total_text[32], eta[32], rate_text[32];
+    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    if (total >= 0) snprintf(total_text, sizeof total_text, "%lld", total);
+    else snprintf(total_text, sizeof total_text, "?");
+    if (total >= 0 && rate > 0) format_duration(eta, sizeof eta, ((double)total - (double)done) / rate);
+    else snprintf(eta, sizeof eta, "--:--");
+    snprintf(rate_text, sizeof rate_text, rate >= 100 ? "%.0f" : "%.1f", rate);
+    fprintf(stderr, "\rhl batch: %zu/%s done, %s/s, %zu error%s, %zu in flight, ETA %s\033[K", done, total_text,
+            rate_text, errors, errors == 1 ? "" : "s", in_flight, eta);
+    fflush(stderr);
+}
+
+static int is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return 0;
+    return 1;
+}
+
+/* The input, read with read(2) when poll(2) says so: the main thread never blocks on it (a
+ * slow pipe does not hold back the output, the progress line or Ctrl-C). */
+struct line_reader {
+    int fd;
+    char *buf;
+    size_t start, end, cap;
+    int eof;
+};
+
+/* 1: a line (without its end of line) in *line, *len, valid until the next call; 0: no whole
+ * line yet; -1: the end of the input; -2: a read error (errno set). */
+static int read_line(struct line_reader *r, char **line, size_t *len) {
+    for (;;) {
+        char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        if (nl != NULL) {
+            *line = r->buf + r->start;
+            *len = (size_t)(nl - *line);
+            r->start = (size_t)(nl - r->buf) + 1;
+            return 1;
+        }
+        if (r->eof) {
+            if (r->end == r->start) return -1;
+            *line = r->buf + r->start;
+            *len = r->end - r->start;
+            r->start = r->end;
+            return 1;
+        }
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->start = 0;
+        }
+        if (r->end == r->cap) {
+            size_t cap = r->cap == 0 ? 65536 : r->cap * 2;
+            char *bigger = cap < r->cap ? NULL : realloc(r->buf, cap);
+            if (bigger == NULL) {
+                errno = ENOMEM;
+                return -2;
+            }
+            r->buf = bigger;
+            r->cap = cap;
+        }
+        struct pollfd pfd = {r->fd, POLLIN, 0};
+        int ready = poll(&pfd, 1, 0);
+        if (ready < 0) return errno == EINTR ? 0 : -2;
+        if (ready == 0) return 0;
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (n < 0) return errno == EINTR || errno == EAGAIN ? 0 : -2;
+        if (n == 0) r->eof = 1;
+        else r->end += (size_t)n;
+    }
+}
+
+/* Counts the non-blank lines of a regular file from its current offset (read with pread);
+ * -1 when it is not a regular file. */
+static long long count_lines(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+    off_t offset = lseek(fd, 0, SEEK_CUR);
+    if (offset < 0) return -1;
+    char buf[65536];
+    long long count = 0;
+    int blank = 1;
+    ssize_t n;
+    while ((n = pread(fd, buf, sizeof buf, offset)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (c == '\n') {
+                if (!blank) count++;
+                blank = 1;
+            } else if (c != ' ' && c != '\t' && c != '\r') {
+                blank = 0;
+            }
+        }
+        offset += n;
+    }
+    if (n < 0) return -1;
+    return blank ? count : count + 1;
+}
+
+/* Writes an envelope as one line (the bytes of a server's body may hold newlines, which are
+ * whitespace in JSON: written as spaces). */
+static int write_envelope_line(const char *text) {
+    for (const char *p = text; *p != '\0'; p++) putchar(*p == '\n' || *p == '\r' ? ' ' : *p);
+    putchar('\n');
+    return fflush(stdout) == 0 && !ferror(stdout);
+}
+
+/* One line on stderr for a failed line: "hl: batch: line N: <type>: <message>". */
+static void report_line_error(long line, const char *text) {
+    json_t *env = load_envelope(text);
+    json_t *error = json_object_get(env, "error");
+    const char *type = json_string_value(json_object_get(error, "type"));
+    json_t *message = json_object_get(error, "message");
+    fprintf(stderr, "hl: batch: line %ld: ", line);
+    if (type == NULL) {
+        fputs("the library returned an unreadable envelope\n", stderr);
+    } else {
+        write_one_line(stderr, type, strlen(type));
+        fputs(": ", stderr);
+        if (json_is_string(message)) {
+            /* hl's own envelopes say "line N: ..." already. */
+            const char *text = json_string_value(message);
+            size_t len = json_string_length(message);
+            char prefix[48];
+            int n = snprintf(prefix, sizeof prefix, "line %ld: ", line);
+            if (n > 0 && (size_t)n <= len && strncmp(text, prefix, (size_t)n) == 0) {
+                text += n;
+                len -= (size_t)n;
+            }
+            write_one_line(stderr, text, len);
+        }
+        if (strcmp(type, "api_error") == 0) {
+            json_t *status = json_object_get(error, "status");
+            if (json_is_number(status)) {
+                char digits[32];
+                snprintf(digits, sizeof digits, "%.0f", json_number_value(status));
+                if (!json_is_string(message) || strstr(json_string_value(message), digits) == NULL)
+                    fprintf(stderr, " (status %s)", digits);
+            }
+            print_server_detail(json_object_get(error, "body"));
+        }
+        fputc('\n', stderr);
+    }
+    json_decref(env);
+}
+
+struct batch_options {
+    const char *file;
+    const char *call; /* the library's name */
+    long long concurrency;
+    int progress, help;
+    struct options client; /* host, max_retries, timeout */
+};
+
+static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
+    memset(o, 0, sizeof *o);
+    o->call = "complete";
+    o->concurrency = 16;
+    o->progress = 1;
+    o->client.max_retries = -1;
+    o->client.timeout = -1;
+    int only_positional = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (o->file != NULL) return usage_error("batch", "more than one input file: '%s'", arg);
+            o->file = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_positional = 1;
+            continue;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            o->help = 1;
+            continue;
+        }
+        if (strcmp(arg, "--no-progress") == 0) {
+            o->progress = 0;
+            continue;
+        }
+        if (arg[1] != '-') return usage_error("batch", "unknown option '%s'", arg);
+        char name[64];
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        if (name_len >= sizeof name) return usage_error("batch", "unknown option '%s'", arg);
+        memcpy(name, arg, name_len);
+        name[name_len] = '\0';
+        static const char *const VALUED[] = {"--concurrency", "--call", "--host", "--max-retries", "--timeout"};
+        size_t k;
+        for (k = 0; k < sizeof VALUED / sizeof VALUED[0]; k++)
+            if (strcmp(name, VALUED[k]) == 0) break;
+        if (k == sizeof VALUED / sizeof VALUED[0]) {
+            if (strncmp(name, "--api-key", 9) == 0 || strncmp(name, "--api_key", 9) == 0)
+                return usage_error("batch", "there is no '%s' flag: set HUMANLOOP_API_KEY", name);
+            if (strcmp(name, "--no-progress") == 0) return usage_error("batch", "option '%s' takes no value", name);
+            return usage_error("batch", "unknown option '%s'", name);
+        }
+        const char *value;
+        if (eq != NULL) {
+            value = eq + 1;
+        } else {
+            if (i + 1 >= argc) return usage_error("batch", "option '%s' needs a value", name);
+            value = argv[++i];
+        }
+        switch (k) {
+        case 0:
+            if (!parse_integer(value, 1, 10000, &o->concurrency))
+                return usage_error("batch", "--concurrency needs an integer 1..10000, got '%s'", value);
+            break;
+        case 1:
+            o->call = library_call_name(value);
+            if (o->call == NULL)
+                return usage_error("batch",
+                                   "--call needs complete, complete-deployed, complete-experiment or "
+                                   "complete-model-config, got '%s'",
+                                   value);
+            break;
+        case 2: o->client.host = value; break;
+        case 3:
+            if (!parse_integer(value, 0, 100, &o->client.max_retries))
+                return usage_error("batch", "--max-retries needs an integer 0..100, got '%s'", value);
+            break;
+        default:
+            if (!parse_seconds(value, &o->client.timeout))
+                return usage_error("batch", "--timeout needs a number of seconds > 0, got '%s'", value);
+            break;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Adds an entry (under B.mu). Returns its index, or (size_t)-1 when out of memory. */
+static size_t add_entry_locked(long line) {
+    if (B.n_entries == B.cap) {
+        size_t cap = B.cap == 0 ? 256 : B.cap * 2;
+        struct batch_entry *bigger = realloc(B.entries, cap * sizeof *bigger);
+        if (bigger == NULL) return (size_t)-1;
+        B.entries = bigger;
+        B.cap = cap;
+    }
+    struct batch_entry *e = &B.entries[B.n_entries];
+    memset(e, 0, sizeof *e);
+    e->line = line;
+    return B.n_entries++;
+}
+
+/* Empties the wake pipe. */
+static void drain_wake_pipe(void) {
+    char buf[256];
+    while (read(wake_pipe[0], buf, sizeof buf) > 0) {
+    }
+}
+
+static int run_batch(int argc, char **argv) {
+    struct batch_options o;
+    int rc = parse_batch_options(argc, argv, &o);
+    if (rc != EXIT_OK) return rc;
+    if (o.help) {
+        fputs(BATCH_HELP, stdout);
+        return finish_output(EXIT_OK);
+    }
+    const char *path = o.file != NULL ? o.file : "-";
+    int from_stdin = strcmp(path, "-") == 0;
+    const char *source = from_stdin ? "standard input" : path;
+    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        int saved = fd < 0 || !S_ISDIR(st.st_mode) ? errno : EISDIR;
+        fprintf(stderr, "hl: batch: cannot read %s: %s\n", source, strerror(saved));
+        if (fd >= 0 && !from_stdin) close(fd);
+        return EXIT_USAGE;
+    }
+    if (pipe(wake_pipe) != 0 || fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+        fprintf(stderr, "hl: batch: cannot create a pipe: %s\n", strerror(errno));
+        if (!from_stdin) close(fd);
+        return EXIT_OTHER;
+    }
+    hl_client *client = make_client(&o.client, &rc);
+    if (client == NULL) {
+        if (!from_stdin) close(fd);
+        return rc;
+    }
+    install_batch_sigint_handler();
+
+    int show_progress = o.progress && isatty(STDERR_FILENO);
+    long long total = count_lines(fd); /* -1: not known before the end of the input */
+    struct line_reader reader = {fd, NULL, 0, 0, 0, 0};
+    double start = now_seconds(), last_draw = -1;
+    long line_no = 0;
+    long long read_requests = 0;
+    int eof = 0, cancelled = 0, write_failed = 0, out_of_mem = 0, read_failed = 0, fatal = 0;
+    double cancel_time = 0;
+    size_t printed = 0, line_failures = 0, cancelled_lines = 0;
+
+    for (;;) {
+        /* 1. Start calls while there is room and a whole line to read. */
+        while (!batch_interrupted && !write_failed && !out_of_mem && !fatal && !eof) {
+            pthread_mutex_lock(&B.mu);
+            size_t in_flight = B.in_flight;
+            pthread_mutex_unlock(&B.mu);
+            if (in_flight >= (size_t)o.concurrency) break;
+            char *line;
+            size_t len;
+            int got = read_line(&reader, &line, &len);
+            if (got == 0) break;
+            if (got < 0) {
+                if (got == -2) {
+                    fprintf(stderr, "%shl: batch: cannot read %s: %s\n", show_progress ? "\r\033[K" : "", source,
+                            strerror(errno));
+                    read_failed = 1;
+                }
+                eof = 1;
+                total = read_requests;
+                break;
+            }
+            line_no++;
+            if (is_blank(line, len)) continue;
+            while (len > 0 && line[len - 1] == '\r') len--;
+            read_requests++;
+            struct prepared p;
+            char *error = NULL;
+            int prc = prepare_line(line, len, line_no, o.call, &p, &error);
+            pthread_mutex_lock(&B.mu);
+            size_t index = prc == EXIT_OTHER ? (size_t)-1 : add_entry_locked(line_no);
+            if (index != (size_t)-1) {
+                if (prc == EXIT_USAGE) {
+                    B.entries[index].envelope = error;
+                    B.entries[index].own = 1;
+                    B.finished++;
+                    B.errors++;
+                } else {
+                    B.in_flight++;
+                }
+            }
+            pthread_mutex_unlock(&B.mu);
+            if (index == (size_t)-1) {
+                free(error);
+                free(p.request);
+                free(p.options);
+                out_of_mem = 1;
+                break;
+            }
+            if (prc != EXIT_OK) continue;
+            /* Never under B.mu: the callback may run (on the engine thread) before this returns. */
+            hl_call *call = hl_call_start(client, p.call, p.request, p.options, batch_callback,
+                                          (void *)(uintptr_t)index);
+            free(p.request);
+            free(p.options);
+            pthread_mutex_lock(&B.mu);
+            if (call != NULL) {
+                B.entries[index].call = call;
+            } else if (B.entries[index].envelope == NULL) {
+                B.entries[index].envelope = line_error(line_no, "", "out of memory: the call could not start");
+                B.entries[index].own = 1;
+                B.finished++;
+                B.errors++;
+                B.in_flight--;
+                out_of_mem = B.entries[index].envelope == NULL;
+            }
+            pthread_mutex_unlock(&B.mu);
+            if (out_of_mem) break;
+        }
+        int stopping = batch_interrupted || write_failed || out_of_mem || fatal;
+
+        /* 2. Ctrl-C (or no way to go on): start nothing more, cancel the calls in flight, once. */
+        if (stopping && !cancelled) {
+            cancelled = 1;
+            cancel_time = now_seconds();
+            eof = 1;
+            pthread_mutex_lock(&B.mu);
+            size_t n = B.n_entries;
+            pthread_mutex_unlock(&B.mu);
+            for (size_t i = printed; i < n; i++) {
+                pthread_mutex_lock(&B.mu);
+                hl_call *call = B.entries[i].envelope == NULL ? B.entries[i].call : NULL;
+                pthread_mutex_unlock(&B.mu);
+                /* Only this thread frees calls, so the handle is valid here. */
+                if (call != NULL) hl_call_cancel(call);
+            }
+        } else if (cancelled && now_seconds() - cancel_time > 5) {
+            /* Cancelled calls end within 100 ms (humanloop.h); should one not, release it (no
+             * callback runs after hl_call_free) and write a "cancelled" envelope of hl's own. */
+            pthread_mutex_lock(&B.mu);
+            size_t n = B.n_entries;
+            pthread_mutex_unlock(&B.mu);
+            for (size_t i = printed; i < n; i++) {
+                pthread_mutex_lock(&B.mu);
+                hl_call *call = B.entries[i].envelope == NULL ? B.entries[i].call : NULL;
+                pthread_mutex_unlock(&B.mu);
+                if (call == NULL) continue;
+                hl_call_free(call);
+                pthread_mutex_lock(&B.mu);
+                if (B.entries[i].envelope == NULL) {
+                    B.entries[i].envelope = strdup("{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
+                                                   "\"cancelled (the call did not end in time)\"},\"attempts\":0}");
+                    B.entries[i].own = 1;
+                    B.finished++;
+                    B.errors++;
+                    B.in_flight--;
+                }
+                B.entries[i].call = NULL;
+                if (B.entries[i].envelope == NULL) out_of_mem = 1;
+                pthread_mutex_unlock(&B.mu);
+                if (out_of_mem) break;
+            }
+            if (out_of_mem) break;
+        }
+
+        /* 3. Write the envelopes that are next in order. */
+        for (;;) {
+            pthread_mutex_lock(&B.mu);
+            struct batch_entry e = {NULL, 0, 0, NULL, 0};
+            if (printed < B.n_entries && B.entries[printed].envelope != NULL) {
+                e = B.entries[printed];
+                B.entries[printed].envelope = NULL;
+                B.entries[printed].call = NULL;
+            }
+            pthread_mutex_unlock(&B.mu);
+            if (e.envelope == NULL) break;
+            printed++;
+            if (e.call != NULL) hl_call_free(e.call); /* waits for its callback to return */
+            if (!write_failed && !write_envelope_line(e.envelope)) {
+                fprintf(stderr, "%shl: batch: cannot write the output: %s\n", show_progress ? "\r\033[K" : "",
+                        strerror(errno));
+                write_failed = 1;
+            }
+            if (!e.ok) {
+                line_failures++;
+                if (cancelled && strstr(e.envelope, "\"type\":\"cancelled\"") != NULL) {
+                    cancelled_lines++;
+                } else if (!write_failed) {
+                    if (show_progress) fputs("\r\033[K", stderr);
+                    report_line_error(e.line, e.envelope);
+                    last_draw = -1;
+                }
+            }
+            if (e.own) free(e.envelope);
+            else hl_free(e.envelope);
+        }
+
+        pthread_mutex_lock(&B.mu);
+        size_t n_entries = B.n_entries, finished = B.finished, errors = B.errors, in_flight = B.in_flight;
+        pthread_mutex_unlock(&B.mu);
+        int done = eof && printed == n_entries;
+
+        /* 4. The progress line, at most ten times a second. */
+        double t = now_seconds();
+        if (show_progress && (done || last_draw < 0 || t - last_draw >= 0.1)) {
+            draw_progress(finished, total, errors, in_flight, t - start);
+            last_draw = t;
+        }
+        if (done) break;
+
+        /* 5. Sleep until a callback, Ctrl-C, input (when there is room for a call) or 100 ms. */
+        int wait_input = !eof && !batch_interrupted && in_flight < (size_t)o.concurrency;
+        pthread_mutex_lock(&B.mu);
+        int next_ready = printed < B.n_entries && B.entries[printed].envelope != NULL;
+        pthread_mutex_unlock(&B.mu);
+        if (!next_ready) {
+            struct pollfd pfds[2] = {{wake_pipe[0], POLLIN, 0}, {fd, POLLIN, 0}};
+            if (poll(pfds, wait_input ? 2 : 1, 100) < 0 && errno != EINTR) {
+                fprintf(stderr, "hl: batch: poll: %s\n", strerror(errno));
+                fatal = 1; /* cannot go on: stop as on Ctrl-C */
+            }
+        }
+        drain_wake_pipe();
+    }
+    if (show_progress) fputc('\n', stderr);
+    hl_client_free(client);
+    free(reader.buf);
+    if (!from_stdin) close(fd);
+    free(B.entries);
+    B.entries = NULL;
+    B.n_entries = B.cap = 0;
+
+    if (out_of_mem) return out_of_memory();
+    if (write_failed || fatal) return EXIT_OTHER;
+    if (batch_interrupted) {
+        fprintf(stderr, "hl: batch: interrupted: %zu line%s written, %zu of them cancelled\n", printed,
+                printed == 1 ? "" : "s", cancelled_lines);
+        return EXIT_INTERRUPTED;
+    }
+    if (read_failed) return EXIT_USAGE;
+    return line_failures > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+}
+
 int main(int argc, char **argv) {
     install_sigint_handler();
     if (argc < 2)
@@ -846,6 +1732,10 @@ int main(int argc, char **argv) {
                     print_command_help(stdout, &COMMANDS[i]);
                     return finish_output(EXIT_OK);
                 }
+            if (strcmp(argv[2], "batch") == 0) {
+                fputs(BATCH_HELP, stdout);
+                return finish_output(EXIT_OK);
+            }
             return usage_error(NULL, "unknown command '%s'", argv[2]);
         }
         print_main_help(stdout);
@@ -860,6 +1750,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(first, COMMANDS[i].name) == 0) return run_command(&COMMANDS[i], argc, argv);
+    if (strcmp(first, "batch") == 0) return run_batch(argc, argv);
     if (first[0] == '-') return usage_error(NULL, "unknown option '%s'", first);
     return usage_error(NULL, "unknown command '%s'", first);
 }

@@ -90,7 +90,7 @@ public struct BatchRequest {
             return .failure(.invalidRequest([ValidationIssue(path: "", message: "the batch item has no \"request\"; pass a JSON object")]))
         }
         do {
-            let prepared = try PreparedRequest(root: request, endpoint: endpoint, forceStream: false, providerKeys: providerKeys)
+            let prepared = try PreparedRequest(root: request, endpoint: endpoint, forceStream: options.stream, providerKeys: providerKeys)
             return .success(Item(endpoint: endpoint, request: prepared, options: options))
         } catch {
             return .failure(error)
