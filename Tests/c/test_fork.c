@@ -834,6 +834,88 @@ static void scenario_tls_fork_during_call(void)
 
 static void test_fork_https_while_a_thread_is_in_a_call(void) { isolated(scenario_tls_fork_during_call, 45 * F()); }
 
+/* ---- the engine across fork(): the child gets a fresh engine, the parent's calls go on ------- */
+
+/* An asynchronous call with its own tag; 0 when its one item is an ok answer echoing the tag. */
+static int own_async_call(hl_client *c, const char *tag, char *why, size_t whylen)
+{
+    char req[512];
+    make_req(req, sizeof req, tag);
+    tu_async a;
+    tu_async_init(&a, 0);
+    hl_call *call = tu_async_start(&a, c, "complete", req, NULL);
+    int rc = 0;
+    if (!call || !tu_async_wait(&a, 20 * F())) rc = CHILD_ERROR;
+    json_t *j = rc ? NULL : tu_async_item(&a, 0);
+    if (!rc) {
+        const char *echo = tu_str(j, "body.data[0].inputs.q");
+        if (tu_bool(j, "ok") != 1) rc = CHILD_ERROR;
+        else if (!echo || strcmp(echo, tag) != 0) rc = CHILD_FOREIGN;
+    }
+    if (rc && why) snprintf(why, whylen, "async call %s: %.400s", tag, a.n ? a.raw[0] : "no item within 20 s");
+    json_decref(j);
+    hl_call_free(call);
+    tu_async_destroy(&a);
+    return rc;
+}
+
+static void engine_child(void *arg, int index)
+{
+    hl_client *c = arg;
+    char tag[96], why[700];
+    (void)index;
+    for (int k = 0; k < 5; k++) {
+        tag_for(tag, sizeof tag, "async", k);
+        int rc = own_async_call(c, tag, why, sizeof why);
+        if (rc) child_exit(rc, "%s", why);
+    }
+    hl_client_free(c);
+    child_exit(0, NULL);
+}
+
+/* The parent's engine runs (calls in flight, waiting on a delayed answer) when it forks 4
+ * children; each child's asynchronous calls run on a new engine of its own and get their own
+ * answers; the parent's in-flight calls and later calls get theirs. */
+static void scenario_engine_across_fork(void)
+{
+    hl_client *c = tu_client(",\"timeout\":%g,\"max_retries\":0", 20 * F());
+    if (!c) {
+        g_fails++;
+        return;
+    }
+    char warm[96], why[700];
+    tag_for(warm, sizeof warm, "warm", 0);
+    CHECKF(own_async_call(c, warm, why, sizeof why) == 0, "before the fork: %s", why);
+    tu_script("[{\"delay\":%g},{\"delay\":%g}]", 1.0 * F(), 1.0 * F());
+    tu_async inflight[2];
+    hl_call *calls[2];
+    for (int i = 0; i < 2; i++) {
+        tu_async_init(&inflight[i], 0);
+        calls[i] = tu_async_start(&inflight[i], c, "complete", TU_REQ, NULL);
+    }
+    tu_sleep(0.3);  /* both are on the wire, waiting */
+    kid_t kids[4];
+    for (int i = 0; i < 4; i++) spawn(&kids[i], engine_child, c, i);
+    for (int i = 0; i < 2; i++) {
+        CHECKF(tu_async_wait(&inflight[i], 20 * F()), "the parent's in-flight call %d ends", i);
+        json_t *t = tu_async_item(&inflight[i], 0);
+        CHECKF(tu_is_ok(t), "the parent's in-flight call %d is ok: %.300s", i, inflight[i].n ? inflight[i].raw[0] : "none");
+        json_decref(t);
+        hl_call_free(calls[i]);
+        tu_async_destroy(&inflight[i]);
+    }
+    for (int k = 1; k <= 3; k++) {
+        char tag[96];
+        tag_for(tag, sizeof tag, "after", k);
+        CHECKF(own_async_call(c, tag, why, sizeof why) == 0, "after the fork: %s", why);
+    }
+    wait_kids(kids, 4, 30 * F());
+    CHECKF(check_kids(kids, 4, "async calls in children", 1) == 4, "%s", "every child gets its own asynchronous answers");
+    hl_client_free(c);
+}
+
+static void test_fork_engine_running(void) { isolated(scenario_engine_across_fork, 60 * F()); }
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
@@ -845,5 +927,6 @@ int main(int argc, char **argv)
     RUN(test_fork_with_an_open_stream);
     RUN(test_fork_https_explicit_client_8_children);
     RUN(test_fork_https_while_a_thread_is_in_a_call);
+    RUN(test_fork_engine_running);
     return tu_finish();
 }
