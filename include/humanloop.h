@@ -421,7 +421,8 @@ typedef void (*hl_log_callback)(int level, const char *line, void *user_data);
  * wide), and log every client at least at `level` (HL_LOG_OFF, HL_LOG_INFO or HL_LOG_DEBUG;
  * a client whose own level is higher keeps it). callback NULL restores stderr and the clients'
  * own levels. The callback runs on the thread of the call that produced the line (the caller
- * of hl_complete*, or of hl_stream_next), with no lock of the library held: calls on several
+ * of hl_complete*, hl_call_run or hl_stream_next; for asynchronous calls and batches, the
+ * client's engine thread), with no lock of the library held: calls on several
  * threads may run it at the same time, so it must be thread-safe (and quick). It must not call
  * hl_set_log_callback. When hl_set_log_callback returns, the previous callback is not running
  * and will not be called again (it waits for lines being delivered). Thread-safe; fork-safe.
