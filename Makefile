@@ -5,7 +5,7 @@
 #   make               build build/lib/libhumanloop.so (release, Swift runtime linked statically)
 #   make example       build the library and examples/complete, run it against the bundled test server
 #   make test          every test suite: Swift, test server, the built library's ABI, C, C under
-#                      valgrind, C under ThreadSanitizer, Python, Python under valgrind, and each
+#                      valgrind, HTTP/2 against nginx, C under ThreadSanitizer, Python, Python under valgrind, and each
 #                      fuzz harness for FUZZ_SECONDS (60)
 #   make fuzz          run the fuzz harnesses (FUZZ_SECONDS each)
 #   make bench         benchmarks and the soak check (not part of test)
@@ -24,13 +24,13 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 REALNAME := libhumanloop.so.$(VERSION)
 SWIFT_SOURCES := $(shell find Sources -type f -not -path "Sources/hl/*") Package.swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv patchelf
+DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv patchelf nginx-light
 # Python tools for the tests live in a virtual environment made from the system python3.
 VENV := build/venv
 PYTHON := $(VENV)/bin/python
 PY_TOOLS := pytest wheel "setuptools>=61"
 
-.PHONY: all lib hl deps venv example test test-swift test-c test-c-valgrind test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
+.PHONY: all lib hl deps venv example test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
 all: lib hl
 
@@ -111,7 +111,7 @@ build/examples/%: examples/%.c $(LIB) include/humanloop.h
 example: build/examples/complete build/examples/stream
 	bash examples/run-against-test-server.sh build/examples/complete
 
-test: test-swift test-server test-library test-install test-cli test-c test-c-valgrind test-tsan test-python test-python-valgrind test-wheel fuzz
+test: test-swift test-server test-library test-install test-cli test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel fuzz
 
 test-swift:
 	swift test
@@ -134,6 +134,10 @@ test-c: $(LIB)
 test-c-valgrind: $(LIB)
 	VALGRIND=1 bash Tests/c/run.sh
 
+# HTTP/2 multiplexing of the engine against a loopback nginx (ssl + http2), connections counted.
+test-h2: $(LIB)
+	bash Tests/h2/run.sh
+
 # The library built with ThreadSanitizer, and the threaded C tests linked against it.
 TSAN_LIBDIR := build/tsan/lib
 # clang's TSan runtime intercepts libdispatch, so the test programs link the toolchain's copy.
@@ -146,7 +150,7 @@ test-tsan:
 	CC=clang HL_LIBDIR=$(TSAN_LIBDIR) HL_TEST_BUILD_DIR=build/tests/tsan HL_TEST_CFLAGS=-fsanitize=thread \
 	  HL_TEST_LDFLAGS="-L$(SWIFT_LIBDIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_LIBDIR)" \
 	  HL_STRESS_CALLS=$${HL_STRESS_CALLS:-2000} TSAN_OPTIONS="exitcode=66 suppressions=$(CURDIR)/Tests/c/tsan.supp $${TSAN_OPTIONS:-}" \
-	  bash Tests/c/run.sh threads stress
+	  bash Tests/c/run.sh threads stress engine batch
 
 test-python: $(LIB) $(VENV)/.ready
 	$(PYTHON) -m pytest -q bindings/python/tests

@@ -246,6 +246,9 @@ hl_stream *hl_complete_model_configuration_stream(hl_client *client, const char 
 /*
  * hl_stream_next: block until the next item and return it as a new string (free with hl_free):
  *   {"ok":true,"event":{...}}     one server event's JSON object, untouched, in arrival order;
+ *                                 the first event's item also has the answer's "status" and
+ *                                 "headers" (as in the terminal item), so they are known as
+ *                                 soon as the stream starts;
  *   then exactly one terminal item:
  *   {"ok":true,"done":true,"status":200,"headers":{...},"round_trip_time":...,"attempts":n,
  *    "events":N}                  the body ended cleanly (or with "data: [DONE]"), or

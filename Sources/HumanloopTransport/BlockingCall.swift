@@ -56,7 +56,7 @@ public final class BlockingCall {
         guard let call else { return nextEnvelope() ?? [] }
         if call.mode == .eventStream { merged = MergedStream(limit: call.settings.maxResponseBytes) }
         while let output = nextOutput() {
-            guard case .event(let raw) = output else {
+            guard case .event(let raw, _) = output else {
                 return merged.map { $0.envelope(output, of: call) } ?? call.envelope(output)
             }
             if let failure = merged?.add(raw) {

@@ -8,8 +8,9 @@ import HumanloopCore
 final class Call {
     /// What a call produces.
     enum Output {
-        /// A server event (stream mode): its exact bytes (checked to be one JSON object).
-        case event(raw: [UInt8])
+        /// A server event (stream mode): its exact bytes (checked to be one JSON object), with
+        /// the answer's head for the first event.
+        case event(raw: [UInt8], head: ResponseHead?)
         /// The stream ended cleanly (terminal).
         case done(ResponseHead, roundTripTime: Double, timings: PhaseTimings)
         /// A complete 2xx answer with its body (terminal, buffered mode).
@@ -71,7 +72,7 @@ final class Call {
             switch item {
             case .event(let raw):
                 eventCount += 1
-                return .output(.event(raw: raw))
+                return .output(.event(raw: raw, head: eventCount == 1 ? transfer.collector.head : nil))
             case .done:
                 let head = transfer.collector.head
                 client.logAttempt(.response(head, body: []), of: transfer, request: request, attempt: attempts, url: url,
@@ -106,6 +107,8 @@ final class Call {
         case .response(let head, let body):
             return .output(.failure(.apiError(head, body: body, roundTripTime: transfer.elapsed, url: url)))
         case .failure(let error, _):
+            // An attempt that never left the queue for a connection is not an attempt.
+            if transfer.timedOutInQueue && attempts > 0 { attempts -= 1 }
             let events = "\(eventCount) event\(eventCount == 1 ? "" : "s")"
             if mode == .eventStream && (eventCount > 0 || transfer.collector.receivedHead) {
                 switch error {

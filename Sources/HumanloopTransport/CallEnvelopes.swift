@@ -5,8 +5,8 @@ extension Call {
     /// success envelope of a buffered answer, or a failure.
     func envelope(_ output: Output) -> [UInt8] {
         switch output {
-        case .event(let raw):
-            return Envelope.streamEvent(rawJSON: raw)
+        case .event(let raw, let head):
+            return Envelope.streamEvent(rawJSON: raw, head: head)
         case .done(let head, let roundTripTime, _):
             return client.encode(Envelope.streamDone(head: head, roundTripTime: roundTripTime, attempts: attempts,
                                                      eventCount: eventCount))

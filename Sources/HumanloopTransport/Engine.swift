@@ -249,7 +249,7 @@ final class Engine: @unchecked Sendable {
                             asyncCall.cancelSeen = true
                             continue
                         }
-                    } else if case .event(let raw) = output, let failure = asyncCall.merged?.add(raw) {
+                    } else if case .event(let raw, _) = output, let failure = asyncCall.merged?.add(raw) {
                         return end(asyncCall, with: .failure(failure))
                     }
                     continue

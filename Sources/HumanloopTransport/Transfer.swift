@@ -24,6 +24,9 @@ final class Transfer {
     private var ownsHandle = true
     /// True when the exchange was ended because no byte arrived for low_speed_timeout.
     private(set) var stalled = false
+    /// True when `timeout` passed before the request could be sent: the transfer waited in the
+    /// engine's queue for a connection (max_connections), where libcurl does not time it.
+    private(set) var timedOutInQueue = false
     /// What libcurl's multi interface reported when it failed (the transfer then ends).
     private var multiFailure: CURLMcode?
     /// Set when the transfer is driven in a process other than the one that started it.
@@ -140,7 +143,14 @@ final class Transfer {
     /// it did (the engine then detaches it).
     @discardableResult
     func checkStall(now: Double) -> Bool {
-        guard result == nil, let idle = idleDeadline, now >= idle else { return false }
+        guard result == nil else { return false }
+        if !requestSent && handle.infoSeconds(CURLINFO_NAMELOOKUP_TIME_T) == 0
+            && now - startTime >= Double(settings.timeoutMilliseconds) / 1000 {
+            timedOutInQueue = true
+            result = CURLE_OPERATION_TIMEDOUT
+            return true
+        }
+        guard let idle = idleDeadline, now >= idle else { return false }
         stalled = true
         result = CURLE_OPERATION_TIMEDOUT
         return true
@@ -215,6 +225,9 @@ final class Transfer {
         let detail = handle.errorDetail(code)
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
+            if timedOutInQueue {
+                return .timeout("the request timed out after \(settings.timeoutText) s (timeout) waiting for a connection (max_connections): nothing was sent")
+            }
             if stalled {
                 return .timeout("no data arrived for \(settings.lowSpeedText) s (low_speed_timeout)\(progressSuffix)")
             }
@@ -318,7 +331,7 @@ final class Transfer {
         case CURLE_COULDNT_CONNECT, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR:
             return true
         case CURLE_OPERATION_TIMEDOUT:
-            return !requestSent && !stalled
+            return !requestSent && !stalled && !timedOutInQueue
         default:
             return false
         }

@@ -1259,11 +1259,66 @@ struct line_reader {
     int eof;
 };
 
+/* Reads once what the input has now, without blocking. 1: read something (or the end); 0:
+ * nothing available; -2: a read error (errno set). */
+static int read_some(struct line_reader *r) {
+    if (r->eof) return 0;
+    if (r->end == r->cap) {
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->start = 0;
+        } else {
+            size_t cap = r->cap == 0 ? 65536 : r->cap * 2;
+            char *bigger = cap < r->cap ? NULL : realloc(r->buf, cap);
+            if (bigger == NULL) {
+                errno = ENOMEM;
+                return -2;
+            }
+            r->buf = bigger;
+            r->cap = cap;
+        }
+    }
+    struct pollfd pfd = {r->fd, POLLIN, 0};
+    int ready = poll(&pfd, 1, 0);
+    if (ready < 0) return errno == EINTR ? 0 : -2;
+    if (ready == 0) return 0;
+    ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+    if (n < 0) return errno == EINTR || errno == EAGAIN ? 0 : -2;
+    if (n == 0) r->eof = 1;
+    else r->end += (size_t)n;
+    return 1;
+}
+
+/* Input read ahead of the calls, up to this much: so that the total (for the progress line) is
+ * known as soon as the input has ended, also from a pipe. */
+#define READ_AHEAD ((size_t)64 << 20)
+
+static int read_ahead(struct line_reader *r) {
+    int got;
+    while (r->end - r->start < READ_AHEAD && (got = read_some(r)) != 0)
+        if (got < 0) return got;
+    return 0;
+}
+
+/* The non-blank lines read ahead and not yet taken. */
+static long long buffered_lines(const struct line_reader *r) {
+    long long count = 0;
+    const char *p = r->buf + r->start, *end = r->buf + r->end;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl != NULL ? nl : end;
+        if (!is_blank(p, (size_t)(stop - p))) count++;
+        p = nl != NULL ? nl + 1 : end;
+    }
+    return count;
+}
+
 /* 1: a line (without its end of line) in *line, *len, valid until the next call; 0: no whole
  * line yet; -1: the end of the input; -2: a read error (errno set). */
 static int read_line(struct line_reader *r, char **line, size_t *len) {
     for (;;) {
-        char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        char *nl = r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
         if (nl != NULL) {
             *line = r->buf + r->start;
             *len = (size_t)(nl - *line);
@@ -1277,29 +1332,8 @@ static int read_line(struct line_reader *r, char **line, size_t *len) {
             r->start = r->end;
             return 1;
         }
-        if (r->start > 0) {
-            memmove(r->buf, r->buf + r->start, r->end - r->start);
-            r->end -= r->start;
-            r->start = 0;
-        }
-        if (r->end == r->cap) {
-            size_t cap = r->cap == 0 ? 65536 : r->cap * 2;
-            char *bigger = cap < r->cap ? NULL : realloc(r->buf, cap);
-            if (bigger == NULL) {
-                errno = ENOMEM;
-                return -2;
-            }
-            r->buf = bigger;
-            r->cap = cap;
-        }
-        struct pollfd pfd = {r->fd, POLLIN, 0};
-        int ready = poll(&pfd, 1, 0);
-        if (ready < 0) return errno == EINTR ? 0 : -2;
-        if (ready == 0) return 0;
-        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
-        if (n < 0) return errno == EINTR || errno == EAGAIN ? 0 : -2;
-        if (n == 0) r->eof = 1;
-        else r->end += (size_t)n;
+        int got = read_some(r);
+        if (got <= 0) return got;
     }
 }
 
@@ -1529,6 +1563,14 @@ static int run_batch(int argc, char **argv) {
 
     for (;;) {
         /* 1. Start calls while there is room and a whole line to read. */
+        if (!eof && !read_failed && read_ahead(&reader) < 0) {
+            fprintf(stderr, "%shl: batch: cannot read %s: %s\n", show_progress ? "\r\033[K" : "", source,
+                    strerror(errno));
+            read_failed = 1;
+            eof = 1;
+            total = read_requests;
+        }
+        if (total < 0 && reader.eof) total = read_requests + buffered_lines(&reader);
         while (!batch_interrupted && !write_failed && !out_of_mem && !fatal && !eof) {
             pthread_mutex_lock(&B.mu);
             size_t in_flight = B.in_flight;
@@ -1687,7 +1729,8 @@ static int run_batch(int argc, char **argv) {
         if (done) break;
 
         /* 5. Sleep until a callback, Ctrl-C, input (when there is room for a call) or 100 ms. */
-        int wait_input = !eof && !batch_interrupted && in_flight < (size_t)o.concurrency;
+        int wait_input = !eof && !batch_interrupted && !reader.eof &&
+                         (in_flight < (size_t)o.concurrency || reader.end - reader.start < READ_AHEAD);
         pthread_mutex_lock(&B.mu);
         int next_ready = printed < B.n_entries && B.entries[printed].envelope != NULL;
         pthread_mutex_unlock(&B.mu);

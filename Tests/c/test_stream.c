@@ -147,6 +147,12 @@ static void test_stream_default_each_endpoint(void)
         hl_stream_free(s);
         check_events_then_done(&it, DEFAULT_EVENTS, 4, ep->name);
         if (it.n == 5) CHECKF(tu_contains(tu_str(it.j[4], "headers.content-type"), "text/event-stream"), "%s", it.raw[4]);
+        /* the first event's item carries the answer's status and headers; later ones do not */
+        if (it.n == 5) {
+            CHECK_JINT(it.j[0], "status", 200);
+            CHECKF(tu_contains(tu_str(it.j[0], "headers.content-type"), "text/event-stream"), "%s", it.raw[0]);
+            CHECKF(json_object_get(it.j[1], "status") == NULL && json_object_get(it.j[1], "headers") == NULL, "%s", it.raw[1]);
+        }
         free_items(&it);
         /* the request: the blocking call's request with "stream": true */
         json_t *r = only_request();

@@ -560,7 +560,7 @@ json_t *tu_parse_env(const char *raw)
     if (json_is_false(ok)) {
         const char *type = tu_str(j, "error.type");
         static const char *types[] = {"invalid_request", "invalid_config", "api_error",
-                                      "connection_error", "timeout", "invalid_response"};
+                                      "connection_error", "timeout", "invalid_response", "cancelled"};
         int known = 0;
         for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
             if (strcmp(type, types[i]) == 0) known = 1;
@@ -652,3 +652,289 @@ const tu_endpoint TU_ENDPOINTS[4] = {
     {"completion-model-config", hl_complete_model_configuration, hl_complete_model_configuration_stream,
      "/v4/completion-model-config", "{\"model_config_id\":\"config_Vd9w2a8eCkLzYb5qS1nHu\"}", "model_config_id"},
 };
+
+/* ---- asynchronous calls (issue 10) ------------------------------------------------------ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+
+json_t *tu_parse_item(const char *raw)
+{
+    if (!tu_check(raw != NULL, "library returned a string (not NULL)", __FILE__, __LINE__, NULL)) return NULL;
+    tu_check(strstr(raw, TU_SECRET) == NULL, "returned string never contains the API key", __FILE__, __LINE__,
+             "%s", raw);
+    json_t *j = tu_json(raw);
+    if (!tu_check(json_is_object(j), "returned string is a JSON object", __FILE__, __LINE__, "%.400s", raw)) {
+        json_decref(j);
+        return NULL;
+    }
+    json_t *ok = json_object_get(j, "ok");
+    tu_check(json_is_boolean(ok), "envelope has boolean \"ok\"", __FILE__, __LINE__, "%.400s", raw);
+    if (json_is_false(ok)) {
+        const char *type = tu_str(j, "error.type");
+        static const char *types[] = {"invalid_request", "invalid_config", "api_error", "connection_error",
+                                      "timeout", "invalid_response", "cancelled"};
+        int known = 0;
+        for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
+            if (strcmp(type, types[i]) == 0) known = 1;
+        tu_check(known, "error.type is one of the seven types", __FILE__, __LINE__, "%.400s", raw);
+        const char *msg = tu_str(j, "error.message");
+        tu_check(msg && msg[0], "error.message is a non-empty string", __FILE__, __LINE__, "%.400s", raw);
+    }
+    return j;
+}
+
+static long stat_of(int tls, const char *key)
+{
+    json_t *st = tls ? tu_tls_stats() : tu_stats();
+    json_t *v = json_object_get(st, key);
+    long r = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+    json_decref(st);
+    return r;
+}
+
+long tu_stat(const char *key) { return stat_of(0, key); }
+long tu_tls_stat(const char *key) { return stat_of(1, key); }
+
+long tu_wait_stat(const char *key, long value, double seconds)
+{
+    double end = tu_now() + seconds;
+    long v = tu_stat(key);
+    while (v != value && tu_now() < end) {
+        tu_sleep(0.02);
+        v = tu_stat(key);
+    }
+    return v;
+}
+
+int tu_blackhole_open(tu_blackhole *b)
+{
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < 4; i++) b->fillers[i] = -1;
+    b->listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (b->listener < 0 || bind(b->listener, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(b->listener, (struct sockaddr *)&a, &len) != 0 || listen(b->listener, 0) != 0)
+        return 0;
+    b->port = ntohs(a.sin_port);
+    for (int i = 0; i < 4; i++) {
+        b->fillers[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (b->fillers[i] < 0) return 0;
+        fcntl(b->fillers[i], F_SETFL, O_NONBLOCK);
+        (void)connect(b->fillers[i], (struct sockaddr *)&a, sizeof a);
+    }
+    tu_sleep(0.1);
+    return 1;
+}
+
+void tu_blackhole_close(tu_blackhole *b)
+{
+    for (int i = 0; i < 4; i++)
+        if (b->fillers[i] >= 0) close(b->fillers[i]);
+    if (b->listener >= 0) close(b->listener);
+    b->listener = -1;
+    for (int i = 0; i < 4; i++) b->fillers[i] = -1;
+}
+
+char *tu_gzip_b64(const char *text)
+{
+    char in[] = "/tmp/hl-gzip-in.XXXXXX";
+    int fd = mkstemp(in);
+    if (fd < 0) return NULL;
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len) {
+        close(fd);
+        unlink(in);
+        return NULL;
+    }
+    close(fd);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import gzip,base64,sys; "
+             "sys.stdout.write(base64.b64encode(gzip.compress(open(sys.argv[1],\"rb\").read())).decode())' %s",
+             in);
+    FILE *p = popen(cmd, "r");
+    buf_t b = {0};
+    if (p) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) write_cb(chunk, 1, n, &b);
+        if (pclose(p) != 0) {
+            free(b.data);
+            b.data = NULL;
+        }
+    }
+    unlink(in);
+    return b.data;
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} async_impl;
+
+void tu_async_init(tu_async *a, int stream)
+{
+    memset(a, 0, sizeof *a);
+    a->stream = stream;
+    async_impl *im = calloc(1, sizeof *im);
+    pthread_mutex_init(&im->mu, NULL);
+    pthread_cond_init(&im->cv, NULL);
+    a->impl = im;
+}
+
+void tu_async_destroy(tu_async *a)
+{
+    async_impl *im = a->impl;
+    if (!im) return;
+    pthread_mutex_lock(&im->mu);
+    for (int i = 0; i < TU_ASYNC_MAX; i++) {
+        free(a->raw[i]);
+        a->raw[i] = NULL;
+    }
+    pthread_mutex_unlock(&im->mu);
+    pthread_mutex_destroy(&im->mu);
+    pthread_cond_destroy(&im->cv);
+    free(im);
+    a->impl = NULL;
+}
+
+static int item_is_event(const char *raw)
+{
+    json_t *j = raw ? json_loads(raw, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL) : NULL;
+    int ev = j && json_is_true(json_object_get(j, "ok")) && json_object_get(j, "event") != NULL;
+    json_decref(j);
+    return ev;
+}
+
+static pthread_mutex_t g_run_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_run_now = 0, g_run_max = 0;
+
+int tu_async_max_running(void)
+{
+    pthread_mutex_lock(&g_run_mu);
+    int m = g_run_max;
+    g_run_max = 0;
+    pthread_mutex_unlock(&g_run_mu);
+    return m;
+}
+
+void tu_async_cb(hl_call *call, char *item_json, void *user_data)
+{
+    tu_async *a = user_data;
+    async_impl *im = a->impl;
+    int terminal = !a->stream || !item_is_event(item_json);
+    int do_free = 0, do_cancel = 0;
+    pthread_mutex_lock(&g_run_mu);
+    if (++g_run_now > g_run_max) g_run_max = g_run_now;
+    pthread_mutex_unlock(&g_run_mu);
+    pthread_mutex_lock(&im->mu);
+    if (a->running) a->concurrent++;
+    a->running = 1;
+    if (a->n < TU_ASYNC_MAX) a->raw[a->n] = item_json ? strdup(item_json) : NULL;
+    if (a->terminal) a->after_terminal++;
+    if (a->freed) a->after_free++;
+    if (a->caller && pthread_equal(pthread_self(), (pthread_t)a->caller)) a->on_caller_thread++;
+    a->call_seen = call;
+    a->n++;
+    if (a->n == 1 && a->cancel_in_cb) do_cancel = 1;
+    if ((a->free_in_cb == 1 && terminal) || (a->free_in_cb == 2 && a->n == 1)) do_free = 1;
+    pthread_mutex_unlock(&im->mu);
+    hl_free(item_json);
+    if (do_cancel) hl_call_cancel(call);
+    if (do_free) {
+        hl_call_free(call);
+        pthread_mutex_lock(&im->mu);
+        a->freed = 1;
+        pthread_mutex_unlock(&im->mu);
+    }
+    pthread_mutex_lock(&im->mu);
+    a->running = 0;
+    if (terminal && !a->terminal) {
+        a->terminal = 1;
+        a->t_terminal = tu_now();
+    }
+    pthread_cond_broadcast(&im->cv);
+    pthread_mutex_unlock(&im->mu);
+    pthread_mutex_lock(&g_run_mu);
+    g_run_now--;
+    pthread_mutex_unlock(&g_run_mu);
+}
+
+hl_call *tu_async_start(tu_async *a, hl_client *c, const char *name, const char *request, const char *options)
+{
+    async_impl *im = a->impl;
+    pthread_mutex_lock(&im->mu);
+    a->caller = (unsigned long)pthread_self();
+    pthread_mutex_unlock(&im->mu);
+    return hl_call_start(c, name, request, options, tu_async_cb, a);
+}
+
+static void deadline_of(struct timespec *ts, double seconds)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    double s = (double)ts->tv_sec + (double)ts->tv_nsec / 1e9 + seconds;
+    ts->tv_sec = (time_t)s;
+    ts->tv_nsec = (long)((s - (double)ts->tv_sec) * 1e9);
+}
+
+int tu_async_wait(tu_async *a, double seconds)
+{
+    async_impl *im = a->impl;
+    struct timespec ts;
+    deadline_of(&ts, seconds);
+    pthread_mutex_lock(&im->mu);
+    while (!a->terminal) {
+        if (pthread_cond_timedwait(&im->cv, &im->mu, &ts) == ETIMEDOUT) break;
+    }
+    int r = a->terminal;
+    pthread_mutex_unlock(&im->mu);
+    return r;
+}
+
+int tu_async_wait_items(tu_async *a, int n, double seconds)
+{
+    async_impl *im = a->impl;
+    struct timespec ts;
+    deadline_of(&ts, seconds);
+    pthread_mutex_lock(&im->mu);
+    while (a->n < n && !a->terminal) {
+        if (pthread_cond_timedwait(&im->cv, &im->mu, &ts) == ETIMEDOUT) break;
+    }
+    int r = a->n;
+    pthread_mutex_unlock(&im->mu);
+    return r;
+}
+
+void tu_async_mark_freed(tu_async *a)
+{
+    async_impl *im = a->impl;
+    pthread_mutex_lock(&im->mu);
+    a->freed = 1;
+    pthread_mutex_unlock(&im->mu);
+}
+
+json_t *tu_async_item(tu_async *a, int i)
+{
+    async_impl *im = a->impl;
+    pthread_mutex_lock(&im->mu);
+    char *raw = (i >= 0 && i < a->n && i < TU_ASYNC_MAX && a->raw[i]) ? strdup(a->raw[i]) : NULL;
+    pthread_mutex_unlock(&im->mu);
+    json_t *j = raw ? tu_parse_item(raw) : NULL;
+    free(raw);
+    return j;
+}
+
+int tu_async_count(tu_async *a)
+{
+    async_impl *im = a->impl;
+    pthread_mutex_lock(&im->mu);
+    int n = a->n;
+    pthread_mutex_unlock(&im->mu);
+    return n;
+}

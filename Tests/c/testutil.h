@@ -169,3 +169,71 @@ extern const tu_endpoint TU_ENDPOINTS[4];
 #define TU_REQ "{\"model_config\":" TU_MC "}"
 
 #endif /* HL_TESTUTIL_H */
+
+/* ---- asynchronous calls (issue 10) ---------------------------------------------------------
+ * Added for test_engine.c / test_batch.c; nothing above changed. */
+
+/* Like tu_parse_env, but "cancelled" is also a known error.type (items of hl_call_start's
+ * callback and of hl_stream_next after hl_stream_cancel). */
+json_t *tu_parse_item(const char *raw);
+
+/* One value of the server's /_control/stats as an integer (-1 when absent). */
+long tu_stat(const char *key);
+long tu_tls_stat(const char *key);
+/* Poll /_control/stats until stats[key] == value or `seconds` pass; returns the last value. */
+long tu_wait_stat(const char *key, long value, double seconds);
+
+/* A listening socket on 127.0.0.1 whose accept queue is full: a connection attempt to `port`
+ * hangs in SYN_SENT (the kernel drops its SYN). tu_blackhole_open returns 1 on success. */
+typedef struct {
+    int listener;
+    int fillers[4];
+    int port;
+} tu_blackhole;
+int tu_blackhole_open(tu_blackhole *b);
+void tu_blackhole_close(tu_blackhole *b);
+
+/* gzip(text) as base64 (made by python3 at test time); malloc'd, free(); NULL on failure. */
+char *tu_gzip_b64(const char *text);
+
+/* Collects the items an hl_call_start callback receives (thread-safe; the callback must be
+ * tu_async_cb with a tu_async * as user_data). An item is terminal when the call is not a
+ * stream, or when it is not {"ok":true,"event":...}. */
+#define TU_ASYNC_MAX 64
+typedef struct tu_async {
+    int stream;                 /* set before hl_call_start: the call has "stream": true */
+    int free_in_cb;             /* 1: hl_call_free(call) from the callback on the terminal
+                                   item; 2: on the first item */
+    int cancel_in_cb;           /* cancel the call from the callback on the first item */
+    int n;                      /* items received */
+    int after_terminal;         /* items received after the terminal one */
+    int after_free;             /* items received after `freed` was set */
+    int terminal;               /* terminal item received */
+    int freed;                  /* set by the test after hl_call_free returned */
+    int on_caller_thread;       /* items delivered on the thread that set `caller` */
+    int concurrent;             /* callbacks of this collector seen running at once */
+    int running;
+    void *call_seen;            /* the hl_call * the callback received */
+    unsigned long caller;       /* pthread_t of the starting thread (set by tu_async_start) */
+    double t_terminal;          /* tu_now() when the terminal item arrived */
+    char *raw[TU_ASYNC_MAX];    /* the first TU_ASYNC_MAX items (malloc'd copies) */
+    void *impl;                 /* mutex + condition (internal) */
+} tu_async;
+void tu_async_init(tu_async *a, int stream);
+void tu_async_destroy(tu_async *a);   /* frees the copies */
+void tu_async_cb(hl_call *call, char *item_json, void *user_data);
+/* hl_call_start with tu_async_cb; sets a->caller to this thread. */
+hl_call *tu_async_start(tu_async *a, hl_client *c, const char *name, const char *request, const char *options);
+/* Wait until the terminal item arrived or `seconds` passed; returns 1 if it arrived. */
+int tu_async_wait(tu_async *a, double seconds);
+/* Wait until at least n items arrived (or the terminal one, or `seconds`); returns a->n. */
+int tu_async_wait_items(tu_async *a, int n, double seconds);
+/* Mark the collector freed (under its lock), after hl_call_free returned. */
+void tu_async_mark_freed(tu_async *a);
+/* Item i parsed with tu_parse_item (new reference, or NULL when there is no such item). */
+json_t *tu_async_item(tu_async *a, int i);
+/* a->n etc. read under the lock */
+int tu_async_count(tu_async *a);
+/* The most tu_async_cb callbacks (of any collector) seen running at the same time since the
+ * last call (the engine runs one client's callbacks one at a time); resets the count. */
+int tu_async_max_running(void);

@@ -46,11 +46,18 @@ public enum Envelope {
         ]))
     }
 
-    /// `{"ok":true,"event":<raw event JSON>}` built around the event's bytes, untouched.
-    public static func streamEvent(rawJSON: [UInt8]) -> [UInt8] {
+    /// `{"ok":true,"event":<raw event JSON>}` built around the event's bytes, untouched; the
+    /// first event of a stream also carries the answer's `"status"` and `"headers"` (`head`).
+    public static func streamEvent(rawJSON: [UInt8], head: ResponseHead? = nil) -> [UInt8] {
         var output: [UInt8] = Array(#"{"ok":true,"event":"#.utf8)
         output.reserveCapacity(output.count + rawJSON.count + 1)
         output.append(contentsOf: rawJSON)
+        if let head {
+            output.append(contentsOf: #","status":"#.utf8)
+            JSONSerializer.writeInteger(head.status, to: &output)
+            output.append(contentsOf: #","headers":"#.utf8)
+            JSONSerializer.write(.object(head.headers), to: &output)
+        }
         output.append(UInt8(ascii: "}"))
         return output
     }
