@@ -15,11 +15,13 @@ A drop-in for the official Python SDK 0.5.16's completion calls::
     for event in humanloop.complete_stream(project="demo", model_config={...}):
         print(event["data"][0]["output"], end="")
 
-The client is thread-safe. ``acomplete`` & co. run the blocking call in ``asyncio.to_thread``.
+The client is thread-safe. Every call runs on the library's engine: ``acomplete`` & co. are real
+asyncio (no thread per call); blocking calls can be interrupted with Ctrl-C.
 """
 
 from ._client import ApiResponse, Headers, Humanloop
 from ._errors import (
+    ApiCancelledError,
     ApiConnectionError,
     ApiException,
     ApiStreamingException,
@@ -38,7 +40,7 @@ __version__ = "0.1.0"
 
 for _cls in (Humanloop, ApiResponse, Headers, CompletionStream, AsyncCompletionStream, HumanloopError,
              ApiException, ApiStreamingException, InvalidRequestError, InvalidConfigError,
-             ApiConnectionError, ApiTimeoutError, InvalidResponseError):
+             ApiConnectionError, ApiTimeoutError, InvalidResponseError, ApiCancelledError):
     _cls.__module__ = __name__  # tracebacks and reprs show humanloop_native.ApiException
 del _cls
 
@@ -64,6 +66,7 @@ __all__ = [
     "ApiConnectionError",
     "ApiTimeoutError",
     "InvalidResponseError",
+    "ApiCancelledError",
     "LIBRARY_PATH",
     "lib_version",
     "__version__",

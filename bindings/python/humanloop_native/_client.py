@@ -9,13 +9,15 @@ import json
 import math
 import re
 import threading
-from typing import (Any, Callable, Concatenate, Coroutine, Dict, List, Mapping, Optional, ParamSpec, Tuple,
-                    TypeVar, Union)
+from typing import (Any, Callable, Concatenate, Coroutine, Dict, Iterable, List, Mapping, Optional, ParamSpec,
+                    Tuple, TypeVar, Union)
 
-from ._errors import InvalidConfigError, InvalidRequestError, error_from_envelope
+from . import _engine
+from ._engine import NativeClient
+from ._errors import HumanloopError, InvalidConfigError, InvalidRequestError, error_from_envelope
 from ._logging import sync_level as sync_log_level
 from ._native import lib, take_string
-from ._stream import AsyncCompletionStream, CompletionStream
+from ._stream import AsyncCompletionStream, CompletionStream, StreamRequest
 
 __all__ = ["Humanloop", "ApiResponse", "Headers"]
 
@@ -84,8 +86,14 @@ _CONFIG_KEYS = (
     "api_key", "host", "openai_api_key", "openai_azure_api_key", "openai_azure_endpoint_api_key",
     "ai21_api_key", "mock_api_key", "anthropic_api_key", "cohere_api_key", "timeout",
     "connect_timeout", "low_speed_timeout", "user_agent", "max_retries", "retry_base_delay",
-    "retry_max_delay", "max_response_bytes", "ca_bundle", "proxy", "log_level",
+    "retry_max_delay", "max_response_bytes", "ca_bundle", "proxy", "log_level", "max_connections",
 )
+
+#: Per-call options (keyword arguments of every call, named as in openai-python).
+_OPTION_NAMES = frozenset(("timeout", "max_retries", "extra_headers"))
+
+#: Seconds the blocking calls wait at a time (so that Ctrl-C is handled between slices).
+_WAIT_SLICE = 0.1
 
 
 def _json_default(value: Any) -> Any:
@@ -123,8 +131,20 @@ def _bad_value(value: Any, path: str) -> Optional[Tuple[str, str]]:
 
 def _given(scope: Mapping[str, Any]) -> Dict[str, Any]:
     """The body fields of a call: its keyword arguments (``locals()`` at the top of the
-    method, in signature order) without ``self``; ``_encode`` drops the ones left at None."""
-    return {name: value for name, value in scope.items() if name != "self"}
+    method, in signature order) without ``self`` and the per-call options; ``_encode`` drops
+    the ones left at None."""
+    return {name: value for name, value in scope.items() if name != "self" and name not in _OPTION_NAMES}
+
+
+def _settle(future: "asyncio.Future[Dict[str, Any]]", item: Dict[str, Any]) -> None:
+    if not future.done():
+        future.set_result(item)
+
+
+def _outcome(envelope: Mapping[str, Any]) -> "ApiResponse":
+    if envelope.get("ok"):
+        return ApiResponse(envelope)
+    raise error_from_envelope(envelope)
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:
@@ -156,26 +176,35 @@ def _variant(call: Callable[..., Any], name: str, signature: inspect.Signature, 
     call.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
 
 
-def _asynchronous(method: Callable[Concatenate["Humanloop", P], R]) -> Callable[Concatenate["Humanloop", P], Coroutine[Any, Any, R]]:
-    """``a<method>``: the blocking call run in the default thread executor."""
+def _asynchronous(method: Callable[Concatenate["Humanloop", P], R], name: bytes) -> Callable[Concatenate["Humanloop", P], Coroutine[Any, Any, R]]:
+    """``a<method>``: the call on the library's engine, awaited (no thread)."""
+    signature = inspect.signature(method)
 
     async def call(self: "Humanloop", /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(method, self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)  # TypeError for unknown or missing arguments
+        payload, options = self._prepare(bound.arguments)
+        envelope = await self._arun(name, payload, options)
+        result: R = _outcome(envelope)  # type: ignore[assignment]
+        return result
 
-    _variant(call, "a" + method.__name__, inspect.signature(method), "ApiResponse",
-             f"""Async ``{method.__name__}``: runs the blocking call in the default thread executor
-        (``asyncio.to_thread``), so the event loop stays free. Same arguments, result and errors.""")
+    _variant(call, "a" + method.__name__, signature, "ApiResponse",
+             f"""Async ``{method.__name__}``: the call runs on the library's engine (libcurl's multi
+        interface, no thread per call) and the coroutine awaits its answer, so thousands can be in
+        flight. Same arguments, result and errors. Cancelling the task (``task.cancel()``,
+        ``asyncio.wait_for`` running out) cancels the transfer and closes its connection.""")
     return call
 
 
 _STREAM_DOC = """Streaming ``{name}``: returns an iterator of whole event dicts, in arrival order.
 
         ``stream`` is accepted for compatibility with the SDK's signature and ignored (the
-        library always sends ``"stream": true``). Arguments are validated at once
-        (``InvalidRequestError``); every other error (``ApiStreamingException`` for a non-2xx
-        status, connection errors, timeouts, a stream cut short) is raised from the iterator.
-        Breaking out of the loop, ``close()``, ``with`` or garbage collection closes the
-        connection. After the end, ``.status``, ``.headers``, ``.round_trip_time`` are set.
+        library always sends ``"stream": true``). Arguments Python cannot send raise
+        ``InvalidRequestError`` at once; every other error (``InvalidRequestError`` from the
+        library, ``ApiStreamingException`` for a non-2xx status, connection errors, timeouts, a
+        stream cut short) is raised from the iterator. Breaking out of the loop, ``close()``,
+        ``with``, garbage collection or Ctrl-C closes the connection. After the end,
+        ``.status``, ``.headers``, ``.round_trip_time`` are set. ``r = await
+        humanloop.{stream_name}(...)`` gives the official SDK's async form (``r.content``).
         """
 
 
@@ -184,31 +213,32 @@ def _stream_name(method: Callable[..., Any]) -> str:
     return method.__name__.replace("_model_configuration", "_model_config") + "_stream"
 
 
-def _streaming(method: Callable[Concatenate["Humanloop", P], Any],
-               function: Callable[[Optional[int], bytes], Optional[int]]) -> Callable[Concatenate["Humanloop", P], CompletionStream]:
+def _streaming(method: Callable[Concatenate["Humanloop", P], Any], name: bytes) -> Callable[Concatenate["Humanloop", P], CompletionStream]:
     """``<method>_stream``: the same keyword arguments, an iterator of events."""
     signature = inspect.signature(method)
 
     def call(self: "Humanloop", /, *args: P.args, **kwargs: P.kwargs) -> CompletionStream:
         bound = signature.bind(self, *args, **kwargs)  # TypeError for unknown or missing arguments
-        return self._open_stream(function, _given(bound.arguments))
+        return CompletionStream(self._stream_request(name, bound.arguments))
 
-    _variant(call, _stream_name(method), signature, "CompletionStream", _STREAM_DOC.format(name=method.__name__))
+    _variant(call, _stream_name(method), signature, "CompletionStream",
+             _STREAM_DOC.format(name=method.__name__, stream_name=_stream_name(method)))
     return call
 
 
-def _asynchronous_streaming(method: Callable[Concatenate["Humanloop", P], Any],
-                            function: Callable[[Optional[int], bytes], Optional[int]]) -> Callable[Concatenate["Humanloop", P], AsyncCompletionStream]:
+def _asynchronous_streaming(method: Callable[Concatenate["Humanloop", P], Any], name: bytes) -> Callable[Concatenate["Humanloop", P], AsyncCompletionStream]:
     """``a<method>_stream``: the async-iterator twin of the stream."""
-    stream = _streaming(method, function)
+    signature = inspect.signature(method)
 
     def call(self: "Humanloop", /, *args: P.args, **kwargs: P.kwargs) -> AsyncCompletionStream:
-        return AsyncCompletionStream(stream(self, *args, **kwargs))
+        bound = signature.bind(self, *args, **kwargs)
+        return AsyncCompletionStream(self._stream_request(name, bound.arguments))
 
-    name = "a" + _stream_name(method)
-    _variant(call, name, inspect.signature(method), "AsyncCompletionStream",
-             f"""Async-iterator twin of ``{stream.__name__}`` (each step runs in ``asyncio.to_thread``):
-        ``async for event in humanloop.{name}(...)``.""")
+    stream_name = "a" + _stream_name(method)
+    _variant(call, stream_name, signature, "AsyncCompletionStream",
+             f"""Async-iterator twin of ``{_stream_name(method)}``, delivered by the library's engine
+        (no thread): ``async for event in humanloop.{stream_name}(...)``, or the SDK's
+        ``r = await humanloop.{stream_name}(...)`` then ``async for tok in r.content``.""")
     return call
 
 
@@ -242,10 +272,13 @@ class Humanloop:
     calls), backed by libhumanloop.
 
     Thread-safe: one client may be used by any number of threads at once (connections are
-    pooled and kept alive; ctypes releases the GIL during every call). Close it with
+    pooled and kept alive). Every call runs on the library's engine (libcurl's multi
+    interface on one library-owned thread): the ``a``-prefixed methods await it without any
+    thread of their own, and the blocking methods wait for it in short slices, so Ctrl-C
+    interrupts them (``KeyboardInterrupt``) and cancels the transfer. Close the client with
     ``close()``, a ``with`` block, or let garbage collection do it; calls in flight finish
-    first. The ``a``-prefixed async methods run the blocking call in the default thread
-    executor (``asyncio.to_thread``).
+    first. ``with_options(...)`` makes a client with other per-call defaults that shares this
+    one's connections.
     """
 
     def __init__(
@@ -271,6 +304,7 @@ class Humanloop:
         ca_bundle: Optional[str] = None,
         proxy: Optional[str] = None,
         log_level: Optional[str] = None,
+        max_connections: Optional[int] = None,
     ) -> None:
         """Create a client.
 
@@ -294,17 +328,19 @@ class Humanloop:
                 bodies; never a key); default HUMANLOOP_LOG. Lines go to
                 ``logging.getLogger("humanloop_native")`` (to stderr when logging is not
                 configured); that logger's level also turns them on.
+            max_connections: the most connections opened to the host at once (default 1000,
+                as in openai-python); more calls wait in a queue.
 
         Raises:
             InvalidConfigError: (also a ValueError) the configuration is unusable.
         """
-        self._handle: Optional[int] = None
+        self._native: Optional[NativeClient] = None
         self._lock = threading.Lock()
-        self._inflight = 0
         self._closed = False
+        self._defaults: Dict[str, Any] = {}
         if isinstance(api_key, Mapping):
             api_key = api_key.get("APIKeyHeader")
-        values = locals()
+        values = dict(locals())
         config = {key: values[key] for key in _CONFIG_KEYS if values[key] is not None}
         try:
             config_json = json.dumps(config, separators=(",", ":"), ensure_ascii=False,
@@ -325,35 +361,27 @@ class Humanloop:
                 for problem in details.get("errors") or []:
                     problem["message"] = _in_python_words(str(problem.get("message", "")))
             raise error_from_envelope(envelope)
-        self._handle = handle
+        self._native = NativeClient(handle)
 
     # -- lifetime ----------------------------------------------------------------------------
-    def _acquire(self) -> int:
-        with self._lock:
-            if self._closed or self._handle is None:
-                raise RuntimeError("this Humanloop client is closed")
-            self._inflight += 1
-            return self._handle
-
-    def _release(self) -> None:
-        with self._lock:
-            self._inflight -= 1
-            if self._closed and self._inflight == 0:
-                self._free_locked()
-
-    def _free_locked(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            lib.hl_client_free(handle)
+    def _acquire(self) -> Tuple[NativeClient, int]:
+        """A reference to the native client for one call (released by the call)."""
+        native = self._native
+        if self._closed or native is None:
+            raise RuntimeError("this Humanloop client is closed")
+        return native, native.acquire()
 
     def close(self) -> None:
-        """Release the client and its connections. Idempotent. Calls still running in other
-        threads finish first (the release happens when the last one returns); open streams
-        keep working until they are closed."""
+        """Release the client. Idempotent. Calls and streams still running finish first (the
+        library client, shared with the clients made by ``with_options``, is released when the
+        last of them is done); a call on this object afterwards raises RuntimeError."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            if self._inflight == 0:
-                self._free_locked()
+            native = self._native
+        if native is not None:
+            native.release()
 
     @property
     def closed(self) -> bool:
@@ -367,14 +395,48 @@ class Humanloop:
 
     def __del__(self) -> None:
         try:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                lib.hl_client_free(handle)
-        except Exception:  # interpreter shutdown, or __init__ failed early
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown, or __init__ failed early
             pass
 
     def __repr__(self) -> str:
         return f"<Humanloop {'closed' if self._closed else 'open'}>"
+
+    def with_options(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        connect_timeout: Optional[float] = None,
+        low_speed_timeout: Optional[float] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> "Humanloop":
+        """A client with other defaults for every call, sharing this client's connections and
+        configuration (as openai-python's ``client.with_options(timeout=..., max_retries=...)``).
+
+        Args:
+            timeout: seconds for each attempt of a call.
+            max_retries: retries of connection failures and 408/409/429/5xx.
+            connect_timeout, low_speed_timeout: as in the constructor.
+            extra_headers: request headers added to every call (merged with this client's).
+
+        The library client lives as long as any client sharing it (or a call of one) does;
+        closing one of them does not disturb the others.
+        """
+        native, _ = self._acquire()
+        clone = object.__new__(type(self))
+        clone._native = native
+        clone._lock = threading.Lock()
+        clone._closed = False
+        defaults = dict(self._defaults)
+        for key, value in (("timeout", timeout), ("max_retries", max_retries),
+                           ("connect_timeout", connect_timeout), ("low_speed_timeout", low_speed_timeout)):
+            if value is not None:
+                defaults[key] = value
+        if extra_headers:
+            defaults["headers"] = {**defaults.get("headers", {}), **dict(extra_headers)}
+        clone._defaults = defaults
+        return clone
 
     @property
     def completions(self) -> _Completions:
@@ -383,35 +445,121 @@ class Humanloop:
         return _Completions(self)
 
     # -- calls -------------------------------------------------------------------------------
-    def _call(self, function: Callable[[int, bytes], Optional[int]],
-              body: Mapping[str, Any]) -> ApiResponse:
-        payload = _encode(body)
-        handle = self._acquire()
+    def _options(self, scope: Mapping[str, Any], stream: bool = False) -> Optional[bytes]:
+        """options_json of a call: the client's defaults (with_options), then the call's
+        ``timeout``, ``max_retries``, ``extra_headers``; None when there are none."""
+        options = dict(self._defaults)
+        timeout, max_retries, extra_headers = (scope.get("timeout"), scope.get("max_retries"),
+                                               scope.get("extra_headers"))
+        if timeout is not None:
+            options["timeout"] = timeout
+        if max_retries is not None:
+            options["max_retries"] = max_retries
+        if extra_headers:
+            if not isinstance(extra_headers, Mapping):
+                message = "extra_headers: expected a dict of header names to values"
+                raise InvalidRequestError(message, path="options.headers",
+                                          errors=[{"path": "options.headers", "message": message}])
+            options["headers"] = {**options.get("headers", {}), **dict(extra_headers)}
+        if stream:
+            options["stream"] = True
+        if not options:
+            return None
         try:
-            pointer = function(handle, payload)
-        finally:
-            self._release()
-        raw = take_string(pointer)
-        if raw is None:
-            raise MemoryError("libhumanloop returned NULL")
-        envelope = json.loads(raw)
-        if envelope.get("ok"):
-            return ApiResponse(envelope)
-        raise error_from_envelope(envelope)
+            return json.dumps(options, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            message = f"options: {exc}"
+            raise InvalidRequestError(message, path="options", errors=[{"path": "options", "message": message}]) from None
 
-    def _open_stream(self, function: Callable[[int, bytes], Optional[int]],
-                     body: Mapping[str, Any]) -> CompletionStream:
-        fields = dict(body)
-        fields.pop("stream", None)  # the library sets "stream": true itself
-        payload = _encode(fields)
-        handle = self._acquire()
+    def _prepare(self, scope: Mapping[str, Any], stream: bool = False) -> Tuple[bytes, Optional[bytes]]:
+        body = _given(scope)
+        if stream:
+            body.pop("stream", None)  # the library sets "stream": true itself
+        return _encode(body), self._options(scope, stream)
+
+    def _run(self, name: bytes, payload: bytes, options: Optional[bytes]) -> Dict[str, Any]:
+        """A call on the engine, waited for in slices (Ctrl-C: KeyboardInterrupt, the transfer
+        is cancelled and its connection closed)."""
+        native, handle = self._acquire()
+        arrived = threading.Lock()
+        arrived.acquire()
+        box: List[Dict[str, Any]] = []
+
+        def sink(item: Dict[str, Any], terminal: bool) -> None:
+            box.append(item)
+            arrived.release()
+
+        call = _engine.start(handle, name, payload, options, sink, native=native)
         try:
-            pointer = function(handle, payload)
+            while not arrived.acquire(timeout=_WAIT_SLICE):
+                pass
+        except BaseException:
+            call.cancel()
+            call.free()
+            raise
+        call.free()
+        return box[0]
+
+    async def _arun(self, name: bytes, payload: bytes, options: Optional[bytes]) -> Dict[str, Any]:
+        """A call on the engine, awaited; a cancelled task cancels the transfer."""
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[Dict[str, Any]]" = loop.create_future()
+        started: List[_engine.Call] = []
+
+        def sink(item: Dict[str, Any], terminal: bool) -> None:
+            try:
+                loop.call_soon_threadsafe(_settle, future, item)
+            except RuntimeError:  # the loop is closed: nobody awaits the call any more
+                if started:
+                    started[0].free()
+
+        native, handle = self._acquire()
+        call = _engine.start(handle, name, payload, options, sink, native=native)
+        started.append(call)
+        try:
+            return await future
+        except BaseException:
+            call.cancel()
+            raise
         finally:
-            self._release()
-        if not pointer:
-            raise MemoryError("libhumanloop returned NULL")
-        return CompletionStream(pointer)
+            call.free()
+
+    def _call(self, name: bytes, scope: Mapping[str, Any]) -> "ApiResponse":
+        payload, options = self._prepare(scope)
+        return _outcome(self._run(name, payload, options))
+
+    def _stream_request(self, name: bytes, scope: Mapping[str, Any]) -> StreamRequest:
+        payload, options = self._prepare(scope, stream=True)
+        native = self._native
+        if self._closed or native is None:
+            raise RuntimeError("this Humanloop client is closed")
+        return StreamRequest(native, name, payload, options or b"{}")
+
+    # -- batches ---------------------------------------------------------------------------
+    def complete_batch(self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 16,
+                       progress: bool = False) -> List[Union["ApiResponse", HumanloopError, Exception]]:
+        """Run many calls on the engine, at most ``concurrency`` at once, and return, in request
+        order, each call's ``ApiResponse`` or its exception (returned, not raised).
+
+        Each request is a dict of the call's keyword arguments plus ``"call"``, the method
+        (``"complete"`` when absent, ``"complete_deployed"``, ``"complete_experiment"``,
+        ``"complete_model_configuration"``, or the SDK's ``"create"``, ``"create_deployed"``,
+        ``"create_experiment"``, ``"create_model_config"``); per-call options (``timeout``,
+        ``max_retries``, ``extra_headers``) may be given in it too. ``progress=True`` shows
+        done/total, the rate and the errors on stderr (tqdm when installed, else one updating
+        line). Ctrl-C cancels the calls in flight and raises KeyboardInterrupt.
+        """
+        from ._batch import run_batch
+
+        return run_batch(self, requests, concurrency, progress)
+
+    async def acomplete_batch(self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 16,
+                              progress: bool = False) -> List[Union["ApiResponse", HumanloopError, Exception]]:
+        """``complete_batch`` awaited: the same requests and results; cancelling the task cancels
+        the calls in flight."""
+        from ._batch import arun_batch
+
+        return await arun_batch(self, requests, concurrency, progress)
 
     # -- the four endpoints (blocking, async, streaming, async streaming) -------------------
 
@@ -434,6 +582,9 @@ class Humanloop:
         stream: Optional[bool] = None,
         suffix: Optional[str] = None,
         user: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
         """Create a completion by providing details of the model configuration in the request.
 
@@ -463,6 +614,10 @@ class Humanloop:
                 iterate instead).
             suffix: text that follows the completion.
             user: end-user ID passed through to the provider.
+            timeout: seconds for each attempt of this call (overrides the client's).
+            max_retries: retries for this call (overrides the client's).
+            extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
+                Content-Type, Content-Length and Host cannot be replaced).
 
         Returns:
             ApiResponse: ``.body`` (the parsed CompletionResponse: ``body["data"]``,
@@ -473,10 +628,10 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete, _given(locals()))
-    acomplete = _asynchronous(complete)
-    complete_stream = _streaming(complete, lib.hl_complete_stream)
-    acomplete_stream = _asynchronous_streaming(complete, lib.hl_complete_stream)
+        return self._call(b"complete", locals())
+    acomplete = _asynchronous(complete, b"complete")
+    complete_stream = _streaming(complete, b"complete")
+    acomplete_stream = _asynchronous_streaming(complete, b"complete")
 
     def complete_deployed(
         self,
@@ -497,6 +652,9 @@ class Humanloop:
         suffix: Optional[str] = None,
         user: Optional[str] = None,
         environment: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
         """Create a completion using the project's active deployment (a model configuration or an experiment).
 
@@ -524,6 +682,10 @@ class Humanloop:
             user: end-user ID passed through to the provider.
             environment: name of the environment whose deployment to use (default: the project's
                 default environment).
+            timeout: seconds for each attempt of this call (overrides the client's).
+            max_retries: retries for this call (overrides the client's).
+            extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
+                Content-Type, Content-Length and Host cannot be replaced).
 
         Returns:
             ApiResponse: ``.body`` (the parsed CompletionResponse: ``body["data"]``,
@@ -534,10 +696,10 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete_deployed, _given(locals()))
-    acomplete_deployed = _asynchronous(complete_deployed)
-    complete_deployed_stream = _streaming(complete_deployed, lib.hl_complete_deployed_stream)
-    acomplete_deployed_stream = _asynchronous_streaming(complete_deployed, lib.hl_complete_deployed_stream)
+        return self._call(b"complete_deployed", locals())
+    acomplete_deployed = _asynchronous(complete_deployed, b"complete_deployed")
+    complete_deployed_stream = _streaming(complete_deployed, b"complete_deployed")
+    acomplete_deployed_stream = _asynchronous_streaming(complete_deployed, b"complete_deployed")
 
     def complete_experiment(
         self,
@@ -558,6 +720,9 @@ class Humanloop:
         stream: Optional[bool] = None,
         suffix: Optional[str] = None,
         user: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
         """Create a completion for a specific experiment.
 
@@ -585,6 +750,10 @@ class Humanloop:
                 ``complete_experiment_stream`` to iterate instead).
             suffix: text that follows the completion.
             user: end-user ID passed through to the provider.
+            timeout: seconds for each attempt of this call (overrides the client's).
+            max_retries: retries for this call (overrides the client's).
+            extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
+                Content-Type, Content-Length and Host cannot be replaced).
 
         Returns:
             ApiResponse: ``.body`` (the parsed CompletionResponse: ``body["data"]``,
@@ -595,10 +764,10 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete_experiment, _given(locals()))
-    acomplete_experiment = _asynchronous(complete_experiment)
-    complete_experiment_stream = _streaming(complete_experiment, lib.hl_complete_experiment_stream)
-    acomplete_experiment_stream = _asynchronous_streaming(complete_experiment, lib.hl_complete_experiment_stream)
+        return self._call(b"complete_experiment", locals())
+    acomplete_experiment = _asynchronous(complete_experiment, b"complete_experiment")
+    complete_experiment_stream = _streaming(complete_experiment, b"complete_experiment")
+    acomplete_experiment_stream = _asynchronous_streaming(complete_experiment, b"complete_experiment")
 
     def complete_model_configuration(
         self,
@@ -619,6 +788,9 @@ class Humanloop:
         stream: Optional[bool] = None,
         suffix: Optional[str] = None,
         user: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
         """Create a completion for a specific model configuration.
 
@@ -645,6 +817,10 @@ class Humanloop:
                 ``complete_model_config_stream`` to iterate instead).
             suffix: text that follows the completion.
             user: end-user ID passed through to the provider.
+            timeout: seconds for each attempt of this call (overrides the client's).
+            max_retries: retries for this call (overrides the client's).
+            extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
+                Content-Type, Content-Length and Host cannot be replaced).
 
         Returns:
             ApiResponse: ``.body`` (the parsed CompletionResponse: ``body["data"]``,
@@ -655,7 +831,7 @@ class Humanloop:
             InvalidRequestError: the arguments are not a valid request (nothing sent).
             ApiConnectionError, ApiTimeoutError, InvalidResponseError: see their docs.
         """
-        return self._call(lib.hl_complete_model_configuration, _given(locals()))
-    acomplete_model_configuration = _asynchronous(complete_model_configuration)
-    complete_model_config_stream = _streaming(complete_model_configuration, lib.hl_complete_model_configuration_stream)
-    acomplete_model_config_stream = _asynchronous_streaming(complete_model_configuration, lib.hl_complete_model_configuration_stream)
+        return self._call(b"complete_model_configuration", locals())
+    acomplete_model_configuration = _asynchronous(complete_model_configuration, b"complete_model_configuration")
+    complete_model_config_stream = _streaming(complete_model_configuration, b"complete_model_configuration")
+    acomplete_model_config_stream = _asynchronous_streaming(complete_model_configuration, b"complete_model_configuration")

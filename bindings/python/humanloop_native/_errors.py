@@ -7,7 +7,12 @@
     ├── InvalidConfigError (ValueError)     unusable client configuration (from Humanloop(...))
     ├── ApiConnectionError (ConnectionError)  connection refused/reset, DNS, TLS
     ├── ApiTimeoutError (TimeoutError)      the call or its connection phase ran out of time
-    └── InvalidResponseError            a 2xx answer whose body is not a JSON object: .status .body
+    ├── InvalidResponseError            a 2xx answer whose body is not a JSON object: .status .body
+    └── ApiCancelledError               the call or stream was cancelled (stream.cancel(), ...)
+
+A cancelled asyncio task raises ``asyncio.CancelledError`` as usual, and Ctrl-C during a
+blocking call ``KeyboardInterrupt``; ``ApiCancelledError`` is what a call or stream that was
+cancelled by other means reports.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "ApiConnectionError",
     "ApiTimeoutError",
     "InvalidResponseError",
+    "ApiCancelledError",
     "error_from_envelope",
 ]
 
@@ -34,7 +40,7 @@ class HumanloopError(Exception):
     Attributes:
         message: one readable sentence (never contains an API key).
         type: the library's error type ("api_error", "invalid_request", "invalid_config",
-            "connection_error", "timeout" or "invalid_response").
+            "connection_error", "timeout", "invalid_response" or "cancelled").
         attempts: how many HTTP attempts were made (0 when nothing was sent).
         error: the library's error object as a dict (every field it reported).
     """
@@ -168,6 +174,14 @@ class InvalidResponseError(HumanloopError):
         self.body = body
 
 
+class ApiCancelledError(HumanloopError):
+    """The call or stream was cancelled before it ended (``CompletionStream.cancel()`` from
+    another thread, a client released with calls in flight). Not an ``asyncio.CancelledError``:
+    a cancelled asyncio task raises that one, as always."""
+
+    type = "cancelled"
+
+
 def error_from_envelope(envelope: Mapping[str, Any], *, streaming: bool = False) -> HumanloopError:
     """Build the exception matching a failure envelope ``{"ok":false,"error":{...},"attempts":n}``."""
     err = envelope.get("error")
@@ -190,5 +204,6 @@ def error_from_envelope(envelope: Mapping[str, Any], *, streaming: bool = False)
     simple: Type[HumanloopError] = {
         "connection_error": ApiConnectionError,
         "timeout": ApiTimeoutError,
+        "cancelled": ApiCancelledError,
     }.get(str(kind), HumanloopError)
     return simple(message, attempts=attempts, error=err)

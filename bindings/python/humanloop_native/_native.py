@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-__all__ = ["lib", "library_path", "take_string", "SONAME"]
+__all__ = ["lib", "library_path", "take_string", "SONAME", "LOG_CALLBACK", "CALL_CALLBACK"]
 
 SONAME = "libhumanloop.so.0"
 
@@ -36,6 +36,10 @@ _c_void_p = ctypes.c_void_p
 
 #: hl_log_callback: void (*)(int level, const char *line, void *user_data)
 LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+
+#: hl_callback: void (*)(hl_call *call, char *item_json, void *user_data). item_json is declared
+#: c_void_p (not c_char_p) so that the pointer itself arrives and can be released with hl_free.
+CALL_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 
 
 def _declare(cdll: ctypes.CDLL) -> None:
@@ -65,6 +69,20 @@ def _declare(cdll: ctypes.CDLL) -> None:
     cdll.hl_free.restype = None
     cdll.hl_set_log_callback.argtypes = [LOG_CALLBACK, _c_void_p, ctypes.c_int]
     cdll.hl_set_log_callback.restype = None
+    cdll.hl_stream_cancel.argtypes = [_c_void_p]
+    cdll.hl_stream_cancel.restype = None
+
+    # The engine (asynchronous calls), issue 10.
+    cdll.hl_call_start.argtypes = [_c_void_p, _c_char_p, _c_char_p, _c_char_p, CALL_CALLBACK, _c_void_p]
+    cdll.hl_call_start.restype = _c_void_p  # hl_call*
+    cdll.hl_call_cancel.argtypes = [_c_void_p]
+    cdll.hl_call_cancel.restype = None
+    cdll.hl_call_free.argtypes = [_c_void_p]
+    cdll.hl_call_free.restype = None
+    cdll.hl_call_run.argtypes = [_c_void_p, _c_char_p, _c_char_p, _c_char_p]
+    cdll.hl_call_run.restype = _c_void_p  # char*, owned by the caller -> hl_free
+    cdll.hl_batch.argtypes = [_c_void_p, _c_char_p]
+    cdll.hl_batch.restype = _c_void_p  # char*, owned by the caller -> hl_free
 
 
 def _candidates() -> List[Tuple[str, str]]:

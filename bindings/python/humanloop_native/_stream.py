@@ -1,38 +1,73 @@
-"""Iterators over the events of a streaming completion."""
+"""Iterators over the events of a streaming completion, driven by the library's engine.
+
+A stream is started lazily (first ``next()``, ``async for`` step or ``await``) with
+``hl_call_start(..., {"stream": true})``; the engine thread hands every item to the stream (a
+queue for the blocking iterator, ``loop.call_soon_threadsafe`` for the async one). No thread is
+started and no executor is used.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import collections
+import queue
 import threading
-from typing import Any, AsyncIterator, Dict, Generator, Iterator, Optional
+from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterator, Optional
 
-from ._errors import HumanloopError, error_from_envelope
-from ._native import lib, take_string
+from . import _engine
+from ._engine import Call, NativeClient
+from ._errors import ApiCancelledError, ApiConnectionError, HumanloopError, error_from_envelope
 
-__all__ = ["CompletionStream", "AsyncCompletionStream"]
+__all__ = ["CompletionStream", "AsyncCompletionStream", "StreamRequest"]
 
-_END = object()
+_CLOSED: Dict[str, Any] = {"ok": False, "closed": True}  # put in a queue by close()
+_WAIT_SLICE = 0.1  # seconds: the blocking iterator wakes this often (Ctrl-C is handled)
 
 
-class CompletionStream(Iterator[Dict[str, Any]]):
-    """A plain iterator over the events of one streaming call, each a whole event dict.
+class StreamRequest:
+    """What a stream will start: the native client (a reference is held until the stream is
+    released), the call name, the request JSON and the options JSON."""
 
-    Each item is the JSON object the server sent (``{"data": [{"id": ..., "output": ...,
-    "finish_reason": ..., "index": ...}], ...}``), untouched, in arrival order. The connection is
-    opened lazily by the first ``next()`` and closed when the stream ends, when ``close()`` is
-    called, when a ``with`` block exits, or when the object is garbage-collected (so breaking
-    out of ``for event in humanloop.complete_stream(...)`` closes it at once).
+    __slots__ = ("native", "client", "name", "payload", "options")
 
-    An error (non-2xx status, connection failure, timeout, a stream cut short, invalid request)
-    is raised from the iterator as the matching ``HumanloopError`` subclass; a non-2xx status
-    raises ``ApiStreamingException`` (a subclass of ``ApiException``).
+    def __init__(self, native: NativeClient, name: bytes, payload: bytes, options: bytes) -> None:
+        self.client = native.acquire()  # RuntimeError when the client is closed
+        self.native: Optional[NativeClient] = native
+        self.name = name
+        self.payload = payload
+        self.options = options
 
-    After the stream ended cleanly, ``status``, ``headers``, ``round_trip_time``, ``attempts``
-    and ``event_count`` describe the response; before that they are ``None``.
+    def release(self) -> None:
+        native, self.native = self.native, None
+        if native is not None:
+            native.release()
 
-    A stream may be consumed from any thread, but from one thread at a time.
-    """
+
+def sdk_items(event: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    """The official SDK's stream items of one event: one per sample of ``event["data"]``,
+    ``{"output", "id", "index", "finish_reason", "model_config_id", "tool_calls",
+    "output_message", "project_id", "tool_results"}`` (missing fields are None)."""
+    data = event.get("data")
+    samples = data if isinstance(data, list) else []
+    project_id = event.get("project_id")
+    for sample in samples:
+        if not isinstance(sample, dict):
+            continue
+        yield {
+            "output": sample.get("output"),
+            "id": sample.get("id"),
+            "index": sample.get("index"),
+            "finish_reason": sample.get("finish_reason"),
+            "model_config_id": sample.get("model_config_id"),
+            "tool_calls": sample.get("tool_calls"),
+            "output_message": sample.get("output_message"),
+            "project_id": project_id,
+            "tool_results": sample.get("tool_results"),
+        }
+
+
+class _StreamState:
+    """What both iterators share: the request, the call, the terminal attributes."""
 
     status: Optional[int]
     headers: Optional[Any]
@@ -40,9 +75,11 @@ class CompletionStream(Iterator[Dict[str, Any]]):
     attempts: Optional[int]
     event_count: Optional[int]
 
-    def __init__(self, handle: int) -> None:
-        self._handle: Optional[int] = handle
-        self._lock = threading.Lock()
+    def __init__(self, request: Optional[StreamRequest]) -> None:
+        self._request = request
+        self._call: Optional[Call] = None
+        self._guard = threading.Lock()
+        self._cancelled = False
         self.status = None
         self.headers = None
         self.round_trip_time = None
@@ -51,64 +88,187 @@ class CompletionStream(Iterator[Dict[str, Any]]):
         self.done = False
         self.error: Optional[HumanloopError] = None
 
-    # -- iteration -------------------------------------------------------------------------
-    def __iter__(self) -> "CompletionStream":
-        return self
-
-    def __next__(self) -> Dict[str, Any]:
-        item = self._next_item()
-        if item is _END:
-            raise StopIteration
-        event: Dict[str, Any] = item
-        return event
-
-    def _next_item(self) -> Any:
-        """The next event dict, or _END; raises the stream's error. Never raises StopIteration
-        (so it can run in a thread executor)."""
-        with self._lock:
-            handle = self._handle
-            if handle is None:
-                return _END
-            raw = take_string(lib.hl_stream_next(handle))
-            if raw is None:
-                self._free_locked()
-                return _END
-            item = json.loads(raw)
-            if item.get("ok"):
-                if "event" in item:
-                    return item["event"]
-                self._finish(item)
-                self._free_locked()
-                return _END
-            self._free_locked()
-            self.error = error_from_envelope(item, streaming=True)
-            raise self.error
+    def _begin(self, sink: _engine.Sink) -> bool:
+        """Start the call once; False when the stream is already released."""
+        request = self._request
+        if request is None or request.native is None:
+            return False
+        self._call = _engine.start(request.client, request.name, request.payload, request.options,
+                                   sink, stream=True)
+        return True
 
     def _finish(self, item: Dict[str, Any]) -> None:
         from ._client import Headers
 
         self.done = True
         self.status = item.get("status")
-        self.headers = Headers(item.get("headers") or {})
+        received = Headers(item.get("headers") or {})
+        if isinstance(self.headers, dict):  # handed out already (SDK style): fill it in place
+            self.headers.clear()
+            self.headers.update(received)
+        else:
+            self.headers = received
         self.round_trip_time = item.get("round_trip_time")
         self.attempts = item.get("attempts")
         self.event_count = item.get("events")
 
-    # -- closing ---------------------------------------------------------------------------
-    def _free_locked(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            lib.hl_stream_free(handle)
+    def _release(self) -> None:
+        """Cancel the transfer if unfinished, free the call, drop the client reference.
+        Idempotent, any thread (also the engine's)."""
+        with self._guard:
+            call, self._call = self._call, None
+            request, self._request = self._request, None
+        if call is not None:
+            call.free()
+        if request is not None:
+            request.release()
 
-    def close(self) -> None:
-        """Close the connection (if still open) and release the stream. Idempotent."""
-        with self._lock:
-            self._free_locked()
+    def _foreign(self) -> bool:
+        call = self._call
+        return call is not None and call.foreign
+
+    def cancel(self) -> None:
+        """Cancel the transfer from any thread: the iterator then raises ``ApiCancelledError``
+        (after the events already received). No effect once the stream has ended."""
+        self._cancelled = True
+        call = self._call
+        if call is not None:
+            call.cancel()
 
     @property
     def closed(self) -> bool:
         """True once the stream was released (finished, failed or closed)."""
-        return self._handle is None
+        return self._request is None
+
+    def __del__(self) -> None:
+        try:
+            self._release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def _cancelled_error() -> ApiCancelledError:
+    return ApiCancelledError("the stream was cancelled before it started", attempts=0,
+                             error={"type": "cancelled", "message": "the stream was cancelled before it started"})
+
+
+def _forked_error() -> ApiConnectionError:
+    message = ("this stream was opened in another process (before fork()); it belongs to that "
+               "process: open a new stream here")
+    return ApiConnectionError(message, error={"type": "connection_error", "message": message})
+
+
+class CompletionStream(Iterator[Dict[str, Any]]):
+    """A plain iterator over the events of one streaming call, each a whole event dict.
+
+    Each item is the JSON object the server sent (``{"data": [{"id": ..., "output": ...,
+    "finish_reason": ..., "index": ...}], ...}``), untouched, in arrival order. The call starts at
+    the first ``next()`` and the connection is closed when the stream ends, when ``close()`` is
+    called, when a ``with`` block exits, or when the object is garbage-collected (so breaking
+    out of ``for event in humanloop.complete_stream(...)`` closes it at once). Ctrl-C while
+    waiting for an event raises ``KeyboardInterrupt`` and closes the stream.
+
+    An error (non-2xx status, connection failure, timeout, a stream cut short, invalid request)
+    is raised from the iterator as the matching ``HumanloopError`` subclass; a non-2xx status
+    raises ``ApiStreamingException`` (a subclass of ``ApiException``).
+
+    After the stream ended cleanly, ``status``, ``headers``, ``round_trip_time``, ``attempts``
+    and ``event_count`` describe the response; before that they are ``None``.
+
+    ``await stream`` (the official SDK's ``r = await humanloop.complete_stream(...)``) turns it
+    into an ``AsyncCompletionStream`` (``r.content``, ``r.status``, ``r.headers``); so does
+    ``async for``. A stream may be consumed from any thread, from one thread at a time.
+    """
+
+    def __init__(self, request: StreamRequest) -> None:
+        self._state = _StreamState(request)
+        self._queue: "queue.SimpleQueue[Dict[str, Any]]" = queue.SimpleQueue()
+        self._started = False
+
+    # -- iteration -------------------------------------------------------------------------
+    def __iter__(self) -> "CompletionStream":
+        return self
+
+    def __next__(self) -> Dict[str, Any]:
+        state = self._state
+        if not self._started:
+            if state.closed:
+                raise StopIteration
+            if state._cancelled:
+                state._release()
+                state.error = _cancelled_error()
+                raise state.error
+            self._started = True
+            put = self._queue.put_nowait
+            if not state._begin(lambda item, terminal: put(item)):
+                raise StopIteration
+        if state.closed and self._queue.empty():
+            raise StopIteration
+        item = self._wait()
+        if item is _CLOSED:
+            raise StopIteration
+        if item.get("ok"):
+            event = item.get("event")
+            if event is not None:
+                result: Dict[str, Any] = event
+                return result
+            state._finish(item)
+            state._release()
+            raise StopIteration
+        state._release()
+        state.error = error_from_envelope(item, streaming=True)
+        raise state.error
+
+    def _wait(self) -> Dict[str, Any]:
+        get = self._queue.get
+        try:
+            while True:
+                try:
+                    return get(timeout=_WAIT_SLICE)
+                except queue.Empty:
+                    if self._state._foreign():
+                        self._state._release()
+                        self._state.error = _forked_error()
+                        raise self._state.error from None
+                    if self._state.closed:
+                        return _CLOSED
+        except BaseException as exc:
+            if not isinstance(exc, HumanloopError):  # KeyboardInterrupt & co: stop the transfer
+                self._state._release()
+            raise
+
+    # -- asyncio ---------------------------------------------------------------------------
+    def _to_async(self) -> "AsyncCompletionStream":
+        if self._started:
+            raise RuntimeError("this stream is already being iterated synchronously")
+        self._started = True
+        state = self._state
+        with state._guard:
+            request, state._request = state._request, None
+        return AsyncCompletionStream(request, cancelled=state._cancelled)
+
+    def __await__(self) -> Generator[Any, None, "AsyncCompletionStream"]:
+        """``r = await humanloop.complete_stream(...)``: the SDK's spelling; returns an
+        ``AsyncCompletionStream`` once the answer has started (raises its error if it failed)."""
+        return self._to_async().__await__()
+
+    def __aiter__(self) -> "AsyncCompletionStream":
+        return self._to_async()
+
+    # -- closing ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (if still open) and release the stream. Idempotent; any
+        thread (a ``next()`` waiting in another thread then ends)."""
+        self._state._release()
+        self._queue.put_nowait(_CLOSED)
+
+    def cancel(self) -> None:
+        """Cancel the transfer from any thread: the iterator raises ``ApiCancelledError``."""
+        self._state.cancel()
+
+    @property
+    def closed(self) -> bool:
+        return self._state.closed
 
     def __enter__(self) -> "CompletionStream":
         return self
@@ -116,53 +276,223 @@ class CompletionStream(Iterator[Dict[str, Any]]):
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        try:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                lib.hl_stream_free(handle)
-        except Exception:  # interpreter shutdown
-            pass
-
     def __repr__(self) -> str:
         state = "done" if self.done else ("closed" if self.closed else "open")
         return f"<CompletionStream {state} status={self.status}>"
 
+    # -- attributes ------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._state.done
+
+    @property
+    def error(self) -> Optional[HumanloopError]:
+        return self._state.error
+
+    @property
+    def status(self) -> Optional[int]:
+        return self._state.status
+
+    @property
+    def headers(self) -> Optional[Any]:
+        return self._state.headers
+
+    @property
+    def round_trip_time(self) -> Optional[float]:
+        return self._state.round_trip_time
+
+    @property
+    def attempts(self) -> Optional[int]:
+        return self._state.attempts
+
+    @property
+    def event_count(self) -> Optional[int]:
+        return self._state.event_count
+
+
+class _Channel:
+    """Items from the engine thread to an event loop. The stream holds the channel and the
+    engine's sink is the channel's ``push`` (not the stream), so an abandoned stream can be
+    garbage-collected (which closes it) while its call is in flight. A burst of items costs one
+    ``call_soon_threadsafe``."""
+
+    __slots__ = ("loop", "incoming", "wake", "waiter")
+
+    def __init__(self) -> None:
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.incoming: Deque[Dict[str, Any]] = collections.deque()
+        self.wake = False
+        self.waiter: Optional["asyncio.Future[None]"] = None
+
+    def push(self, item: Dict[str, Any], terminal: bool) -> None:  # engine thread
+        self.incoming.append(item)
+        if not self.wake:
+            self.wake = True
+            loop = self.loop
+            if loop is not None:
+                try:
+                    loop.call_soon_threadsafe(self.drain)
+                except RuntimeError:  # the loop is closed: nobody will read it
+                    pass
+
+    def drain(self) -> None:  # loop thread
+        self.wake = False
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def wake_up(self) -> None:
+        """Wake a waiting ``__anext__`` (after close), from any thread."""
+        loop = self.loop
+        if loop is None or self.waiter is None:
+            return
+        try:
+            running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.drain()
+        else:
+            try:
+                loop.call_soon_threadsafe(self.drain)
+            except RuntimeError:
+                pass
+
 
 class AsyncCompletionStream(AsyncIterator[Dict[str, Any]]):
-    """The async-iterator twin of CompletionStream: each ``hl_stream_next`` runs in the default
-    thread executor (``asyncio.to_thread``), so the event loop is never blocked.
+    """The asyncio twin of CompletionStream: ``async for event in stream`` yields whole event
+    dicts as the engine delivers them (``loop.call_soon_threadsafe``; no thread, no executor).
 
-    ``async for event in humanloop.acomplete_stream(...)`` works directly; the object can also be
-    awaited (it returns itself) and used as ``async with``. Attributes as on CompletionStream.
+    Also ``async with``, ``await aclose()``, and the official SDK's shape: ``r = await stream``
+    waits until the answer has started (raising ``ApiStreamingException`` for a non-2xx status,
+    as the SDK does) and returns the stream, whose ``r.content`` is an async iterator of the
+    SDK's items (``tok["output"]``, ``tok["id"]``, ...), with ``r.status`` and ``r.headers``
+    (``headers`` is filled in when the stream ends). Cancelling the task that iterates it closes
+    the connection. Attributes as on CompletionStream.
     """
 
-    def __init__(self, stream: CompletionStream) -> None:
-        self._stream = stream
+    def __init__(self, request: Optional[StreamRequest], *, cancelled: bool = False) -> None:
+        self._state = _StreamState(request)
+        self._state._cancelled = cancelled
+        self._chan = _Channel()
+        self._ended = False
+
+    # -- the loop side ----------------------------------------------------------------------
+    async def _next_item(self) -> Optional[Dict[str, Any]]:
+        """The next raw item, or None when the stream is over (closed)."""
+        state = self._state
+        chan = self._chan
+        if chan.loop is None:
+            if state.closed:
+                return None
+            if state._cancelled:
+                state._release()
+                state.error = _cancelled_error()
+                raise state.error
+            chan.loop = asyncio.get_running_loop()
+            if not state._begin(chan.push):
+                return None
+        while True:
+            if chan.incoming:
+                return chan.incoming.popleft()
+            if state.closed or self._ended:
+                return None
+            if state._foreign():
+                state._release()
+                state.error = _forked_error()
+                raise state.error
+            waiter: "asyncio.Future[None]" = chan.loop.create_future()
+            chan.waiter = waiter
+            try:
+                await waiter
+            except BaseException:  # the task was cancelled: stop the transfer
+                state._release()
+                raise
+            finally:
+                chan.waiter = None
+
+    def _consume(self, item: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """An event dict, or None at the clean end; raises the stream's error."""
+        state = self._state
+        if item.get("ok"):
+            event = item.get("event")
+            if event is not None:
+                result: Dict[str, Any] = event
+                return result
+            self._ended = True
+            state._finish(item)
+            state._release()
+            return None
+        self._ended = True
+        state._release()
+        state.error = error_from_envelope(item, streaming=True)
+        raise state.error
 
     def __aiter__(self) -> "AsyncCompletionStream":
         return self
 
     async def __anext__(self) -> Dict[str, Any]:
-        item = await asyncio.to_thread(self._stream._next_item)
-        if item is _END:
+        if self._ended:
             raise StopAsyncIteration
-        event: Dict[str, Any] = item
+        item = await self._next_item()
+        if item is None:
+            self._ended = True
+            raise StopAsyncIteration
+        event = self._consume(item)
+        if event is None:
+            raise StopAsyncIteration
         return event
+
+    async def _started(self) -> "AsyncCompletionStream":
+        """Wait for the first item without consuming it (the SDK's ``await``)."""
+        if self._ended or self._chan.incoming or self._state.done:
+            return self
+        item = await self._next_item()
+        if item is None:
+            return self
+        if not item.get("ok"):
+            self._consume(item)  # raises
+        self._chan.incoming.appendleft(item)
+        if "event" in item:
+            from ._client import Headers
+
+            state = self._state
+            if state.status is None:
+                # Events only come with a 2xx answer; the exact status and the headers are in
+                # the terminal item (headers are filled in then).
+                state.status = item.get("status", 200)
+                state.headers = Headers(item.get("headers") or {})
+        else:
+            self._state._finish(item)
+        return self
 
     def __await__(self) -> Generator[Any, None, "AsyncCompletionStream"]:
         # ``stream = await humanloop.acomplete_stream(...)`` (the SDK's streams are awaited)
-        async def _self() -> "AsyncCompletionStream":
-            return self
-        return _self().__await__()
+        return self._started().__await__()
 
+    @property
+    def content(self) -> AsyncIterator[Dict[str, Any]]:
+        """The official SDK's item stream: ``async for tok in r.content: tok["output"], tok["id"]``."""
+        return self._content()
+
+    async def _content(self) -> AsyncIterator[Dict[str, Any]]:
+        async for event in self:
+            for token in sdk_items(event):
+                yield token
+
+    # -- closing ---------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Close the connection (if still open) and release the stream."""
-        await asyncio.to_thread(self._stream.close)
+        self.close()
 
     def close(self) -> None:
-        """Synchronous close (may wait for a ``next`` running in another thread)."""
-        self._stream.close()
+        """Close the connection (if still open) and release the stream. Idempotent."""
+        self._state._release()
+        self._chan.wake_up()
+
+    def cancel(self) -> None:
+        """Cancel the transfer (any thread): the iterator raises ``ApiCancelledError``."""
+        self._state.cancel()
 
     async def __aenter__(self) -> "AsyncCompletionStream":
         return self
@@ -172,31 +502,36 @@ class AsyncCompletionStream(AsyncIterator[Dict[str, Any]]):
 
     @property
     def closed(self) -> bool:
-        return self._stream.closed
+        return self._state.closed
 
     @property
     def done(self) -> bool:
-        return self._stream.done
+        return self._state.done
+
+    @property
+    def error(self) -> Optional[HumanloopError]:
+        return self._state.error
 
     @property
     def status(self) -> Optional[int]:
-        return self._stream.status
+        return self._state.status
 
     @property
     def headers(self) -> Optional[Any]:
-        return self._stream.headers
+        return self._state.headers
 
     @property
     def round_trip_time(self) -> Optional[float]:
-        return self._stream.round_trip_time
+        return self._state.round_trip_time
 
     @property
     def attempts(self) -> Optional[int]:
-        return self._stream.attempts
+        return self._state.attempts
 
     @property
     def event_count(self) -> Optional[int]:
-        return self._stream.event_count
+        return self._state.event_count
 
     def __repr__(self) -> str:
-        return "<Async" + repr(self._stream)[1:]
+        state = "done" if self.done else ("closed" if self.closed else "open")
+        return f"<AsyncCompletionStream {state} status={self.status}>"
