@@ -3,7 +3,8 @@
 #                      Python test tools into a virtual environment, build/venv (stock Debian
 #                      refuses pip installs into the system Python: PEP 668)
 #   make               build build/lib/libhumanloop.so (release, Swift runtime linked statically)
-#   make example       build the library and examples/complete, run it against the bundled test server
+#   make example       build the library and examples/c/blocking, run it against the bundled test server
+#   make test-examples build and run every example (C and Python) against the test server
 #   make test          every test suite: Swift, test server, the built library's ABI, C, C under
 #                      valgrind, HTTP/2 against nginx, C under ThreadSanitizer, Python, Python under valgrind, and each
 #                      fuzz harness for FUZZ_SECONDS (60)
@@ -30,7 +31,7 @@ VENV := build/venv
 PYTHON := $(VENV)/bin/python
 PY_TOOLS := pytest wheel "setuptools>=61"
 
-.PHONY: all lib hl deps venv example test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
+.PHONY: all lib hl deps venv example test-examples test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
 all: lib hl
 
@@ -65,7 +66,7 @@ hl: $(HL_BIN)
 
 $(HL_BIN): Sources/hl/hl.c include/humanloop.h $(LIB)
 	mkdir -p build/bin
-	cc $(HL_CFLAGS) Sources/hl/hl.c -o $@ -L$(LIBDIR) -lhumanloop -ljansson -Wl,-rpath,'$$ORIGIN/../lib'
+	cc $(HL_CFLAGS) Sources/hl/hl.c -o $@ -L$(LIBDIR) -lhumanloop -ljansson -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the library as a C library is installed (real file
 # named with the full version, the soname link, the development link), without the RUNPATH
@@ -104,14 +105,18 @@ install: $(LIB) $(HL_BIN)
 uninstall:
 	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
 
-build/examples/%: examples/%.c $(LIB) include/humanloop.h
+build/examples/%: examples/c/%.c $(LIB) include/humanloop.h
 	mkdir -p build/examples
-	cc -std=c99 -Wall -Wextra -O2 -Iinclude $< -o $@ -L$(LIBDIR) -lhumanloop -Wl,-rpath,'$$ORIGIN/../lib'
+	cc -std=c99 -Wall -Wextra -O2 -Iinclude $< -o $@ -L$(LIBDIR) -lhumanloop -ljansson -lpthread -Wl,-rpath,'$$ORIGIN/../lib'
 
-example: build/examples/complete build/examples/stream
-	bash examples/run-against-test-server.sh build/examples/complete
+example: build/examples/blocking build/examples/stream
+	bash examples/run-against-test-server.sh build/examples/blocking
 
-test: test-swift test-server test-library test-install test-cli test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel fuzz
+# Every example (examples/c/*.c and examples/python/*.py) built and run against the test server.
+test-examples: $(LIB) $(VENV)/.ready
+	PYTHON=$(PYTHON) bash examples/run_all.sh
+
+test: test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel fuzz
 
 test-swift:
 	swift test

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs an example program against the bundled test server (Tests/server) on 127.0.0.1.
-#   examples/run-against-test-server.sh build/examples/complete
-#   PYTHONPATH=bindings/python examples/run-against-test-server.sh python3 examples/complete.py
+#   examples/run-against-test-server.sh build/examples/blocking
+#   PYTHONPATH=bindings/python examples/run-against-test-server.sh python3 examples/python/blocking.py
+# (examples/run_all.sh builds and runs every example.)
 set -euo pipefail
 program=${1:?usage: $0 PROGRAM [ARGS...]}
 root=$(cd "$(dirname "$0")/.." && pwd)
