@@ -6,6 +6,7 @@
  */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,43 @@ static void test_bad_log_level_is_invalid_config(void)
     hl_free(error);
 }
 
+/* Asynchronous calls and batches log like blocking ones, from the engine thread. */
+static pthread_t g_logging_thread;
+static int g_off_caller;
+
+static void collect_thread(int level, const char *line, void *user_data)
+{
+    if (!pthread_equal(pthread_self(), g_logging_thread)) g_off_caller++;
+    collect(level, line, user_data);
+}
+
+static void test_async_calls_and_batches_are_logged_from_the_engine(void)
+{
+    g_logging_thread = pthread_self();
+    g_off_caller = 0;
+    hl_set_log_callback(collect_thread, NULL, HL_LOG_INFO);
+    hl_client *c = tu_client(",\"max_retries\":1,\"retry_base_delay\":0.01,\"retry_max_delay\":0.02");
+    tu_script("[{\"status\":503,\"json\":{\"detail\":\"busy\"}}]");
+    tu_async a;
+    tu_async_init(&a, 0);
+    hl_call *call = tu_async_start(&a, c, "complete", TU_REQ, NULL);
+    CHECK(tu_async_wait(&a, 10 * tu_factor()));
+    hl_call_free(call);
+    tu_async_destroy(&a);
+    char *batch = hl_batch(c, "{\"requests\":[{\"call\":\"complete_deployed\",\"request\":{\"project\":\"p\"}}]}");
+    CHECKF(batch && strstr(batch, "\"ok\":true"), "%s", batch ? batch : "NULL");
+    hl_free(batch);
+    hl_client_free(c);
+    hl_set_log_callback(NULL, NULL, HL_LOG_OFF);
+    CHECKF(find_line("info complete ", "attempt=1 status=503", "-> retry in ") >= 0, "%s", g_count ? g_lines[0] : "(none)");
+    CHECK(find_line("info complete ", "attempt=2 status=200", NULL) >= 0);
+    CHECK(find_line("info complete_deployed ", "attempt=1 status=200", NULL) >= 0);
+    CHECK_INT(g_count, 3);
+    CHECK_INT(g_off_caller, 3);
+    check_no_secrets();
+    clear_lines();
+}
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
@@ -208,5 +246,6 @@ int main(int argc, char **argv)
     RUN(test_no_lines_when_off);
     RUN(test_log_level_and_environment_write_to_stderr);
     RUN(test_bad_log_level_is_invalid_config);
+    RUN(test_async_calls_and_batches_are_logged_from_the_engine);
     return tu_finish();
 }

@@ -98,3 +98,21 @@ def test_fork_while_another_thread_logs_does_not_hang(srv):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+def test_async_calls_log_through_the_engine(srv, caplog):
+    """acomplete runs on the library's engine thread; its lines still reach the logger."""
+    import asyncio
+    import threading
+
+    srv.script([{"status": 503, "json": {"detail": "busy"}}])
+    with caplog.at_level(logging.INFO, logger="humanloop_native"):
+        with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=1, retry_base_delay=0.01,
+                       retry_max_delay=0.02) as client:
+            asyncio.run(client.acomplete(model_config=MODEL_CONFIG))
+    records = [r for r in caplog.records if r.name == "humanloop_native"]
+    lines = [r.getMessage() for r in records]
+    assert any("attempt=1 status=503" in line and "-> retry in" in line for line in lines), lines
+    assert any("attempt=2 status=200" in line for line in lines), lines
+    assert all(r.thread != threading.main_thread().ident for r in records), [r.threadName for r in records]
+    assert not any(API_KEY in line for line in lines)
