@@ -70,11 +70,13 @@ func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<C
     let callName = name ?? "(NULL)"
     switch resolveClient(handle) {
     case .success(let client):
-        box.call = client.startCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
-                                    optionsJSON: CStrings.bytes(options), sink: sink)
+        box.call = client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
+                                   optionsJSON: CStrings.bytes(options), sink: sink)
     case .failure(let error):
-        box.call = HumanloopClient.startFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
+        box.call = HumanloopClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
     }
+    // Started once the handle knows its call: the callback may cancel or free it at once.
+    box.call?.start()
     return pointer
 }
 

@@ -56,6 +56,11 @@ public final class AsyncCall: @unchecked Sendable {
         deliversEvents = false
     }
 
+    /// Hands the call to its engine. Its sink may run before this returns (on the engine thread).
+    public func start() {
+        engine.send(.start(self))
+    }
+
     /// Makes an unfinished call end promptly with a "cancelled" terminal item. Any thread, any
     /// time, idempotent; no effect once the terminal item is being delivered.
     public func cancel() {
@@ -79,6 +84,6 @@ public final class AsyncCall: @unchecked Sendable {
         if unfinished { engine.send(.cancel(self)) }
         // A call of another process (inherited through fork()) has no engine thread here.
         guard mustWait, engine.process == Process.current else { return }
-        while engine.lock.withLock({ isDelivering }) { sched_yield() }
+        engine.waitUntilDelivered(self)
     }
 }

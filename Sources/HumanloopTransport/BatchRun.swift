@@ -52,7 +52,7 @@ final class BatchRun: @unchecked Sendable {
         case .failure(let error):
             asyncCall = AsyncCall(engine: engine, failure: client.encode(client.failureEnvelope(error, attempts: 0)), sink: sink)
         }
-        engine.send(.start(asyncCall))
+        asyncCall.start()
     }
 }
 

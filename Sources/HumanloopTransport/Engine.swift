@@ -30,6 +30,13 @@ final class Engine: @unchecked Sendable {
     /// Set (under lock) once the multi handle is cleaned up: no wake-up may reach it then.
     private var isShutDown = false  // guarded by lock
     private var thread = pthread_t()
+    /// Signalled (with `lock`) whenever a delivery ends, for `waitUntilDelivered`.
+    private let delivered: UnsafeMutablePointer<pthread_cond_t> = {
+        let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        condition.initialize(to: pthread_cond_t())
+        pthread_cond_init(condition, nil)
+        return condition
+    }()
 
     // The engine thread's:
     private var active: [AsyncCall] = []
@@ -56,6 +63,8 @@ final class Engine: @unchecked Sendable {
         // Only an engine whose thread never ran gets here with its multi handle (a stopped one
         // cleaned up on its thread; one of another process is never released).
         if let multi, !threadStartedUnlocked { curl_multi_cleanup(multi) }
+        pthread_cond_destroy(delivered)
+        delivered.deallocate()
     }
 
     private var threadStartedUnlocked: Bool { lock.withLock { threadStarted } }
@@ -70,16 +79,26 @@ final class Engine: @unchecked Sendable {
     }
 
     /// Queues a command for the engine thread (starting it if needed) and wakes it.
+    /// The engine thread itself is not woken: it looks at the queue before it waits.
     func send(_ command: Command) {
         guard let multi else { return }
-        let start = lock.withLock { () -> Bool in
+        let (start, needsWake) = lock.withLock { () -> (Bool, Bool) in
+            // A non-empty queue already has a wake-up on its way.
+            let needsWake = commands.isEmpty && !isEngineThreadLocked
             commands.append(command)
-            guard !threadStarted && !stopRequested else { return false }
+            guard !threadStarted && !stopRequested else { return (false, needsWake) }
             threadStarted = true
-            return true
+            return (true, needsWake)
         }
         if start { startThread() }
-        wake(multi)
+        if needsWake { wake(multi) }
+    }
+
+    /// Blocks until `asyncCall` is not being delivered (its sink returned). Not on the engine thread.
+    func waitUntilDelivered(_ asyncCall: AsyncCall) {
+        lock.withLock {
+            while asyncCall.isDelivering { lock.wait(on: delivered) }
+        }
     }
 
     /// Wakes the engine thread (a write to libcurl's wake-up socket; never once it is gone).
@@ -152,7 +171,9 @@ final class Engine: @unchecked Sendable {
             }
             readMessages()
             progressAll()
-            _ = curl_multi_poll(multi, nil, 0, nextWaitMilliseconds(), nil)
+            // Commands sent from this thread (callbacks starting calls) wake nothing: run them now.
+            let wait = lock.withLock { commands.isEmpty } ? nextWaitMilliseconds() : 0
+            _ = curl_multi_poll(multi, nil, 0, wait, nil)
         }
     }
 
@@ -303,6 +324,7 @@ final class Engine: @unchecked Sendable {
         asyncCall.sink(item, terminal)
         return lock.withLock { () -> Bool in
             asyncCall.isDelivering = false
+            if asyncCall.isReleased { pthread_cond_broadcast(delivered) }
             return !asyncCall.isReleased && !asyncCall.cancelRequested
         }
     }

@@ -29,9 +29,9 @@ public final class HumanloopClient: Sendable {
         engines.stop()
     }
 
-    /// Starts an asynchronous call on the engine; its items go to `sink` on the engine thread.
-    /// Every failure (validation included) arrives through `sink`.
-    public func startCall(_ endpoint: Endpoint?, callName: String, requestJSON: [UInt8]?, optionsJSON: [UInt8]?,
+    /// An asynchronous call on the engine, to be started with `AsyncCall.start()`; its items go
+    /// to `sink` on the engine thread. Every failure (validation included) arrives through `sink`.
+    public func makeCall(_ endpoint: Endpoint?, callName: String, requestJSON: [UInt8]?, optionsJSON: [UInt8]?,
                           sink: @escaping ItemSink) -> AsyncCall {
         let engine = engines.current
         let asyncCall: AsyncCall
@@ -44,17 +44,13 @@ public final class HumanloopClient: Sendable {
         } catch {
             asyncCall = AsyncCall(engine: engine, failure: encode(failureEnvelope(error, attempts: 0)), sink: sink)
         }
-        engine.send(.start(asyncCall))
         return asyncCall
     }
 
-    /// Delivers `failure` (an envelope) through `sink` on an engine thread: the one item of a
-    /// call that has no client (the default client could not be made).
-    public static func startFailedCall(_ failure: [UInt8], sink: @escaping ItemSink) -> AsyncCall {
-        let engine = orphanEngines.current
-        let asyncCall = AsyncCall(engine: engine, failure: failure, sink: sink)
-        engine.send(.start(asyncCall))
-        return asyncCall
+    /// A call that delivers `failure` (an envelope) through `sink` on an engine thread once
+    /// started: the one item of a call that has no client (the default client could not be made).
+    public static func makeFailedCall(_ failure: [UInt8], sink: @escaping ItemSink) -> AsyncCall {
+        AsyncCall(engine: orphanEngines.current, failure: failure, sink: sink)
     }
 
     /// Runs a blocking call with options on the calling thread (hl_call_run).

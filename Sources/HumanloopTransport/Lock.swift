@@ -32,6 +32,12 @@ public final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// Waits on `condition`; the caller holds the lock (inside `withLock`), which is released
+    /// while waiting and held again when this returns.
+    public func wait(on condition: UnsafeMutablePointer<pthread_cond_t>) {
+        pthread_cond_wait(condition, mutex)
+    }
+
     /// Runs `body` while holding the lock.
     public func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
