@@ -5,6 +5,7 @@
 #   make               build build/lib/libhumanloop.so (release, Swift runtime linked statically)
 #   make example       build the library and examples/c/blocking, run it against the bundled test server
 #   make test-examples build and run every example (C and Python) against the test server
+#   make test-go       the Go binding's checks and tests (bindings/go/run_tests.sh)
 #   make test          every test suite: Swift, test server, the built library's ABI, C, C under
 #                      valgrind, HTTP/2 against nginx, C under ThreadSanitizer, Python, Python under valgrind, and each
 #                      fuzz harness for FUZZ_SECONDS (60)
@@ -25,13 +26,13 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 REALNAME := libhumanloop.so.$(VERSION)
 SWIFT_SOURCES := $(shell find Sources -type f -not -path "Sources/hl/*") Package.swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv patchelf nginx-light
+DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv patchelf nginx-light golang-go
 # Python tools for the tests live in a virtual environment made from the system python3.
 VENV := build/venv
 PYTHON := $(VENV)/bin/python
 PY_TOOLS := pytest wheel "setuptools>=61"
 
-.PHONY: all lib hl deps venv example test-examples test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
+.PHONY: all lib hl deps venv example test-examples test-go bench-go test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
 all: lib hl
 
@@ -116,7 +117,7 @@ example: build/examples/blocking build/examples/stream
 test-examples: $(LIB) $(VENV)/.ready
 	PYTHON=$(PYTHON) bash examples/run_all.sh
 
-test: test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel fuzz
+test: test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel test-go fuzz
 
 test-swift:
 	swift test
@@ -156,6 +157,15 @@ test-tsan:
 	  HL_TEST_LDFLAGS="-L$(SWIFT_LIBDIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_LIBDIR)" \
 	  HL_STRESS_CALLS=$${HL_STRESS_CALLS:-2000} TSAN_OPTIONS="exitcode=66 suppressions=$(CURDIR)/Tests/c/tsan.supp $${TSAN_OPTIONS:-}" \
 	  bash Tests/c/run.sh threads stress engine batch
+
+# The Go binding (bindings/go): gofmt, go vet, go test -race against the test server, examples/go
+# run against it, bench/go built, linking through pkg-config checked. Offline (GOPROXY=off).
+test-go: $(LIB)
+	bash bindings/go/run_tests.sh
+
+# Go binding under load: 10,000 calls from 1,000 goroutines vs the C API (see bench/go/README.md).
+bench-go: $(LIB)
+	bash bench/go/run.sh
 
 test-python: $(LIB) $(VENV)/.ready
 	$(PYTHON) -m pytest -q bindings/python/tests

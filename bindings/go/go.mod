@@ -1,0 +1,3 @@
+module github.com/humanloop/libhumanloop/bindings/go
+
+go 1.19
