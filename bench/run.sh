@@ -6,7 +6,12 @@
 #   bash bench/run.sh soak [N]        N calls (default 100000) through one client, RSS sampled
 #   bash bench/run.sh python [N]      Python binding vs the official SDK humanloop==0.5.16
 #   bash bench/run.sh wide [ARGS]     wide answers (one object of 10k/80k members): CPU vs libcurl+jansson
-#   bash bench/run.sh all             calls, soak, wide and python, one after the other
+#   bash bench/run.sh engine [ARGS]   the engine (issue 10): hl_batch 2000 @ 100 vs the ideal and vs
+#                                     sequential hl_complete; 1000 async calls in flight (RSS),
+#                                     against bench/slow_server.py (50 ms per answer)
+#   bash bench/run.sh python-async [ARGS]  asyncio.gather of 1000 acomplete and async streams of
+#                                     100 events: binding vs the official SDK 0.5.16, same server
+#   bash bench/run.sh all             calls, soak, wide, python, engine and python-async
 #
 # Environment:
 #   BENCH_SERVER=auto|nginx|python   which server answers (default auto: nginx when the nginx
@@ -45,11 +50,12 @@ build() {   # build NAME: bench/NAME.c -> build/bench/NAME
 }
 
 # ---- servers ----------------------------------------------------------------------------------
-PY_PID=""; NGINX_PID=""
+PY_PID=""; NGINX_PID=""; SLOW_PID=""
 cleanup() {
+    if [[ -n "$SLOW_PID" ]]; then kill "$SLOW_PID" 2>/dev/null || true; wait "$SLOW_PID" 2>/dev/null || true; fi
     if [[ -n "$NGINX_PID" ]]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
     if [[ -n "$PY_PID" ]]; then kill "$PY_PID" 2>/dev/null || true; wait "$PY_PID" 2>/dev/null || true; fi
-    NGINX_PID=""; PY_PID=""
+    NGINX_PID=""; PY_PID=""; SLOW_PID=""
 }
 trap cleanup EXIT
 
@@ -76,6 +82,20 @@ start_python() {
         echo "bench/run.sh: test server missing or broken, retrying in 30 s" >&2
         sleep 30
     done
+}
+
+# start_slow [ARGS]: start bench/slow_server.py (answers after 50 ms, holds any number of requests)
+# as a coprocess (it ends at EOF on its stdin, i.e. also when this script dies); sets SLOW_PORT.
+start_slow() {
+    local line
+    coproc SLOWSRV { exec python3 "$ROOT/bench/slow_server.py" --port 0 "$@" 2>>"$OUT/slow_server.log"; }
+    SLOW_PID=$SLOWSRV_PID
+    if read -r -t 20 line <&"${SLOWSRV[0]}" && [[ "$line" == PORT=* ]]; then
+        SLOW_PORT=${line#PORT=}
+        return 0
+    fi
+    echo "bench/run.sh: bench/slow_server.py does not start (see $OUT/slow_server.log)" >&2
+    return 1
 }
 
 # fetch PORT PATH BODY FILE: POST BODY to 127.0.0.1:PORT PATH, write the answer's body to FILE.
@@ -217,6 +237,44 @@ run_wide() {
     cleanup
 }
 
+machine() {   # one line: cores, load, kernel
+    echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
+}
+
+run_engine() {
+    build bench_engine
+    start_slow
+    machine
+    "$OUT/bench_engine" --server="http://127.0.0.1:$SLOW_PORT" "$@"
+    cleanup
+}
+
+sdk_venv() {   # sets VENV_PY: a Python with the official SDK humanloop==0.5.16 (installs it once)
+    local venv="$OUT/venv-sdk"
+    if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import humanloop' 2>/dev/null; then
+        echo "bench/run.sh: installing humanloop==0.5.16 into $venv" >&2
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" || ! "$venv/bin/pip" install -q 'humanloop==0.5.16' >&2; then
+            echo "bench/run.sh: cannot install the official SDK humanloop==0.5.16" >&2
+            return 1
+        fi
+    fi
+    VENV_PY="$venv/bin/python"
+}
+
+run_python_async() {
+    if [[ ! -f "$ROOT/bindings/python/humanloop_native/__init__.py" ]]; then
+        echo "bench/run.sh python-async: bindings/python (humanloop_native) is not there; skipped" >&2
+        return 0
+    fi
+    sdk_venv || { echo "bench/run.sh python-async: skipped" >&2; return 0; }
+    start_slow
+    machine
+    PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
+        "$VENV_PY" "$ROOT/bench/bench_python_async.py" --server="http://127.0.0.1:$SLOW_PORT" "$@"
+    cleanup
+}
+
 run_python() {
     local pkg="$ROOT/bindings/python/humanloop_native/__init__.py"
     if [[ ! -f "$pkg" ]]; then
@@ -254,7 +312,9 @@ case "$cmd" in
         run_soak "$@" ;;
     python) run_python "$@" ;;
     wide) run_wide "$@" ;;
-    all) run_calls; echo; run_soak; echo; run_wide; echo; run_python ;;
+    engine) run_engine "$@" ;;
+    python-async) run_python_async "$@" ;;
+    all) run_calls; echo; run_soak; echo; run_wide; echo; run_python; echo; run_engine; echo; run_python_async ;;
     -*) run_calls "$cmd" "$@" ;;
-    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python | all]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python | engine [ARGS] | python-async [ARGS] | all]" >&2; exit 2 ;;
 esac

@@ -513,16 +513,27 @@ class Humanloop:
                 if started:
                     started[0].free()
 
-        native, handle = self._acquire()
-        call = _engine.start(handle, name, payload, options, sink, native=native)
-        started.append(call)
+        def begin() -> None:
+            if future.done():  # the task was cancelled before the call started
+                return
+            try:
+                native, handle = self._acquire()
+                started.append(_engine.start(handle, name, payload, options, sink, native=native))
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+                future.set_exception(exc)
+
+        # Started in a burst with the other calls prepared in this turn of the loop (a gather's),
+        # as the SDK sends: the server then sees them all at once.
+        _engine.start_soon(loop, begin)
         try:
             return await future
         except BaseException:
-            call.cancel()
+            if started:
+                started[0].cancel()
             raise
         finally:
-            call.free()
+            if started:
+                started[0].free()
 
     def _call(self, name: bytes, scope: Mapping[str, Any]) -> "ApiResponse":
         payload, options = self._prepare(scope)

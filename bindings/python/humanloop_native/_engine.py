@@ -151,8 +151,38 @@ def start(client: int, name: bytes, request: bytes, options: Optional[bytes], si
     return call
 
 
+_bursts: Dict[Any, List[Callable[[], None]]] = {}
+
+
+def start_soon(loop: Any, begin: Callable[[], None]) -> None:
+    """Run ``begin`` (which starts a call) in the loop's next turn, together with every other
+    call begun in this turn: the coroutines of an ``asyncio.gather`` all prepare their requests,
+    then their calls start one after the other, in one burst."""
+    pending = _bursts.get(loop)
+    if pending is None:
+        pending = _bursts[loop] = []
+        loop.call_soon(_start_burst, loop)
+    pending.append(begin)
+
+
+def _start_burst(loop: Any) -> None:
+    for begin in _bursts.pop(loop, []):
+        begin()
+
+
+def _keep_thread_state() -> None:
+    """Give the engine thread one Python thread state for good (an unreleased
+    ``PyGILState_Ensure``): ctypes would otherwise create and destroy one for every callback,
+    which costs more than the rest of the callback."""
+    if getattr(_local, "kept", False):
+        return
+    ctypes.pythonapi.PyGILState_Ensure()
+    _local.kept = True
+
+
 def _on_item(call_ptr: Optional[int], item_ptr: Optional[int], user_data: Optional[int]) -> None:
     """The engine's callback (engine thread). Never lets an exception cross into C."""
+    _keep_thread_state()
     depth = getattr(_local, "depth", 0)
     _local.depth = depth + 1
     try:
