@@ -30,7 +30,7 @@ import os
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from ._native import CALL_CALLBACK, lib
+from ._native import CALL_CALLBACK, lib, lib_holding_gil
 
 __all__ = ["NativeClient", "Call", "start", "in_callback", "Sink"]
 
@@ -191,7 +191,7 @@ def _on_item(call_ptr: Optional[int], item_ptr: Optional[int], user_data: Option
         try:
             raw = ctypes.string_at(item_ptr)
         finally:
-            lib.hl_free(item_ptr)
+            lib_holding_gil.hl_free(item_ptr)
         with _lock:
             call = _pending.get(user_data or 0)
         if call is None:

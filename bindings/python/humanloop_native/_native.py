@@ -132,6 +132,13 @@ def _load() -> Tuple[ctypes.CDLL, str]:
 
 lib, library_path = _load()
 
+#: The same library through ``ctypes.PyDLL``, which keeps the GIL during the call: for
+#: ``hl_free`` in the engine's callback, where releasing the GIL around a ``free()`` would hand it
+#: to the event loop's thread and back for every stream event.
+lib_holding_gil = ctypes.PyDLL(library_path)
+lib_holding_gil.hl_free.argtypes = [_c_void_p]
+lib_holding_gil.hl_free.restype = None
+
 
 def take_string(ptr: Optional[int]) -> Optional[bytes]:
     """Copy a char* returned by the library and release it with hl_free. NULL -> None."""
