@@ -158,7 +158,46 @@ def _forked_error() -> ApiConnectionError:
     return ApiConnectionError(message, error={"type": "connection_error", "message": message})
 
 
-class CompletionStream(Iterator[Dict[str, Any]]):
+class _StreamAttributes:
+    """The attributes both stream classes read from their shared state (terminal ones are set
+    when the stream ends)."""
+
+    _state: _StreamState
+
+    @property
+    def closed(self) -> bool:
+        return self._state.closed
+
+    @property
+    def done(self) -> bool:
+        return self._state.done
+
+    @property
+    def error(self) -> Optional[HumanloopError]:
+        return self._state.error
+
+    @property
+    def status(self) -> Optional[int]:
+        return self._state.status
+
+    @property
+    def headers(self) -> Optional[Any]:
+        return self._state.headers
+
+    @property
+    def round_trip_time(self) -> Optional[float]:
+        return self._state.round_trip_time
+
+    @property
+    def attempts(self) -> Optional[int]:
+        return self._state.attempts
+
+    @property
+    def event_count(self) -> Optional[int]:
+        return self._state.event_count
+
+
+class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
     """A plain iterator over the events of one streaming call, each a whole event dict.
 
     Each item is the JSON object the server sent (``{"data": [{"id": ..., "output": ...,
@@ -266,10 +305,6 @@ class CompletionStream(Iterator[Dict[str, Any]]):
         """Cancel the transfer from any thread: the iterator raises ``ApiCancelledError``."""
         self._state.cancel()
 
-    @property
-    def closed(self) -> bool:
-        return self._state.closed
-
     def __enter__(self) -> "CompletionStream":
         return self
 
@@ -280,34 +315,6 @@ class CompletionStream(Iterator[Dict[str, Any]]):
         state = "done" if self.done else ("closed" if self.closed else "open")
         return f"<CompletionStream {state} status={self.status}>"
 
-    # -- attributes ------------------------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        return self._state.done
-
-    @property
-    def error(self) -> Optional[HumanloopError]:
-        return self._state.error
-
-    @property
-    def status(self) -> Optional[int]:
-        return self._state.status
-
-    @property
-    def headers(self) -> Optional[Any]:
-        return self._state.headers
-
-    @property
-    def round_trip_time(self) -> Optional[float]:
-        return self._state.round_trip_time
-
-    @property
-    def attempts(self) -> Optional[int]:
-        return self._state.attempts
-
-    @property
-    def event_count(self) -> Optional[int]:
-        return self._state.event_count
 
 
 class _Channel:
@@ -359,7 +366,7 @@ class _Channel:
                 pass
 
 
-class AsyncCompletionStream(AsyncIterator[Dict[str, Any]]):
+class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
     """The asyncio twin of CompletionStream: ``async for event in stream`` yields whole event
     dicts as the engine delivers them (``loop.call_soon_threadsafe``; no thread, no executor).
 
@@ -500,37 +507,6 @@ class AsyncCompletionStream(AsyncIterator[Dict[str, Any]]):
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
 
-    @property
-    def closed(self) -> bool:
-        return self._state.closed
-
-    @property
-    def done(self) -> bool:
-        return self._state.done
-
-    @property
-    def error(self) -> Optional[HumanloopError]:
-        return self._state.error
-
-    @property
-    def status(self) -> Optional[int]:
-        return self._state.status
-
-    @property
-    def headers(self) -> Optional[Any]:
-        return self._state.headers
-
-    @property
-    def round_trip_time(self) -> Optional[float]:
-        return self._state.round_trip_time
-
-    @property
-    def attempts(self) -> Optional[int]:
-        return self._state.attempts
-
-    @property
-    def event_count(self) -> Optional[int]:
-        return self._state.event_count
 
     def __repr__(self) -> str:
         state = "done" if self.done else ("closed" if self.closed else "open")
