@@ -123,65 +123,96 @@ def _check(concurrency: int) -> None:
         raise ValueError(f"concurrency must be an integer >= 1, not {concurrency!r}")
 
 
-def run_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
-              progress: bool) -> List[Result]:
-    _check(concurrency)
-    prepared = [_prepare(client, request) for request in requests]
-    total = len(prepared)
-    results: List[Optional[Result]] = [None] * total
-    finished: "queue.SimpleQueue[Tuple[int, Dict[str, Any]]]" = queue.SimpleQueue()
-    inflight: Dict[int, _engine.Call] = {}
-    meter = _Progress(total) if progress else None
-    position = 0
-    completed = 0
+class _Window:
+    """The state of one batch, shared by the blocking and the asyncio runner: the prepared
+    requests, the calls in flight (at most ``concurrency``), the results in request order and the
+    progress meter. The runners differ only in how they wait for the next finished call."""
 
-    def sink_for(index: int) -> Callable[[Dict[str, Any], bool], None]:
-        return lambda item, terminal: finished.put_nowait((index, item))
+    def __init__(self, client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
+                 progress: bool, sink_for: Callable[[int], _engine.Sink]) -> None:
+        _check(concurrency)
+        self.client = client
+        self.concurrency = concurrency
+        self.prepared = [_prepare(client, request) for request in requests]
+        self.total = len(self.prepared)
+        self.results: List[Optional[Result]] = [None] * self.total
+        self.inflight: Dict[int, _engine.Call] = {}
+        self.meter = _Progress(self.total) if progress else None
+        self.sink_for = sink_for
+        self.position = 0
+        self.completed = 0
 
-    def record(index: int, result: Result) -> None:
-        nonlocal completed
-        results[index] = result
-        completed += 1
-        if meter is not None:
-            meter.update(not _is_response(result))
+    @property
+    def finished(self) -> bool:
+        return self.completed >= self.total
 
-    try:
-        while completed < total:
-            while len(inflight) < concurrency and position < total:
-                index, position = position, position + 1
-                item = prepared[index]
-                if isinstance(item, Exception):
-                    record(index, item)
-                    continue
-                name, payload, options = item
-                try:
-                    native, handle = client._acquire()
-                    inflight[index] = _engine.start(handle, name, payload, options, sink_for(index), native=native)
-                except Exception as exc:  # noqa: BLE001 - a closed client: every remaining item says so
-                    record(index, exc)
-            if completed >= total:
-                break
-            try:
-                index, envelope = finished.get(timeout=_WAIT_SLICE)
-            except queue.Empty:
-                if meter is not None and meter.bar is None:
-                    meter._line()
+    def record(self, index: int, result: Result) -> None:
+        self.results[index] = result
+        self.completed += 1
+        if self.meter is not None:
+            self.meter.update(not _is_response(result))
+
+    def fill(self) -> None:
+        """Start calls until ``concurrency`` are in flight or none is left."""
+        while len(self.inflight) < self.concurrency and self.position < self.total:
+            index, self.position = self.position, self.position + 1
+            item = self.prepared[index]
+            if isinstance(item, Exception):
+                self.record(index, item)
                 continue
-            call = inflight.pop(index)
-            call.free()
-            record(index, _result(envelope))
-    except BaseException:
-        calls = list(inflight.values())
-        inflight.clear()
+            name, payload, options = item
+            try:
+                native, handle = self.client._acquire()
+                self.inflight[index] = _engine.start(handle, name, payload, options, self.sink_for(index), native=native)
+            except Exception as exc:  # noqa: BLE001 - a closed client: every remaining item says so
+                self.record(index, exc)
+
+    def complete(self, index: int, envelope: Dict[str, Any]) -> None:
+        """A call's terminal item arrived."""
+        self.inflight.pop(index).free()
+        self.record(index, _result(envelope))
+
+    def abandon(self) -> None:
+        """Cancel and free every call in flight (Ctrl-C, a cancelled task)."""
+        calls = list(self.inflight.values())
+        self.inflight.clear()
         for call in calls:
             call.cancel()
         for call in calls:
             call.free()
+
+    def close(self) -> List[Result]:
+        if self.meter is not None:
+            self.meter.close()
+        return [r if r is not None else RuntimeError("no result") for r in self.results]
+
+
+def run_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
+              progress: bool) -> List[Result]:
+    finished: "queue.SimpleQueue[Tuple[int, Dict[str, Any]]]" = queue.SimpleQueue()
+
+    def sink_for(index: int) -> _engine.Sink:
+        return lambda item, terminal: finished.put_nowait((index, item))
+
+    window = _Window(client, requests, concurrency, progress, sink_for)
+    try:
+        while not window.finished:
+            window.fill()
+            if window.finished:
+                break
+            try:
+                index, envelope = finished.get(timeout=_WAIT_SLICE)  # in slices: Ctrl-C is seen
+            except queue.Empty:
+                if window.meter is not None and window.meter.bar is None:
+                    window.meter._line()
+                continue
+            window.complete(index, envelope)
+    except BaseException:
+        window.abandon()
         raise
     finally:
-        if meter is not None:
-            meter.close()
-    return [r if r is not None else RuntimeError("no result") for r in results]
+        results = window.close()
+    return results
 
 
 def _is_response(result: Result) -> bool:
@@ -190,18 +221,10 @@ def _is_response(result: Result) -> bool:
 
 async def arun_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
                      progress: bool) -> List[Result]:
-    _check(concurrency)
     loop = asyncio.get_running_loop()
-    prepared = [_prepare(client, request) for request in requests]
-    total = len(prepared)
-    results: List[Optional[Result]] = [None] * total
     finished: "asyncio.Queue[Tuple[int, Dict[str, Any]]]" = asyncio.Queue()
-    inflight: Dict[int, _engine.Call] = {}
-    meter = _Progress(total) if progress else None
-    position = 0
-    completed = 0
 
-    def sink_for(index: int) -> Callable[[Dict[str, Any], bool], None]:
+    def sink_for(index: int) -> _engine.Sink:
         def sink(item: Dict[str, Any], terminal: bool) -> None:
             try:
                 loop.call_soon_threadsafe(finished.put_nowait, (index, item))
@@ -209,42 +232,17 @@ async def arun_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]],
                 pass
         return sink
 
-    def record(index: int, result: Result) -> None:
-        nonlocal completed
-        results[index] = result
-        completed += 1
-        if meter is not None:
-            meter.update(not _is_response(result))
-
+    window = _Window(client, requests, concurrency, progress, sink_for)
     try:
-        while completed < total:
-            while len(inflight) < concurrency and position < total:
-                index, position = position, position + 1
-                item = prepared[index]
-                if isinstance(item, Exception):
-                    record(index, item)
-                    continue
-                name, payload, options = item
-                try:
-                    native, handle = client._acquire()
-                    inflight[index] = _engine.start(handle, name, payload, options, sink_for(index), native=native)
-                except Exception as exc:  # noqa: BLE001
-                    record(index, exc)
-            if completed >= total:
+        while not window.finished:
+            window.fill()
+            if window.finished:
                 break
             index, envelope = await finished.get()
-            call = inflight.pop(index)
-            call.free()
-            record(index, _result(envelope))
+            window.complete(index, envelope)
     except BaseException:
-        calls = list(inflight.values())
-        inflight.clear()
-        for call in calls:
-            call.cancel()
-        for call in calls:
-            call.free()
+        window.abandon()
         raise
     finally:
-        if meter is not None:
-            meter.close()
-    return [r if r is not None else RuntimeError("no result") for r in results]
+        results = window.close()
+    return results
