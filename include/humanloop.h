@@ -90,8 +90,9 @@
  * -----------
  * Each client keeps the handles of finished calls for reuse, with their open keep-alive
  * connections: as many as the most calls it had in flight at once, up to 1024 idle handles,
- * so a burst of concurrent calls does not make later calls reconnect. hl_client_free closes
- * them.
+ * so a burst of concurrent calls does not make later calls reconnect; at most
+ * "max_connections" of them are in use at once (more blocking calls wait). hl_client_free
+ * closes them. Asynchronous calls have their own connections (see "the engine" below).
  *
  * Proxies
  * -------
@@ -171,8 +172,11 @@ typedef struct hl_client hl_client;
  *   "log_level"        "off", "info" or "debug"; default: the environment variable
  *                      HUMANLOOP_LOG (same values; anything else there is ignored), else "off".
  *                      See "Logging" at hl_set_log_callback.
- *   "max_connections"  integer 1..100000; default 1000: the most connections the engine
- *                      (asynchronous calls and batches) opens to one host; more calls queue
+ *   "max_connections"  integer 1..100000; default 1000: the most connections to the host,
+ *                      for the blocking calls and streams (at most this many in flight at once)
+ *                      and for the engine (asynchronous calls and batches) each; more calls
+ *                      wait for a connection, their "timeout" running while they wait (past
+ *                      it: "timeout", nothing sent, not counted in "attempts")
  *   "proxy"            proxy URL; "" for none (default: libcurl's http_proxy, https_proxy,
  *                      no_proxy environment variables; see "Proxies" above)
  * TLS peer and host verification are always on; no key turns them off. Only http and https are
@@ -296,8 +300,9 @@ void hl_stream_cancel(hl_stream *stream);
  * Connections of the engine: HTTP/1.1 keep-alive, and HTTP/2 with multiplexing when an https
  * server offers it (ALPN): calls to one host then share one connection (a new call waits for
  * the connection that can carry it rather than opening another one). The configuration key
- * "max_connections" (integer 1..100000, default 1000) caps the engine's connections per host;
- * calls beyond it wait in a queue (their "timeout" runs while they wait). Answers may be sent
+ * "max_connections" (integer 1..100000, default 1000) caps the engine's connections to the host
+ * (and, separately, those of the blocking calls); calls beyond it wait in a queue (their
+ * "timeout" runs while they wait). Answers may be sent
  * compressed (the library sends Accept-Encoding for every encoding libcurl decodes: gzip,
  * deflate and, where built in, br and zstd; every path, blocking too) and are decoded before
  * anything else sees them; max_response_bytes applies to the decoded bytes. A stream that ended

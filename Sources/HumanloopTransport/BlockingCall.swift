@@ -94,7 +94,21 @@ public final class BlockingCall {
                 retryAt = nil
             }
             if transfer == nil {
-                guard let handle = client.pool.checkOut(), let multi = handle.ownMulti else {
+                let deadline = Clock.monotonic() + Double(call.settings.timeoutMilliseconds) / 1000
+                let handle: CurlHandle
+                switch client.pool.checkOut(deadline: deadline, isCancelled: { cancellation?.isCancelled == true }) {
+                case .success(let taken):
+                    handle = taken
+                case .failure(.cancelled):
+                    continue
+                case .failure(.timedOut):
+                    return end(with: .failure(.timeout(
+                        "the request timed out after \(call.settings.timeoutText) s (timeout) waiting for a connection (max_connections): nothing was sent")))
+                case .failure(.noHandle):
+                    return end(with: .failure(.connectionError("libcurl could not create a transfer")))
+                }
+                guard let multi = handle.ownMulti else {
+                    client.pool.checkIn(handle)
                     return end(with: .failure(.connectionError("libcurl could not create a transfer")))
                 }
                 let started = call.startAttempt(handle: handle, multi: multi)

@@ -75,45 +75,6 @@ final class CurlHandle: @unchecked Sendable {
     }
 }
 
-/// Idle handles kept for reuse, so calls reuse their connections (HTTP keep-alive).
-///
-/// Every handle whose transfer ended comes back, up to `maximumIdle`: the pool grows to the
-/// largest number of calls that were in flight at once, so a burst does not make later calls
-/// reconnect. Handles made in another process (before a `fork()`) are never handed out: the
-/// first checkout in a new process drops them.
-final class HandlePool: @unchecked Sendable {
-    /// The most idle handles kept (each may hold one open connection).
-    static let maximumIdle = 1024
-
-    private let lock = Lock()
-    private var idle: [CurlHandle] = []  // guarded by lock
-    private var process = Process.current  // guarded by lock
-
-    /// An idle handle, or a new one (nil only if libcurl cannot allocate one).
-    func checkOut() -> CurlHandle? {
-        let current = Process.current
-        var inherited: [CurlHandle] = []
-        let handle = lock.withLock { () -> CurlHandle? in
-            if process != current {
-                swap(&inherited, &idle)
-                process = current
-            }
-            return idle.popLast()
-        }
-        inherited.removeAll()  // cleaned up here, outside the lock (see `Lock`)
-        return handle ?? CurlHandle()
-    }
-
-    /// Returns a handle whose transfer has ended. A handle that is not kept is cleaned up by the
-    /// caller's release of it, outside the lock.
-    func checkIn(_ handle: CurlHandle) {
-        guard handle.process == Process.current else { return }
-        lock.withLock {
-            if process == handle.process && idle.count < Self.maximumIdle { idle.append(handle) }
-        }
-    }
-}
-
 /// libcurl opened a socket for one of our connections.
 private func socketOpened(_ context: UnsafeMutableRawPointer?, _ socket: curl_socket_t, _ purpose: curlsocktype) -> Int32 {
     ForkGuard.shared.opened(socket: socket)

@@ -7,7 +7,7 @@ public final class HumanloopClient: Sendable {
     /// The configuration the client was built with.
     public let configuration: ClientConfiguration
     let settings: TransportSettings
-    let pool = HandlePool()
+    let pool: HandlePool
     let retryPolicy: RetryPolicy
     let engines: EngineSlot
     /// Runs calls whose client could not be made (the default client without an API key), so
@@ -21,6 +21,7 @@ public final class HumanloopClient: Sendable {
         retryPolicy = RetryPolicy(maxRetries: configuration.maxRetries, baseDelay: configuration.retryBaseDelay,
                                   maxDelay: configuration.retryMaxDelay)
         engines = EngineSlot(maxConnections: configuration.maxConnections)
+        pool = HandlePool(limit: configuration.maxConnections)
     }
 
     /// Stops the engine: calls in flight end as "cancelled" (their items delivered) before this

@@ -38,6 +38,15 @@ public final class Lock: @unchecked Sendable {
         pthread_cond_wait(condition, mutex)
     }
 
+    /// `wait(on:)` for at most `seconds` (a wake-up may also come early, spuriously).
+    public func wait(on condition: UnsafeMutablePointer<pthread_cond_t>, seconds: Double) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nanoseconds = Int(max(0, min(seconds, 1)) * 1e9) + now.tv_nsec
+        var until = timespec(tv_sec: now.tv_sec + nanoseconds / 1_000_000_000, tv_nsec: nanoseconds % 1_000_000_000)
+        _ = pthread_cond_timedwait(condition, mutex, &until)
+    }
+
     /// Runs `body` while holding the lock.
     public func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)

@@ -12,11 +12,32 @@ private func settings() throws -> TransportSettings {
     /// A burst of calls leaves its handles (and their connections) for the calls after it.
     @Test func keepsEveryHandleOfABurst() {
         let pool = HandlePool()
-        let burst = (0..<200).compactMap { _ in pool.checkOut() }
+        let burst = (0..<200).compactMap { _ in try? pool.checkOut().get() }
         #expect(burst.count == 200)
         for handle in burst { pool.checkIn(handle) }
-        let again = (0..<200).compactMap { _ in pool.checkOut() }
+        let again = (0..<200).compactMap { _ in try? pool.checkOut().get() }
         #expect(Set(again.map(ObjectIdentifier.init)) == Set(burst.map(ObjectIdentifier.init)))
+    }
+
+    /// At most `limit` handles are out: the next checkout waits for one to come back, and gives
+    /// up at its deadline or when its call is cancelled.
+    @Test func limitsTheHandlesOut() throws {
+        let pool = HandlePool(limit: 2)
+        let first = try pool.checkOut().get()
+        let second = try pool.checkOut().get()
+        guard case .failure(.timedOut) = pool.checkOut(deadline: Clock.monotonic() + 0.1) else {
+            Issue.record("a third handle was handed out")
+            return
+        }
+        guard case .failure(.cancelled) = pool.checkOut(isCancelled: { true }) else {
+            Issue.record("a cancelled wait was not ended")
+            return
+        }
+        pool.checkIn(first)
+        let third = try pool.checkOut(deadline: Clock.monotonic() + 0.1).get()
+        #expect(third === first)
+        pool.checkIn(second)
+        pool.checkIn(third)
     }
 }
 
@@ -25,7 +46,7 @@ private func settings() throws -> TransportSettings {
     /// "Out of memory".
     @Test func multiInterfaceFailuresSayWhatLibcurlSaid() throws {
         let pool = HandlePool()
-        let handle = try #require(pool.checkOut())
+        let handle = try pool.checkOut().get()
         let multi = try #require(handle.ownMulti)
         // Put the easy handle into its multi handle already: the transfer's own add then fails
         // with CURLM_ADDED_ALREADY.

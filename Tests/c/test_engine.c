@@ -1714,6 +1714,78 @@ static void test_max_connections(void)
     hl_client_free(c);
 }
 
+/* max_connections also caps the blocking calls' connections: 6 threads calling hl_complete at once
+ * through a client with max_connections 2 use 2 connections, the others wait; a waiting call's
+ * timeout runs while it waits (nothing sent, attempts 0). */
+typedef struct {
+    hl_client *client;
+    const char *options;
+    char *envelope;
+} blocking_job_t;
+
+static void *blocking_job(void *arg)
+{
+    blocking_job_t *job = arg;
+    job->envelope = hl_call_run(job->client, "complete", TU_REQ, job->options);
+    return NULL;
+}
+
+static void test_max_connections_blocking(void)
+{
+    enum { N = 6 };
+    tu_reset();
+    hl_client *c = tu_client(",\"max_connections\":2,\"max_retries\":0");
+    tu_script("[{\"delay\":0.4},{\"delay\":0.4},{\"delay\":0.4},{\"delay\":0.4},{\"delay\":0.4},{\"delay\":0.4}]");
+    pthread_t th[N];
+    blocking_job_t jobs[N];
+    double t0 = tu_now();
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (blocking_job_t){c, NULL, NULL};
+        pthread_create(&th[i], NULL, blocking_job, &jobs[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        json_t *e = tu_parse_env(jobs[i].envelope);
+        if (tu_is_ok(e)) ok++;
+        json_decref(e);
+        hl_free(jobs[i].envelope);
+    }
+    double wall = tu_now() - t0;
+    CHECK_INT(ok, N);
+    long opened = tu_stat("connections_opened");
+    CHECKF(opened >= 1 && opened <= 2, "blocking calls with max_connections 2: %ld connections opened", opened);
+    CHECKF(wall >= 1.1, "6 calls of 0.4 s over 2 connections take >= 1.2 s (%.2fs)", wall);
+
+    /* a blocking call waiting for the only connection times out by its own timeout */
+    hl_client *c1 = tu_client(",\"max_connections\":1,\"max_retries\":0");
+    tu_reset();
+    tu_script("[{\"delay\":2}]");
+    blocking_job_t busy = {c1, NULL, NULL}, queued = {c1, "{\"timeout\":0.3}", NULL};
+    pthread_t tb, tq;
+    pthread_create(&tb, NULL, blocking_job, &busy);
+    CHECK_INT(wait_requests(1, 3 * F), 1);
+    double tq0 = tu_now();
+    pthread_create(&tq, NULL, blocking_job, &queued);
+    pthread_join(tq, NULL);
+    double dq = tu_now() - tq0;
+    json_t *qe = tu_parse_env(queued.envelope);
+    CHECK_STR(tu_err_type(qe), "timeout");
+    CHECKF(tu_contains(tu_str(qe, "error.message"), "max_connections"), "%s", queued.envelope);
+    CHECK_JINT(qe, "attempts", 0);
+    CHECKF(dq < 1.5 * F, "the waiting call timed out after %.2fs (timeout 0.3 s)", dq);
+    json_decref(qe);
+    hl_free(queued.envelope);
+    pthread_join(tb, NULL);
+    json_t *be = tu_parse_env(busy.envelope);
+    CHECKF(tu_is_ok(be), "%s", busy.envelope);
+    json_decref(be);
+    hl_free(busy.envelope);
+    CHECK_INT(tu_request_count(), 1);
+    hl_client_free(c1);
+    hl_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
@@ -1741,6 +1813,7 @@ int main(int argc, char **argv)
     RUN(test_keep_warm_after_done);
     RUN(test_accept_encoding_gzip);
     RUN(test_max_connections);
+    RUN(test_max_connections_blocking);
     RUN(test_many_async_calls_threads_streams_cancels);
     RUN(test_callback_reentrancy);
     return tu_finish();
