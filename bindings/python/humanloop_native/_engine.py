@@ -28,7 +28,7 @@ import itertools
 import json
 import os
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from ._native import CALL_CALLBACK, lib, lib_holding_gil
 
@@ -40,12 +40,13 @@ Sink = Callable[[Dict[str, Any], bool], None]
 _lock = threading.Lock()
 _pending: Dict[int, "Call"] = {}
 _ids = itertools.count(1)
-_local = threading.local()
+#: The engine threads that ran a callback (each keeps one Python thread state for good).
+_engine_threads: Set[int] = set()
 
 
 def in_callback() -> bool:
-    """True on the engine thread while it runs one of our callbacks."""
-    return bool(getattr(_local, "depth", 0))
+    """True on an engine thread: there, Python code runs only inside our callbacks."""
+    return threading.get_ident() in _engine_threads
 
 
 class NativeClient:
@@ -170,30 +171,23 @@ def _start_burst(loop: Any) -> None:
         begin()
 
 
-def _keep_thread_state() -> None:
-    """Give the engine thread one Python thread state for good (an unreleased
-    ``PyGILState_Ensure``): ctypes would otherwise create and destroy one for every callback,
-    which costs more than the rest of the callback."""
-    if getattr(_local, "kept", False):
-        return
-    ctypes.pythonapi.PyGILState_Ensure()
-    _local.kept = True
-
-
 def _on_item(call_ptr: Optional[int], item_ptr: Optional[int], user_data: Optional[int]) -> None:
-    """The engine's callback (engine thread). Never lets an exception cross into C."""
-    _keep_thread_state()
-    depth = getattr(_local, "depth", 0)
-    _local.depth = depth + 1
+    """The engine's callback (engine thread). Never lets an exception cross into C. Kept lean:
+    it runs once per stream event, on a thread just woken from poll()."""
     try:
+        thread = threading.get_ident()
+        if thread not in _engine_threads:
+            # One Python thread state for good (an unreleased PyGILState_Ensure): ctypes would
+            # otherwise make and destroy one for every callback, which costs more than the rest.
+            ctypes.pythonapi.PyGILState_Ensure()
+            _engine_threads.add(thread)
         if not item_ptr:
             return
         try:
-            raw = ctypes.string_at(item_ptr)
+            raw = _string_at(item_ptr)
         finally:
-            lib_holding_gil.hl_free(item_ptr)
-        with _lock:
-            call = _pending.get(user_data or 0)
+            _free(item_ptr)
+        call = _pending.get(user_data or 0)  # one dict operation: atomic under the GIL
         if call is None:
             return
         try:
@@ -205,13 +199,14 @@ def _on_item(call_ptr: Optional[int], item_ptr: Optional[int], user_data: Option
                                            "message": f"libhumanloop delivered an unreadable item: {exc}"}}
         terminal = not (call.stream and item.get("ok") and "event" in item)
         if terminal:
-            with _lock:
-                _pending.pop(call.key, None)
+            _pending.pop(call.key, None)
         call.sink(item, terminal)
     except BaseException:  # noqa: BLE001 - nothing may propagate into the library
         pass
-    finally:
-        _local.depth = depth
+
+
+_string_at = ctypes.string_at
+_free = lib_holding_gil.hl_free
 
 
 # Kept for the life of the process: the library may call it at any time from its engine thread.
@@ -227,6 +222,7 @@ def pending_count() -> int:
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()  # another thread may have held it at fork()
+    _engine_threads.clear()  # no engine thread survives fork()
     calls: List[Call] = list(_pending.values())
     _pending.clear()
     for call in calls:  # the parent's calls: drop their references without touching the library
