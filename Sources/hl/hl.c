@@ -615,6 +615,20 @@ static void print_server_detail(json_t *body) {
     fputs(")", stderr);
 }
 
+/* After an api_error's message on stderr: its status (unless the message already says it) and
+ * the server's detail. */
+static void print_api_error_detail(json_t *error, json_t *message)
+{
+    json_t *status = json_object_get(error, "status");
+    if (json_is_number(status)) {
+        char digits[32];
+        snprintf(digits, sizeof digits, "%.0f", json_number_value(status));
+        if (!json_is_string(message) || strstr(json_string_value(message), digits) == NULL)
+            fprintf(stderr, " (status %s)", digits);
+    }
+    print_server_detail(json_object_get(error, "body"));
+}
+
 /* Prints "hl: <type>: <message>" for an error envelope (already parsed, or NULL) and returns its
  * exit code. */
 static int report_error(json_t *envelope) {
@@ -630,16 +644,7 @@ static int report_error(json_t *envelope) {
     fputs(": ", stderr);
     if (json_is_string(message)) write_one_line(stderr, json_string_value(message), json_string_length(message));
     else fputs("(no message)", stderr);
-    if (strcmp(type, "api_error") == 0) {
-        json_t *status = json_object_get(error, "status");
-        if (json_is_number(status)) {
-            char digits[32];
-            snprintf(digits, sizeof digits, "%.0f", json_number_value(status));
-            if (!json_is_string(message) || strstr(json_string_value(message), digits) == NULL)
-                fprintf(stderr, " (status %s)", digits);
-        }
-        print_server_detail(json_object_get(error, "body"));
-    }
+    if (strcmp(type, "api_error") == 0) print_api_error_detail(error, message);
     fputc('\n', stderr);
     return exit_code_for(type);
 }
@@ -1396,16 +1401,7 @@ static void report_line_error(long line, const char *text) {
             }
             write_one_line(stderr, text, len);
         }
-        if (strcmp(type, "api_error") == 0) {
-            json_t *status = json_object_get(error, "status");
-            if (json_is_number(status)) {
-                char digits[32];
-                snprintf(digits, sizeof digits, "%.0f", json_number_value(status));
-                if (!json_is_string(message) || strstr(json_string_value(message), digits) == NULL)
-                    fprintf(stderr, " (status %s)", digits);
-            }
-            print_server_detail(json_object_get(error, "body"));
-        }
+        if (strcmp(type, "api_error") == 0) print_api_error_detail(error, message);
         fputc('\n', stderr);
     }
     json_decref(env);

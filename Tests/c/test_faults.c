@@ -224,45 +224,6 @@ static const char *const E123[3] = {E1, E2, E3};
 
 /* ---- sockets ----------------------------------------------------------------------------- */
 
-/* A listening socket on 127.0.0.1 whose accept queue is full: a new connection attempt hangs
- * in SYN_SENT (the kernel drops its SYN). The fds are closed by close_blackhole. */
-typedef struct {
-    int listener;
-    int fillers[4];
-    int port;
-} blackhole_t;
-
-static int open_blackhole(blackhole_t *b)
-{
-    memset(b, 0, sizeof *b);
-    for (int i = 0; i < 4; i++) b->fillers[i] = -1;
-    b->listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (b->listener < 0 || bind(b->listener, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(b->listener, (struct sockaddr *)&a, &len) != 0 || listen(b->listener, 0) != 0)
-        return 0;
-    b->port = ntohs(a.sin_port);
-    for (int i = 0; i < 4; i++) {
-        b->fillers[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (b->fillers[i] < 0) return 0;
-        fcntl(b->fillers[i], F_SETFL, O_NONBLOCK);
-        (void)connect(b->fillers[i], (struct sockaddr *)&a, sizeof a);
-    }
-    tu_sleep(0.1);
-    return 1;
-}
-
-static void close_blackhole(blackhole_t *b)
-{
-    for (int i = 0; i < 4; i++)
-        if (b->fillers[i] >= 0) close(b->fillers[i]);
-    if (b->listener >= 0) close(b->listener);
-}
-
 /* "%g" of a number of seconds, as the library writes configured values in messages. */
 static const char *secs(double v, char *buf, size_t n)
 {
@@ -313,9 +274,9 @@ static void test_refused(void)
 /* 2. the connection is never established (SYN dropped): a timeout while connecting, retried. */
 static void test_connect_timeout(void)
 {
-    blackhole_t b;
-    if (!CHECKF(open_blackhole(&b), "a listening socket with a full accept queue")) {
-        close_blackhole(&b);
+    tu_blackhole b;
+    if (!CHECKF(tu_blackhole_open(&b), "a listening socket with a full accept queue")) {
+        tu_blackhole_close(&b);
         return;
     }
     char host[128];
@@ -332,7 +293,7 @@ static void test_connect_timeout(void)
     free(raw);
     json_decref(env);
     hl_client_free(c);
-    close_blackhole(&b);
+    tu_blackhole_close(&b);
 }
 
 /* 3. accepted, never answered: `timeout` ends the attempt; not retried (the request was sent). */
