@@ -564,7 +564,7 @@ json_t *tu_parse_env(const char *raw)
         int known = 0;
         for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
             if (strcmp(type, types[i]) == 0) known = 1;
-        tu_check(known, "error.type is one of the six types", __FILE__, __LINE__, "%.400s", raw);
+        tu_check(known, "error.type is one of the seven types", __FILE__, __LINE__, "%.400s", raw);
         const char *msg = tu_str(j, "error.message");
         tu_check(msg && msg[0], "error.message is a non-empty string", __FILE__, __LINE__, "%.400s", raw);
     }
@@ -659,31 +659,7 @@ const tu_endpoint TU_ENDPOINTS[4] = {
 #include <fcntl.h>
 #include <pthread.h>
 
-json_t *tu_parse_item(const char *raw)
-{
-    if (!tu_check(raw != NULL, "library returned a string (not NULL)", __FILE__, __LINE__, NULL)) return NULL;
-    tu_check(strstr(raw, TU_SECRET) == NULL, "returned string never contains the API key", __FILE__, __LINE__,
-             "%s", raw);
-    json_t *j = tu_json(raw);
-    if (!tu_check(json_is_object(j), "returned string is a JSON object", __FILE__, __LINE__, "%.400s", raw)) {
-        json_decref(j);
-        return NULL;
-    }
-    json_t *ok = json_object_get(j, "ok");
-    tu_check(json_is_boolean(ok), "envelope has boolean \"ok\"", __FILE__, __LINE__, "%.400s", raw);
-    if (json_is_false(ok)) {
-        const char *type = tu_str(j, "error.type");
-        static const char *types[] = {"invalid_request", "invalid_config", "api_error", "connection_error",
-                                      "timeout", "invalid_response", "cancelled"};
-        int known = 0;
-        for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
-            if (strcmp(type, types[i]) == 0) known = 1;
-        tu_check(known, "error.type is one of the seven types", __FILE__, __LINE__, "%.400s", raw);
-        const char *msg = tu_str(j, "error.message");
-        tu_check(msg && msg[0], "error.message is a non-empty string", __FILE__, __LINE__, "%.400s", raw);
-    }
-    return j;
-}
+json_t *tu_parse_item(const char *raw) { return tu_parse_env(raw); }
 
 static long stat_of(int tls, const char *key)
 {

@@ -173,8 +173,8 @@ extern const tu_endpoint TU_ENDPOINTS[4];
 /* ---- asynchronous calls (issue 10) ---------------------------------------------------------
  * Added for test_engine.c / test_batch.c; nothing above changed. */
 
-/* Like tu_parse_env, but "cancelled" is also a known error.type (items of hl_call_start's
- * callback and of hl_stream_next after hl_stream_cancel). */
+/* The same as tu_parse_env (every envelope type, "cancelled" included): for the items of
+ * hl_call_start's callback. */
 json_t *tu_parse_item(const char *raw);
 
 /* One value of the server's /_control/stats as an integer (-1 when absent). */
