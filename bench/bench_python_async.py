@@ -12,21 +12,34 @@ any number of requests at once). Issue 10, "Measured in bench/". Rows:
            the SDK's ``r = await complete_stream(...); async for _ in r.content`` vs the binding's
            ``async for ev in acomplete_stream(...)`` (and, as a second binding row, the same
            SDK-style code ``r = await complete_stream(...)`` on the binding). CPU per stream.
+           Two reference rows (not the binding) show what the design issue 10 pins costs by
+           itself: "C API, minimal" consumes the same stream through ``hl_call_start`` with the
+           least Python possible (callback on the engine thread: copy the item, ``hl_free``,
+           append to a deque, ``loop.call_soon_threadsafe`` to wake the loop, which parses it);
+           "design floor" runs that same Python against bench/stream_floor.c, an "engine" that
+           costs nothing (a C thread that polls, reads and cuts out the events: no libcurl, no
+           Swift, no JSON check). If the floor costs more than the SDK, no implementation of the
+           pinned design can meet the stream target on the machine.
 Variants run in R rounds in alternating order (AB BA ...), after one uncounted (cold) gather of
 each; ratios binding / SDK (< 1: the binding is cheaper), overall and min..max over the rounds.
 
 Usage (bench/run.sh python-async starts the server and picks the venv that has the SDK):
   PYTHONPATH=bindings/python python bench/bench_python_async.py --server=http://127.0.0.1:PORT
       [--calls=1000] [--rounds=4] [--streams=8] [--stream-rounds=6] [--events=100]
+      [--floor-lib=build/bench/libstream_floor.so]
 """
 
 import argparse
 import asyncio
+import collections
+import ctypes
 import gc
 import http.client
 import json
 import resource
+import socket
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -108,6 +121,100 @@ async def stream_phase(v, one_stream, m, events):
     v.add(w, c, m)
 
 
+class MinimalConsumer:
+    """The least Python that consumes a stream the pinned way (see the module's docstring): one
+    ctypes callback for the process, run on the library's thread; the event loop parses."""
+
+    def __init__(self, free):
+        from humanloop_native._native import CALL_CALLBACK
+
+        self.free = free
+        self.items = collections.deque()
+        self.loop = None
+        self.waiter = None
+        self.wake = False
+        self.threads = set()
+        self.callback = CALL_CALLBACK(self.on_item)
+
+    def on_item(self, _call, item, _user_data):  # the library's thread
+        thread = threading.get_ident()
+        if thread not in self.threads:  # one Python thread state for good, as the binding does
+            ctypes.pythonapi.PyGILState_Ensure()
+            self.threads.add(thread)
+        raw = ctypes.string_at(item)
+        self.free(item)
+        self.items.append(raw)
+        if not self.wake:
+            self.wake = True
+            self.loop.call_soon_threadsafe(self.drain)
+
+    def drain(self):  # the loop
+        self.wake = False
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def events(self, start):
+        """Counts the events of one stream begun by ``start()``; its terminal item ends it."""
+        self.loop = asyncio.get_running_loop()
+        self.items.clear()
+        start()
+        n = 0
+        while True:
+            while not self.items:
+                self.waiter = self.loop.create_future()
+                await self.waiter
+                self.waiter = None
+            item = json.loads(self.items.popleft())
+            if "event" not in item:
+                return n if item.get("ok") else -1
+            n += 1
+
+
+def reference_streams(opts, host, body):
+    """The two reference stream consumers: (name, coroutine function) pairs."""
+    from humanloop_native._native import lib, lib_holding_gil
+
+    refs = []
+    client = lib.hl_client_new(json.dumps({"api_key": "bench-key", "host": host}).encode(), None)
+    capi = MinimalConsumer(lib_holding_gil.hl_free)
+
+    async def capi_stream():
+        call = []
+        try:
+            return await capi.events(lambda: call.append(lib.hl_call_start(
+                client, b"complete", body, b'{"stream":true}', capi.callback, None)))
+        finally:
+            lib.hl_call_free(call[0])
+
+    refs.append(("C API, minimal", capi_stream))
+    if not opts.floor_lib:
+        return refs
+    floor = ctypes.CDLL(opts.floor_lib)
+    floor.floor_stream.argtypes = [ctypes.c_int, type(capi.callback)]
+    libc_free = ctypes.PyDLL(None).free
+    libc_free.argtypes = [ctypes.c_void_p]
+    floor_consumer = MinimalConsumer(libc_free)
+    u = urllib.parse.urlsplit(host)
+    stream_body = json.dumps(dict(json.loads(body), stream=True)).encode()
+    request = ("POST %s/completion HTTP/1.1\r\nHost: %s\r\nX-API-KEY: bench-key\r\n"
+               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+               % (u.path, u.netloc, len(stream_body))).encode() + stream_body
+    conn = []
+
+    def floor_start():
+        if not conn:  # one keep-alive connection, as the library keeps its own
+            conn.append(socket.create_connection((u.hostname, u.port)))
+        conn[0].sendall(request)
+        if floor.floor_stream(conn[0].fileno(), floor_consumer.callback) != 0:
+            raise RuntimeError("floor_stream failed")
+
+    async def floor_stream():
+        return await floor_consumer.events(floor_start)
+
+    refs.append(("design floor", floor_stream))
+    return refs
+
+
 async def main_async(opts):
     import humanloop
     import humanloop_native
@@ -186,13 +293,16 @@ async def main_async(opts):
             b.failures += hv.failures if not v_name.startswith("SDK") else 0
 
     sa, sb, sc = Variant("SDK 0.5.16"), Variant("humanloop_native"), Variant("native, SDK form")
+    refs = [(Variant(name), fn) for name, fn in reference_streams(opts, stream_host, json.dumps(ARGS).encode())]
+    for _, fn in refs:
+        await fn()
     for r in range(opts.stream_rounds):
-        trio = [(sa, sdk_stream), (sb, nat_stream), (sc, nat_stream_sdk_form)]
+        variants = [(sa, sdk_stream), (sb, nat_stream), (sc, nat_stream_sdk_form)] + refs
         if r % 2:
-            trio.reverse()
-        for v, fn in trio:
+            variants.reverse()
+        for v, fn in variants:
             await stream_phase(v, fn, opts.streams, opts.events)
-    return a, b, sa, sb, sc
+    return a, b, sa, sb, sc, [v for v, _ in refs]
 
 
 def main():
@@ -208,16 +318,19 @@ def main():
                     "holding each request this long (0: none)")
     ap.add_argument("--delay", type=float, default=0.05, help="the server's delay (for wall/ideal)")
     ap.add_argument("--label", default="bench/slow_server.py")
+    ap.add_argument("--floor-lib", default="", help="bench/stream_floor.c built as a shared library "
+                    "(the design-floor row; bench/run.sh builds it)")
     opts = ap.parse_args()
     opts.delay_label = "%g ms" % (opts.delay * 1000)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    a, b, sa, sb, sc = asyncio.run(main_async(opts))
+    a, b, sa, sb, sc, refs = asyncio.run(main_async(opts))
 
     print("\n%-8s %-18s %7s %12s %12s %10s" % ("row", "variant", "calls", "wall us", "cpu us", "fail"))
-    for label, v in (("gather", a), ("gather", b), ("stream", sa), ("stream", sb), ("stream", sc)):
+    for label, v in [("gather", a), ("gather", b), ("stream", sa), ("stream", sb), ("stream", sc)] + [
+            ("stream", v) for v in refs]:
         if not v.calls:
             continue
         print("%-8s %-18s %7d %12.1f %12.1f %10d" % (label, v.name, v.calls, v.wall / v.calls * 1e6,
@@ -226,8 +339,8 @@ def main():
     if a.calls:
         gather_ratios(opts, a, b)
     if sa.calls:
-        stream_ratios(opts, sa, sb, sc)
-    failures = sum(v.failures for v in (a, b, sa, sb, sc))
+        stream_ratios(opts, sa, sb, sc, refs)
+    failures = sum(v.failures for v in [a, b, sa, sb, sc] + refs)
     if failures:
         print("FAILURES: %d calls did not succeed" % failures)
         return 1
@@ -250,11 +363,14 @@ def gather_ratios(opts, a, b):
             opts.hold_ms, a.held, b.held))
 
 
-def stream_ratios(opts, sa, sb, sc):
+def stream_ratios(opts, sa, sb, sc, refs):
     t, lo, hi = ratio("cpu", sa, sb, 1)
     print("  stream of %d events, async for:  cpu x%.2f (rounds %.2f..%.2f; target <= 1)" % (opts.events, t, lo, hi))
     t2, lo2, hi2 = ratio("cpu", sa, sc, 1)
     print("  stream, SDK form (await, r.content): cpu x%.2f (rounds %.2f..%.2f)" % (t2, lo2, hi2))
+    for v in refs:
+        t4, lo4, hi4 = ratio("cpu", sa, v, 1)
+        print("  reference, %-22s cpu x%.2f (rounds %.2f..%.2f)" % (v.name + ":", t4, lo4, hi4))
     t3, _, _ = ratio("wall", sa, sb, 0)
     print("  stream wall x%.2f (both bound by the server's pacing)" % t3)
 
