@@ -18,8 +18,9 @@ any number of requests at once). Issue 10, "Measured in bench/". Rows:
            append to a deque, ``loop.call_soon_threadsafe`` to wake the loop, which parses it);
            "design floor" runs that same Python against bench/stream_floor.c, an "engine" that
            costs nothing (a C thread that polls, reads and cuts out the events: no libcurl, no
-           Swift, no JSON check). If the floor costs more than the SDK, no implementation of the
-           pinned design can meet the stream target on the machine.
+           Swift, no JSON check); "floor + jansson check" adds the one per-event work issue 9
+           requires of any implementation (jansson parses each event before it is passed on).
+           What the floor rows cost above the SDK, no implementation of the pinned design can save.
 Variants run in R rounds in alternating order (AB BA ...), after one uncounted (cold) gather of
 each; ratios binding / SDK (< 1: the binding is cheaper), overall and min..max over the rounds.
 
@@ -190,7 +191,7 @@ def reference_streams(opts, host, body):
     if not opts.floor_lib:
         return refs
     floor = ctypes.CDLL(opts.floor_lib)
-    floor.floor_stream.argtypes = [ctypes.c_int, type(capi.callback)]
+    floor.floor_stream.argtypes = [ctypes.c_int, type(capi.callback), ctypes.c_int]
     libc_free = ctypes.PyDLL(None).free
     libc_free.argtypes = [ctypes.c_void_p]
     floor_consumer = MinimalConsumer(libc_free)
@@ -201,17 +202,19 @@ def reference_streams(opts, host, body):
                % (u.path, u.netloc, len(stream_body))).encode() + stream_body
     conn = []
 
-    def floor_start():
-        if not conn:  # one keep-alive connection, as the library keeps its own
-            conn.append(socket.create_connection((u.hostname, u.port)))
-        conn[0].sendall(request)
-        if floor.floor_stream(conn[0].fileno(), floor_consumer.callback) != 0:
-            raise RuntimeError("floor_stream failed")
+    def floor_starter(check):
+        def start():
+            if not conn:  # one keep-alive connection, as the library keeps its own
+                conn.append(socket.create_connection((u.hostname, u.port)))
+            conn[0].sendall(request)
+            if floor.floor_stream(conn[0].fileno(), floor_consumer.callback, check) != 0:
+                raise RuntimeError("floor_stream failed")
+        return start
 
-    async def floor_stream():
-        return await floor_consumer.events(floor_start)
-
-    refs.append(("design floor", floor_stream))
+    for name, check in (("design floor", 0), ("floor + jansson check", 1)):
+        async def floor_stream(start=floor_starter(check)):
+            return await floor_consumer.events(start)
+        refs.append((name, floor_stream))
     return refs
 
 
@@ -333,7 +336,7 @@ def main():
             ("stream", v) for v in refs]:
         if not v.calls:
             continue
-        print("%-8s %-18s %7d %12.1f %12.1f %10d" % (label, v.name, v.calls, v.wall / v.calls * 1e6,
+        print("%-8s %-22s %7d %12.1f %12.1f %10d" % (label, v.name, v.calls, v.wall / v.calls * 1e6,
                                                       v.cpu / v.calls * 1e6, v.failures))
     print("\nratios humanloop_native / SDK (per call or stream; < 1: the binding is cheaper):")
     if a.calls:
@@ -370,7 +373,7 @@ def stream_ratios(opts, sa, sb, sc, refs):
     print("  stream, SDK form (await, r.content): cpu x%.2f (rounds %.2f..%.2f)" % (t2, lo2, hi2))
     for v in refs:
         t4, lo4, hi4 = ratio("cpu", sa, v, 1)
-        print("  reference, %-22s cpu x%.2f (rounds %.2f..%.2f)" % (v.name + ":", t4, lo4, hi4))
+        print("  reference, %-23s cpu x%.2f (rounds %.2f..%.2f)" % (v.name + ":", t4, lo4, hi4))
     t3, _, _ = ratio("wall", sa, sb, 0)
     print("  stream wall x%.2f (both bound by the server's pacing)" % t3)
 

@@ -269,7 +269,7 @@ run_python_async() {
     fi
     sdk_venv || { echo "bench/run.sh python-async: skipped" >&2; return 0; }
     # the design-floor reference row (bench/stream_floor.c)
-    "$CC" -O2 -Wall -Wextra -shared -fPIC bench/stream_floor.c -o "$OUT/libstream_floor.so" -lpthread
+    "$CC" -O2 -Wall -Wextra -shared -fPIC bench/stream_floor.c -o "$OUT/libstream_floor.so" -ljansson -lpthread
     start_slow
     machine
     PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \

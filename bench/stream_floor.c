@@ -3,18 +3,21 @@
  * issue 10 pins (items handed over by a callback on a library thread, then to the event loop
  * with loop.call_soon_threadsafe) costs in Python when the library itself costs nothing.
  *
- * floor_stream(fd, callback): hands the stream to one long-lived thread (started on first use,
+ * floor_stream(fd, callback, check): hands the stream to one long-lived thread (started on first use,
  * like the engine; one stream at a time), which waits for the socket (poll), reads it (recv),
  * cuts each "data: ...\n\n" event out of the bytes (no HTTP parsing beyond finding the chunked
  * body's end, no JSON check, no libcurl, no Swift) and calls callback(NULL, item, NULL) with a
  * malloc'd item `{"ok":true,"event":<data>}` (the caller frees it with free()), then one
  * terminal item `{"ok":true,"status":200}` when the body ends (`{"ok":false}` on a read error
  * or a timeout of 5 s), exactly the items and the signature of hl_call_start's callback.
+ * With check != 0 each event is first parsed by jansson (json_loadb, then json_decref), the one
+ * piece of work a library must add per event by issue 9 ("once jansson has checked them").
  * The caller has already sent the request on fd; the thread never closes fd.
  *
- * Build: cc -O2 -shared -fPIC bench/stream_floor.c -o build/bench/libstream_floor.so -lpthread
+ * Build: cc -O2 -shared -fPIC bench/stream_floor.c -o build/bench/libstream_floor.so -ljansson -lpthread
  */
 #define _GNU_SOURCE
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,10 +29,20 @@ typedef void (*floor_callback)(void *call, char *item, void *user_data);
 struct floor_job {
     int fd;
     floor_callback callback;
+    int check;
 };
 
-static void deliver(floor_callback callback, const char *data, size_t length) {
+static void deliver(floor_callback callback, int check, const char *data, size_t length) {
     static const char head[] = "{\"ok\":true,\"event\":";
+    if (check) {
+        json_error_t error;
+        json_t *value = json_loadb(data, length, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
+        if (value == NULL || !json_is_object(value)) {
+            json_decref(value);
+            return;
+        }
+        json_decref(value);
+    }
     char *item = malloc(sizeof head + length + 1);
     if (item == NULL) return;
     memcpy(item, head, sizeof head - 1);
@@ -55,7 +68,7 @@ static void serve(struct floor_job job) {
             if (data == NULL) break;
             char *stop = memmem(data, (size_t)(end - data), "\n\n", 2);
             if (stop == NULL) break;
-            deliver(job.callback, data + 6, (size_t)(stop - data - 6));
+            deliver(job.callback, job.check, data + 6, (size_t)(stop - data - 6));
             start = stop + 2;
         }
         memmove(buffer, start, (size_t)(end - start));
@@ -88,7 +101,7 @@ static void *run(void *unused) {
 }
 
 /* Returns 0, or -1 when the thread cannot be started or another stream is already waiting. */
-int floor_stream(int fd, floor_callback callback) {
+int floor_stream(int fd, floor_callback callback, int check) {
     int result = 0;
     pthread_mutex_lock(&lock);
     if (!started) {
@@ -101,6 +114,7 @@ int floor_stream(int fd, floor_callback callback) {
     } else {
         next_job.fd = fd;
         next_job.callback = callback;
+        next_job.check = check;
         has_job = 1;
         pthread_cond_signal(&changed);
     }

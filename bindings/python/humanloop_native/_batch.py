@@ -167,10 +167,10 @@ class _Window:
             except Exception as exc:  # noqa: BLE001 - a closed client: every remaining item says so
                 self.record(index, exc)
 
-    def complete(self, index: int, envelope: Dict[str, Any]) -> None:
+    def complete(self, index: int, item: bytes) -> None:
         """A call's terminal item arrived."""
         self.inflight.pop(index).free()
-        self.record(index, _result(envelope))
+        self.record(index, _result(_engine.parse_item(item)))
 
     def abandon(self) -> None:
         """Cancel and free every call in flight (Ctrl-C, a cancelled task)."""
@@ -189,7 +189,7 @@ class _Window:
 
 def run_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
               progress: bool) -> List[Result]:
-    finished: "queue.SimpleQueue[Tuple[int, Dict[str, Any]]]" = queue.SimpleQueue()
+    finished: "queue.SimpleQueue[Tuple[int, bytes]]" = queue.SimpleQueue()
 
     def sink_for(index: int) -> _engine.Sink:
         return lambda item, terminal: finished.put_nowait((index, item))
@@ -201,12 +201,12 @@ def run_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concur
             if window.finished:
                 break
             try:
-                index, envelope = finished.get(timeout=_WAIT_SLICE)  # in slices: Ctrl-C is seen
+                index, item = finished.get(timeout=_WAIT_SLICE)  # in slices: Ctrl-C is seen
             except queue.Empty:
                 if window.meter is not None and window.meter.bar is None:
                     window.meter._line()
                 continue
-            window.complete(index, envelope)
+            window.complete(index, item)
     except BaseException:
         window.abandon()
         raise
@@ -222,10 +222,10 @@ def _is_response(result: Result) -> bool:
 async def arun_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
                      progress: bool) -> List[Result]:
     loop = asyncio.get_running_loop()
-    finished: "asyncio.Queue[Tuple[int, Dict[str, Any]]]" = asyncio.Queue()
+    finished: "asyncio.Queue[Tuple[int, bytes]]" = asyncio.Queue()
 
     def sink_for(index: int) -> _engine.Sink:
-        def sink(item: Dict[str, Any], terminal: bool) -> None:
+        def sink(item: bytes, terminal: bool) -> None:
             try:
                 loop.call_soon_threadsafe(finished.put_nowait, (index, item))
             except RuntimeError:  # the loop is closed
@@ -238,8 +238,8 @@ async def arun_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]],
             window.fill()
             if window.finished:
                 break
-            index, envelope = await finished.get()
-            window.complete(index, envelope)
+            index, item = await finished.get()
+            window.complete(index, item)
     except BaseException:
         window.abandon()
         raise

@@ -136,7 +136,7 @@ def _given(scope: Mapping[str, Any]) -> Dict[str, Any]:
     return {name: value for name, value in scope.items() if name != "self" and name not in _OPTION_NAMES}
 
 
-def _settle(future: "asyncio.Future[Dict[str, Any]]", item: Dict[str, Any]) -> None:
+def _settle(future: "asyncio.Future[bytes]", item: bytes) -> None:
     if not future.done():
         future.set_result(item)
 
@@ -483,9 +483,9 @@ class Humanloop:
         native, handle = self._acquire()
         arrived = threading.Lock()
         arrived.acquire()
-        box: List[Dict[str, Any]] = []
+        box: List[bytes] = []
 
-        def sink(item: Dict[str, Any], terminal: bool) -> None:
+        def sink(item: bytes, terminal: bool) -> None:
             box.append(item)
             arrived.release()
 
@@ -498,15 +498,15 @@ class Humanloop:
             call.free()
             raise
         call.free()
-        return box[0]
+        return _engine.parse_item(box[0])
 
     async def _arun(self, name: bytes, payload: bytes, options: Optional[bytes]) -> Dict[str, Any]:
         """A call on the engine, awaited; a cancelled task cancels the transfer."""
         loop = asyncio.get_running_loop()
-        future: "asyncio.Future[Dict[str, Any]]" = loop.create_future()
+        future: "asyncio.Future[bytes]" = loop.create_future()
         started: List[_engine.Call] = []
 
-        def sink(item: Dict[str, Any], terminal: bool) -> None:
+        def sink(item: bytes, terminal: bool) -> None:
             try:
                 loop.call_soon_threadsafe(_settle, future, item)
             except RuntimeError:  # the loop is closed: nobody awaits the call any more
@@ -526,7 +526,7 @@ class Humanloop:
         # as the SDK sends: the server then sees them all at once.
         _engine.start_soon(loop, begin)
         try:
-            return await future
+            return _engine.parse_item(await future)
         except BaseException:
             if started:
                 started[0].cancel()

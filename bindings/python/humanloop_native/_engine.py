@@ -6,10 +6,11 @@ How a call travels:
 * ``start()`` registers a ``Call`` under a fresh integer id (the ``user_data`` the library hands
   back), then calls ``hl_call_start``. The library runs the call on its engine thread and calls
   ``_on_item`` (the single, module-level ``CFUNCTYPE`` object, alive for the life of the process)
-  with every item. ``_on_item`` copies the item (``ctypes.string_at``), releases it (``hl_free``),
-  parses it and passes it to the call's *sink*, on the engine thread. Sinks only hand the item
-  over: a ``threading.Event``/queue for the blocking API, ``loop.call_soon_threadsafe`` for
-  asyncio. They never block.
+  with every item. ``_on_item`` copies the item (``ctypes.string_at``), releases it (``hl_free``)
+  and passes the bytes to the call's *sink*, on the engine thread. Sinks only hand the item
+  over: a lock/queue for the blocking API, ``loop.call_soon_threadsafe`` for asyncio. They never
+  block, and they do not parse: the consumer does (``parse_item``), on its own thread, so the
+  engine thread holds the GIL as briefly as possible.
 * The handle is released (``hl_call_free``) by the consumer once it has the terminal item, or
   when it gives up (Ctrl-C, a cancelled task, a closed stream): ``hl_call_free`` cancels an
   unfinished call and, when it returns, no callback of that call runs any more.
@@ -32,10 +33,27 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 from ._native import CALL_CALLBACK, lib, lib_holding_gil
 
-__all__ = ["NativeClient", "Call", "start", "in_callback", "Sink"]
+__all__ = ["NativeClient", "Call", "start", "in_callback", "Sink", "parse_item"]
 
-#: sink(item, terminal): called on the engine thread with every parsed item of a call.
-Sink = Callable[[Dict[str, Any], bool], None]
+#: sink(item, terminal): called on the engine thread with every item of a call, as the JSON
+#: bytes the library delivered (``parse_item`` reads them).
+Sink = Callable[[bytes, bool], None]
+
+#: How the library begins every stream event item (and no other item): {"ok":true,"event":...}.
+_EVENT_PREFIX = b'{"ok":true,"event":'
+
+
+def parse_item(raw: bytes) -> Dict[str, Any]:
+    """The envelope dict of an item's bytes (an ``invalid_response`` envelope if unreadable)."""
+    try:
+        item = json.loads(raw)
+        if isinstance(item, dict):
+            return item
+        problem = "not an object"
+    except ValueError as exc:
+        problem = str(exc)
+    return {"ok": False, "error": {"type": "invalid_response",
+                                   "message": f"libhumanloop delivered an unreadable item: {problem}"}}
 
 _lock = threading.Lock()
 _pending: Dict[int, "Call"] = {}
@@ -190,17 +208,10 @@ def _on_item(call_ptr: Optional[int], item_ptr: Optional[int], user_data: Option
         call = _pending.get(user_data or 0)  # one dict operation: atomic under the GIL
         if call is None:
             return
-        try:
-            item = json.loads(raw)
-            if not isinstance(item, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            item = {"ok": False, "error": {"type": "invalid_response",
-                                           "message": f"libhumanloop delivered an unreadable item: {exc}"}}
-        terminal = not (call.stream and item.get("ok") and "event" in item)
+        terminal = not (call.stream and raw.startswith(_EVENT_PREFIX))
         if terminal:
             _pending.pop(call.key, None)
-        call.sink(item, terminal)
+        call.sink(raw, terminal)
     except BaseException:  # noqa: BLE001 - nothing may propagate into the library
         pass
 

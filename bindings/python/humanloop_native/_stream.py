@@ -221,7 +221,7 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
 
     def __init__(self, request: StreamRequest) -> None:
         self._state = _StreamState(request)
-        self._queue: "queue.SimpleQueue[Dict[str, Any]]" = queue.SimpleQueue()
+        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()  # item bytes, or _CLOSED
         self._started = False
 
     # -- iteration -------------------------------------------------------------------------
@@ -243,9 +243,10 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
                 raise StopIteration
         if state.closed and self._queue.empty():
             raise StopIteration
-        item = self._wait()
-        if item is _CLOSED:
+        raw = self._wait()
+        if raw is _CLOSED:
             raise StopIteration
+        item = _engine.parse_item(raw)
         if item.get("ok"):
             event = item.get("event")
             if event is not None:
@@ -258,7 +259,7 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
         state.error = error_from_envelope(item, streaming=True)
         raise state.error
 
-    def _wait(self) -> Dict[str, Any]:
+    def _wait(self) -> Any:
         get = self._queue.get
         try:
             while True:
@@ -327,11 +328,11 @@ class _Channel:
 
     def __init__(self) -> None:
         self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self.incoming: Deque[Dict[str, Any]] = collections.deque()
+        self.incoming: Deque[bytes] = collections.deque()  # items as delivered, parsed by the loop
         self.wake = False
         self.waiter: Optional["asyncio.Future[None]"] = None
 
-    def push(self, item: Dict[str, Any], terminal: bool) -> None:  # engine thread
+    def push(self, item: bytes, terminal: bool) -> None:  # engine thread
         self.incoming.append(item)
         if not self.wake:
             self.wake = True
@@ -383,10 +384,14 @@ class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
         self._state._cancelled = cancelled
         self._chan = _Channel()
         self._ended = False
+        self._peeked: Optional[Dict[str, Any]] = None  # the first item, looked at by ``await``
 
     # -- the loop side ----------------------------------------------------------------------
     async def _next_item(self) -> Optional[Dict[str, Any]]:
-        """The next raw item, or None when the stream is over (closed)."""
+        """The next item (an envelope dict), or None when the stream is over (closed)."""
+        if self._peeked is not None:
+            item, self._peeked = self._peeked, None
+            return item
         state = self._state
         chan = self._chan
         if chan.loop is None:
@@ -401,7 +406,7 @@ class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
                 return None
         while True:
             if chan.incoming:
-                return chan.incoming.popleft()
+                return _engine.parse_item(chan.incoming.popleft())
             if state.closed or self._ended:
                 return None
             if state._foreign():
@@ -452,14 +457,14 @@ class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
 
     async def _started(self) -> "AsyncCompletionStream":
         """Wait for the first item without consuming it (the SDK's ``await``)."""
-        if self._ended or self._chan.incoming or self._state.done:
+        if self._ended or self._peeked is not None or self._chan.incoming or self._state.done:
             return self
         item = await self._next_item()
         if item is None:
             return self
         if not item.get("ok"):
             self._consume(item)  # raises
-        self._chan.incoming.appendleft(item)
+        self._peeked = item
         if "event" in item:
             from ._client import Headers
 
