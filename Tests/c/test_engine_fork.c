@@ -50,19 +50,30 @@ static void test_fork_fresh_engine(void)
     hl_call *c2 = tu_async_start(&inflight, c, "complete", TU_REQ, NULL);
     double end = tu_now() + 3 * F;
     while (tu_request_count() < 2 && tu_now() < end) tu_sleep(0.02);
+    tu_child_slot *slot = tu_child_slots(1);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
+        tu_child_begin(slot);
         int rc = child_run(c, &inflight);
+        fflush(stdout);
+        tu_child_end(rc);
         _exit(rc);
     }
     CHECK(pid > 0);
     int st = 0;
     waitpid(pid, &st, 0);
-    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+    /* Under valgrind the child may exit 99 only through the exit-time leak check: the parent's
+     * engine thread was busy at fork() and its objects are unreachable in the child. */
+    int leak_only = tu_child_leak_check_only(slot, st);
+    if (leak_only)
+        tu_note("the child exited 99 only through valgrind's leak check at exit (objects of the parent's engine "
+                "thread); its checks passed");
+    CHECKF((WIFEXITED(st) && WEXITSTATUS(st) == 0) || leak_only,
            "the child made an async call on a fresh engine (exit status %d: 10 no handle, 11 no item, 12 wrong item, "
-           "13 callback on the caller's thread, 14 the parent's call delivered in the child)",
-           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+           "13 callback on the caller's thread, 14 the parent's call delivered in the child, 99 valgrind errors "
+           "(own: %d, status bits %d))",
+           WIFEXITED(st) ? WEXITSTATUS(st) : -1, slot ? slot->vg_errors : -1, slot ? slot->bits : -1);
     /* the parent's call completes in the parent */
     CHECKF(tu_async_wait(&inflight, 5 * F), "the parent's in-flight call completes in the parent");
     json_t *t = tu_async_item(&inflight, 0);

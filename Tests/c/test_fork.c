@@ -36,7 +36,6 @@
  * after the children, a whole case 45 s; clients have "timeout": 10 s (20 s in case 4) and
  * "max_retries": 0 so that a lost answer becomes a timeout error and nothing is retried.
  */
-#define _DEFAULT_SOURCE 1   /* MAP_ANONYMOUS */
 #include "testutil.h"
 
 #include <errno.h>
@@ -46,21 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* Under valgrind a child also counts the valgrind errors it produced (see kid_slot). */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define VG_ERRORS() ((int)VALGRIND_COUNT_ERRORS)
-#endif
-#endif
-#ifndef VG_ERRORS
-#define VG_ERRORS() 0
-#endif
 
 #define NCHILDREN 8
 #define CHILD_CALLS 5          /* per child, cases 1, 2, 5 */
@@ -132,26 +119,15 @@ static void tag_for(char *buf, size_t n, const char *kind, int k)
 
 /* ---- children ----------------------------------------------------------------------------- */
 
-/* What a child writes, in memory shared with the parent, just before it exits: whether it got
- * to its exit, its status bits, and the valgrind errors it produced itself. With this the
- * parent can tell a child whose only valgrind complaint (exit status 99) comes from the
- * exit-time leak check from one that failed: after fork() the objects of a thread that was
- * inside a call at fork time are referenced only from that thread, which does not exist in the
- * child, so memcheck reports them "definitely lost" there (case 3); nothing can prevent that. */
-typedef struct {
-    volatile int finished;
-    volatile int bits;
-    volatile int vg_errors;
-} kid_slot;
-
+/* Each child reports to the parent through a tu_child_slot (testutil.h): with it the parent
+ * tells a child whose only valgrind complaint (exit status 99) comes from the exit-time leak
+ * check (case 3: a thread was inside a call at fork time) from one that failed. */
 #define NSLOTS (NCHILDREN + 1)
-static kid_slot *g_slots;               /* NSLOTS, MAP_SHARED */
-static kid_slot *g_my_slot;             /* in a child: its slot */
-static int g_vg_errors_at_fork;         /* in a child: VG_ERRORS() right after fork */
+static tu_child_slot *g_slots;          /* NSLOTS, shared with the children */
 
 typedef struct {
     pid_t pid;
-    kid_slot *slot;
+    tu_child_slot *slot;
     int done;
     int hung;           /* killed at the deadline */
     int status;         /* waitpid status */
@@ -172,11 +148,7 @@ static void child_exit(int bits, const char *fmt, ...)
     }
     fflush(stdout);
     fflush(stderr);
-    if (g_my_slot) {
-        g_my_slot->bits = bits;
-        g_my_slot->vg_errors = VG_ERRORS() - g_vg_errors_at_fork;
-        g_my_slot->finished = 1;
-    }
+    tu_child_end(bits);
     _exit(bits);
 }
 
@@ -192,8 +164,7 @@ static pid_t spawn(kid_t *k, child_fn fn, void *arg, int index)
     k->started = tu_now();
     pid_t pid = fork();
     if (pid == 0) {
-        g_my_slot = k->slot;
-        g_vg_errors_at_fork = VG_ERRORS();
+        tu_child_begin(k->slot);
         fn(arg, index);
         child_exit(0, NULL);
     }
@@ -263,16 +234,15 @@ static void describe_kid(const kid_t *k, char *buf, size_t n)
 }
 
 /* Exit status 99 of a child whose checks all passed and that produced no valgrind error before
- * its exit: valgrind's exit-time leak check is the only complaint (see kid_slot). */
+ * its exit: valgrind's exit-time leak check is the only complaint (see tu_child_slot). */
 static int leak_check_only(const kid_t *k)
 {
-    return !k->hung && k->status != -1 && WIFEXITED(k->status) && WEXITSTATUS(k->status) == 99 && k->slot &&
-           k->slot->finished && k->slot->bits == 0 && k->slot->vg_errors == 0;
+    return !k->hung && k->status != -1 && tu_child_leak_check_only(k->slot, k->status);
 }
 
 /* Every child exited 0 (a FCHECK per child). Returns how many did. With thread_in_call (the
  * parent had a thread inside a call at fork time), a child whose only valgrind complaint is
- * the exit-time leak check passes (its checks passed; see kid_slot). */
+ * the exit-time leak check passes (its checks passed; see tu_child_slot). */
 static int check_kids(const kid_t *k, int n, const char *what, int thread_in_call)
 {
     int good = 0, leak_only = 0;
@@ -919,8 +889,7 @@ static void test_fork_engine_running(void) { isolated(scenario_engine_across_for
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
-    void *shared = mmap(NULL, sizeof(kid_slot) * NSLOTS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    g_slots = shared == MAP_FAILED ? NULL : shared;
+    g_slots = tu_child_slots(NSLOTS);
     RUN(test_fork_explicit_client_8_children);
     RUN(test_fork_default_client_8_children);
     RUN(test_fork_while_a_thread_is_in_a_call);

@@ -1,4 +1,5 @@
 /* testutil.c — see testutil.h. */
+#define _DEFAULT_SOURCE 1   /* MAP_ANONYMOUS (tu_child_slots) */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -9,9 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define VG_ERRORS() ((int)VALGRIND_COUNT_ERRORS)
+#endif
+#endif
+#ifndef VG_ERRORS
+#define VG_ERRORS() 0
+#endif
 
 /* ---- state ------------------------------------------------------------------------------ */
 
@@ -219,6 +232,37 @@ double tu_factor(void)
     const char *v = getenv("VALGRIND");
     if (v && strcmp(v, "1") == 0) return 4.0;
     return 1.0;
+}
+
+/* ---- forked children under valgrind ---------------------------------------------------- */
+
+static tu_child_slot *g_child_slot;     /* in a child: its slot */
+static int g_child_vg_errors_at_fork;   /* in a child: VG_ERRORS() right after fork() */
+
+tu_child_slot *tu_child_slots(int n)
+{
+    void *shared = mmap(NULL, sizeof(tu_child_slot) * (size_t)n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return shared == MAP_FAILED ? NULL : shared;  /* anonymous mappings start zeroed */
+}
+
+void tu_child_begin(tu_child_slot *slot)
+{
+    g_child_slot = slot;
+    g_child_vg_errors_at_fork = VG_ERRORS();
+}
+
+void tu_child_end(int bits)
+{
+    if (!g_child_slot) return;
+    g_child_slot->bits = bits;
+    g_child_slot->vg_errors = VG_ERRORS() - g_child_vg_errors_at_fork;
+    g_child_slot->finished = 1;
+}
+
+int tu_child_leak_check_only(const tu_child_slot *slot, int status)
+{
+    return slot && WIFEXITED(status) && WEXITSTATUS(status) == 99 && slot->finished && slot->bits == 0 &&
+           slot->vg_errors == 0;
 }
 
 void tu_sleep(double seconds)

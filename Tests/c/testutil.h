@@ -66,6 +66,24 @@ double tu_now(void);            /* monotonic seconds */
 double tu_factor(void);         /* 1, or more under valgrind (VALGRIND=1), or HL_TEST_TIME_FACTOR */
 void tu_sleep(double seconds);
 
+/* ---- forked children under valgrind ---------------------------------------------------- */
+
+/* After fork(), objects referenced only from a parent's thread that was busy at that moment (a
+ * thread inside a call, the engine's thread) are unreachable in the child: valgrind's exit-time
+ * leak check reports them "definitely lost" and the child exits 99 (--error-exitcode) although
+ * its own checks passed; nothing can prevent that. A child reports to its parent through a slot
+ * in memory shared across fork(); the parent accepts such an exit with tu_child_leak_check_only. */
+typedef struct {
+    volatile int finished;   /* the child got to tu_child_end */
+    volatile int bits;       /* the status it exits with */
+    volatile int vg_errors;  /* valgrind errors it produced itself before its exit */
+} tu_child_slot;
+tu_child_slot *tu_child_slots(int n);   /* n zeroed slots shared with children; NULL if mmap fails */
+void tu_child_begin(tu_child_slot *slot);  /* in the child, right after fork() (slot may be NULL) */
+void tu_child_end(int bits);            /* in the child, just before _exit(bits) */
+/* In the parent: a child's waitpid status 99 came only from the exit-time leak check. */
+int tu_child_leak_check_only(const tu_child_slot *slot, int status);
+
 /* ---- the test server -------------------------------------------------------------------- */
 
 int tu_port(void);
