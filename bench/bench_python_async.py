@@ -44,13 +44,7 @@ import threading
 import time
 import urllib.parse
 
-ARGS = dict(
-    project="bench",
-    model_config={"model": "gpt-3.5-turbo-instruct", "prompt_template": "{{question}}",
-                  "temperature": 0.7, "max_tokens": -1},
-    inputs={"question": "What do llamas eat?"},
-)
-OUTPUT = "Hello from the test server"
+from bench_python import ARGS, OUTPUT  # the same request and answer as the blocking Python bench
 
 
 def server_stats(server, reset=False):
