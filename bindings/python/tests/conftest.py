@@ -1,7 +1,7 @@
 """Shared fixtures: the package from bindings/python (not installed) and the project's test
 server (Tests/server/hl_test_server.py) on 127.0.0.1, one per test session — plain HTTP
-(`server`, `srv`) and HTTPS with a self-signed certificate made for the session (`tls_server`,
-`tls_srv`; skipped without the openssl command)."""
+(`server`, `srv`), and HTTPS with a self-signed certificate made for the session, in a process
+of its own (`tls_server_process`; skipped without the openssl command)."""
 
 import shutil
 import subprocess
@@ -21,7 +21,7 @@ from hl_test_server import TestServer  # noqa: E402
 
 import humanloop_native  # noqa: E402
 
-from hlpy_support import API_KEY  # noqa: E402
+from hlpy_support import API_KEY, ServerProcess  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +52,8 @@ def client(srv):
 
 
 @pytest.fixture(scope="session")
-def tls_server(tmp_path_factory):
-    """The test server over HTTPS (TestServer(tls=...)), one per session: base_url is
-    https://127.0.0.1:<port>/v4 and `ca_bundle` is the path of its certificate (PEM, for
-    127.0.0.1 and localhost), to pass as the client's ca_bundle."""
+def tls_cert(tmp_path_factory):
+    """(certificate, key): PEM files made for the session, for 127.0.0.1 and localhost."""
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is needed to make the TLS test server's certificate")
     directory = tmp_path_factory.mktemp("hl-tls-server")
@@ -65,14 +63,16 @@ def tls_server(tmp_path_factory):
          "-subj", "/CN=hl-test-server", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=120)
-    with TestServer(tls=(str(cert), str(key))) as srv:
-        srv.ca_bundle = str(cert)
+    return str(cert), str(key)
+
+
+@pytest.fixture(scope="session")
+def tls_server_process(tls_cert):
+    """The test server over HTTPS in a process of its own (hlpy_support.ServerProcess): base_url
+    is https://127.0.0.1:<port>/v4 and `ca_bundle` the path of its certificate, to pass as the
+    client's ca_bundle."""
+    srv = ServerProcess(tls_cert)
+    try:
         yield srv
-
-
-@pytest.fixture
-def tls_srv(tls_server):
-    """The session's TLS server, reset (queue, recorded requests, stats) for this test."""
-    tls_server.reset()
-    yield tls_server
-    tls_server.reset()
+    finally:
+        srv.close()

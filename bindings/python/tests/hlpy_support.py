@@ -37,3 +37,65 @@ def wait_for(predicate, timeout=3.0, interval=0.02):
 
 def event(text, finish_reason=None, index=0, id="data_s"):
     return {"data": [{"id": id, "index": index, "output": text, "finish_reason": finish_reason}]}
+
+
+class ServerProcess:
+    """The test server (Tests/server/hl_test_server.py) in a process of its own, with the same
+    base_url, reset(), requests() and stats() as an in-process TestServer (through its
+    /_control/ routes). For tests that fork(): OpenSSL's locks are process-wide, and a fork()
+    while a thread of the in-process TLS server is inside OpenSSL leaves the child a lock that
+    is never released (seen: a child hung in RAND_status during its first handshake)."""
+
+    def __init__(self, tls):
+        import os
+        import ssl
+        import subprocess
+        import sys
+
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Tests", "server",
+                              "hl_test_server.py")
+        cert, key = tls
+        self.ca_bundle = cert
+        self._context = ssl.create_default_context(cafile=cert)
+        self._process = subprocess.Popen(
+            [sys.executable, script, "--port", "0", "--exit-on-stdin-eof", "--tls-cert", cert, "--tls-key", key],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = self._process.stdout.readline().decode().strip()
+        if not line.startswith("PORT="):
+            self.close()
+            raise RuntimeError(f"the test server did not start (it printed {line!r})")
+        self.port = int(line[len("PORT="):])
+        self.base_url = f"https://127.0.0.1:{self.port}/v4"
+
+    def _control(self, method, route):
+        import http.client
+        import json
+
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self._context, timeout=10)
+        try:
+            conn.request(method, "/_control/" + route)
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 200, (route, response.status, body)
+            return json.loads(body)
+        finally:
+            conn.close()
+
+    def reset(self):
+        self._control("POST", "reset")
+
+    def requests(self):
+        return self._control("GET", "requests")["requests"]
+
+    def stats(self):
+        return self._control("GET", "stats")
+
+    def close(self):
+        process = self._process
+        try:
+            process.stdin.close()  # --exit-on-stdin-eof
+            process.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            process.kill()
+            process.wait()
+        process.stdout.close()

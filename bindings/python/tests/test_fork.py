@@ -232,17 +232,17 @@ def test_multiprocessing_fork_pool(srv):
     pool_of_forked_workers(srv)
 
 
-# -- over https (the session's TLS test server; the client trusts its certificate) ------------
+# -- over https (the TLS test server in a process of its own: see hlpy_support.ServerProcess) --
 
-def test_os_fork_children_get_their_own_answers_https(tls_srv, tmp_path):
+def test_os_fork_children_get_their_own_answers_https(tls_server_process, tmp_path):
     """Also: no child may send a TLS record (data or close_notify, e.g. when it frees the
     client) on the parent's connection, or the parent's session breaks; the parent's call after
     the children must succeed on the same connection."""
-    fork_children_while_parent_calls(tls_srv, tmp_path, ca_bundle=tls_srv.ca_bundle)
+    fork_children_while_parent_calls(tls_server_process, tmp_path, ca_bundle=tls_server_process.ca_bundle)
 
 
-def test_multiprocessing_fork_pool_https(tls_srv):
-    pool_of_forked_workers(tls_srv, ca_bundle=tls_srv.ca_bundle)
+def test_multiprocessing_fork_pool_https(tls_server_process):
+    pool_of_forked_workers(tls_server_process, ca_bundle=tls_server_process.ca_bundle)
 
 
 def test_fork_while_another_thread_is_inside_a_call(srv, tmp_path):
