@@ -79,8 +79,15 @@
  * other byte on the parent's connection), drops the inherited handles on first use and opens
  * fresh connections. The parent's connections are untouched. A lock another thread held at
  * the moment of fork() is released in the child (pthread_atfork), so the child never
- * deadlocks; a call another thread was making at that moment simply does not exist in the
- * child (it completes in the parent). Sockets are also close-on-exec.
+ * deadlocks on one of the library's locks; a call another thread was making at that moment
+ * simply does not exist in the child (it completes in the parent). Sockets are also
+ * close-on-exec.
+ * OpenSSL's locks (libcurl's TLS) are not the library's: a fork() at the instant another
+ * thread is inside OpenSSL (TLS code of the program, of another library, or of an https call
+ * of this library in progress on another thread or on the engine thread) can leave the child
+ * an OpenSSL lock that is never released, and the child's first https call then hangs. This
+ * is true of every OpenSSL program; fork while no other thread does TLS (as prefork servers do:
+ * before their workers start calls), or exec in the child.
  * Not possible: a stream (or call) open across fork() belongs to the parent. In the child,
  * hl_stream_next on it returns a terminal "connection_error" saying so, without touching the
  * connection; hl_stream_free on it is safe. Only fork() through the C library runs these
