@@ -23,6 +23,15 @@
  * real beyond a double) in a request is an "invalid_request" naming its path. Error bodies
  * ("error.body") are read and written again, because secrets are redacted from them.
  *
+ * Secrets: the values of the configuration's "api_key" and "*_api_key" keys and every value at
+ * or under a request's "provider_api_keys" (whatever its type, an unknown provider's too) never
+ * appear in any text the library writes: log lines, error messages and "errors", error
+ * envelopes. Messages name the path and the type, never the value ("provider_api_keys must be
+ * an object, not a string"); a logged request body shows "[redacted]" in their place; and every
+ * occurrence of a known secret of 8 bytes or more (a server echoing a key back, a key repeated
+ * in another field) reads "[redacted]". A shorter secret is kept out by path only. Success
+ * bodies and stream events are never changed.
+ *
  * error.type is one of:
  *   "invalid_request"   the request JSON is malformed or does not match the endpoint's body;
  *                       "path" names the first bad value (e.g. "model_config.temperature"),
@@ -419,7 +428,7 @@ char *hl_batch(hl_client *client, const char *batch_json);
  *   humanloop: 2026-11-25T21:45:01.123Z info complete POST https://.../completion attempt=1
  *   status=503 duration=0.012s bytes=52 -> retry in 0.5s
  * At "debug" also the request headers and body and the answer's status, headers and body (cut to
- * 64 KiB). No line ever contains an API key or a provider key (they read "[redacted]").
+ * 64 KiB). No line ever contains an API key or a provider key (see "Secrets" above).
  * A client logs at its "log_level" (or HUMANLOOP_LOG); lines go to stderr (one write(2) each)
  * unless a callback is set.
  */

@@ -16,7 +16,8 @@ extension HumanloopClient {
     /// failures are retried up to `max_retries` with the backoff or the server's Retry-After;
     /// a stream only before its first event. Also logs the attempt.
     func decide(after outcome: TransferOutcome, of transfer: Transfer, request: PreparedRequest, attempt: Int,
-                redirects: Int, url: String, beforeFirstEvent: Bool, policy retryPolicy: RetryPolicy) -> AttemptDecision {
+                redirects: Int, url: String, beforeFirstEvent: Bool, policy retryPolicy: RetryPolicy,
+                secrets: () -> Secrets) -> AttemptDecision {
         let decision: AttemptDecision
         switch outcome {
         case .response(let head, _) where (200...299).contains(head.status):
@@ -34,21 +35,22 @@ extension HumanloopClient {
             decision = beforeFirstEvent && retryable && attempt <= retryPolicy.maxRetries
                 ? .retry(after: retryPolicy.backoff(retry: attempt, random: Double.random(in: 0...1))) : .finish
         }
-        logAttempt(outcome, of: transfer, request: request, attempt: attempt, url: url, decision: decision)
+        logAttempt(outcome, of: transfer, request: request, attempt: attempt, url: url, decision: decision, secrets: secrets)
         return decision
     }
 
     /// One info line per attempt (call, method, URL, status or error, attempt, duration, bytes,
-    /// what happens next); at debug also the request and the answer, secrets redacted.
+    /// what happens next); at debug also the request and the answer. `secrets` (the client's and
+    /// the request's) are redacted from every line; the request body's provider keys by path.
     func logAttempt(_ outcome: TransferOutcome, of transfer: Transfer, request: PreparedRequest, attempt: Int, url: String,
-                    decision: AttemptDecision) {
+                    decision: AttemptDecision, secrets: () -> Secrets) {
         let level = LogSink.shared.level(for: configuration.logLevel)
         guard level >= .info else { return }
-        let secrets = configuration.secrets
+        let secrets = secrets()
         var line = "\(request.endpoint.callName) POST \(url) attempt=\(attempt)"
         switch outcome {
         case .response(let head, _): line += " status=\(head.status)"
-        case .failure(let error, _): line += " error=\(error.typeName) \"\(Envelope.redact(error.message, secrets: secrets))\""
+        case .failure(let error, _): line += " error=\(error.typeName) \"\(error.message)\""
         }
         line += " duration=\(JSONNumber(seconds: transfer.elapsed).text)s bytes=\(transfer.collector.bodyBytesReceived)"
         switch decision {
@@ -56,23 +58,27 @@ extension HumanloopClient {
         case .redirect(let target): line += " -> redirect to \(target)"
         case .retry(let delay): line += " -> retry in \(JSONNumber(seconds: delay).text)s"
         }
-        LogSink.shared.emit(.info, line)
+        LogSink.shared.emit(.info, secrets.redact(line))
         guard level >= .debug else { return }
         let requestHeaders = JSONObject([("X-API-KEY", .string("[redacted]")), ("Content-Type", .string("application/json")),
                                          ("Accept", .string("application/json")), ("User-Agent", .string(configuration.userAgent))])
         LogSink.shared.emit(.debug, "request headers: \(JSONSerializer.string(of: .object(requestHeaders)))")
-        LogSink.shared.emit(.debug, "request body: \(Self.shown(request.body, secrets: secrets))")
+        // The body the library wrote itself: its provider keys are known by path.
+        let requestBody = (try? JSONReader.parse(request.body)).map { JSONSerializer.bytes(of: Secrets.redactingRequestKeys($0)) }
+        LogSink.shared.emit(.debug, "request body: \(Self.shown(requestBody ?? request.body, secrets: secrets))")
         if case .response(let head, let body) = outcome {
-            let headers = Envelope.redact(.object(head.headers), secrets: secrets)
-            LogSink.shared.emit(.debug, "response: \(head.status) \(head.reason) headers: \(JSONSerializer.string(of: headers))")
+            let headers = secrets.redact(.object(head.headers))
+            LogSink.shared.emit(.debug, secrets.redact("response: \(head.status) \(head.reason) headers: \(JSONSerializer.string(of: headers))"))
             if !body.isEmpty { LogSink.shared.emit(.debug, "response body: \(Self.shown(body, secrets: secrets))") }
         }
     }
 
-    /// A body for the log: redacted, cut to 64 KiB.
-    private static func shown(_ bytes: [UInt8], secrets: [String]) -> String {
+    /// A body for the log: redacted (whole, so that no secret is cut in two and half shown), then
+    /// cut to 64 KiB.
+    private static func shown(_ bytes: [UInt8], secrets: Secrets) -> String {
         let limit = 64 * 1024
-        let text = Envelope.redact(String(decoding: bytes.prefix(limit), as: UTF8.self), secrets: secrets)
-        return bytes.count > limit ? text + " [\(bytes.count - limit) more bytes]" : text
+        let text = Array(secrets.redact(String(decoding: bytes, as: UTF8.self)).utf8)
+        let shown = String(decoding: text.prefix(limit), as: UTF8.self)
+        return text.count > limit ? shown + " [\(text.count - limit) more bytes]" : shown
     }
 }

@@ -46,6 +46,9 @@ final class Call {
     private(set) var url: String
     /// Events delivered so far.
     private(set) var eventCount = 0
+    /// The client's secrets and the request's own provider keys (made when first needed: for a
+    /// failure or a log line).
+    private(set) lazy var secrets = client.secrets.adding(request.secrets)
     /// The outcome of the current transfer once it completed, before its items were all taken.
     private var completedOutcome: TransferOutcome?
 
@@ -76,7 +79,7 @@ final class Call {
             case .done:
                 let head = transfer.collector.head
                 client.logAttempt(.response(head, body: []), of: transfer, request: request, attempt: attempts, url: url,
-                                  decision: .finish)
+                                  decision: .finish, secrets: { self.secrets })
                 return .output(.done(head, roundTripTime: transfer.elapsed, timings: transfer.timings))
             }
         }
@@ -87,7 +90,7 @@ final class Call {
     /// The terminal output for a completed transfer, or a retry.
     private func conclude(_ outcome: TransferOutcome, of transfer: Transfer) -> Step {
         switch client.decide(after: outcome, of: transfer, request: request, attempt: attempts, redirects: redirects, url: url,
-                             beforeFirstEvent: eventCount == 0, policy: retryPolicy) {
+                             beforeFirstEvent: eventCount == 0, policy: retryPolicy, secrets: { self.secrets }) {
         case .redirect(let target):
             redirects += 1
             attempts -= 1

@@ -13,7 +13,7 @@ extension Call {
         case .response(let head, let body, let roundTripTime, let timings):
             return client.successEnvelope(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
         case .failure(let error):
-            return client.encode(client.failureEnvelope(error, attempts: attempts))
+            return client.encode(client.failureEnvelope(error, attempts: attempts, secrets: secrets))
         }
     }
 }

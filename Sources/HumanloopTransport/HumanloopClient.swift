@@ -9,6 +9,8 @@ public final class HumanloopClient: Sendable {
     let settings: TransportSettings
     let pool: HandlePool
     let retryPolicy: RetryPolicy
+    /// The client's secrets (API key, provider keys), kept out of every text it writes.
+    let secrets: Secrets
     let engines: EngineSlot
     /// Runs calls whose client could not be made (the default client without an API key), so
     /// that their failure arrives through the callback like every other result.
@@ -18,6 +20,7 @@ public final class HumanloopClient: Sendable {
     public init(configuration: ClientConfiguration) {
         self.configuration = configuration
         settings = TransportSettings(configuration)
+        secrets = configuration.secrets
         retryPolicy = RetryPolicy(maxRetries: configuration.maxRetries, baseDelay: configuration.retryBaseDelay,
                                   maxDelay: configuration.retryMaxDelay)
         engines = EngineSlot(maxConnections: configuration.maxConnections)
@@ -102,8 +105,10 @@ public final class HumanloopClient: Sendable {
 
     func encode(_ envelope: JSONValue) -> [UInt8] { JSONSerializer.bytes(of: envelope) }
 
-    func failureEnvelope(_ error: HumanloopError, attempts: Int) -> JSONValue {
-        Envelope.failure(error, attempts: attempts, secrets: configuration.secrets)
+    /// The failure envelope of a call; `secrets` are the client's and the request's (the
+    /// client's alone when there is no request).
+    func failureEnvelope(_ error: HumanloopError, attempts: Int, secrets: Secrets? = nil) -> JSONValue {
+        Envelope.failure(error, attempts: attempts, secrets: secrets ?? self.secrets)
     }
 
     /// The transfer settings of a call with `options`.

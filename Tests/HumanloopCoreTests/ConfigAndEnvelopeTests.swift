@@ -90,7 +90,7 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
     }
 
     @Test func secretsAreRedacted() {
-        let envelope = Envelope.failure(.connectionError("proxy said sk-SECRET-1 is bad"), attempts: 1, secrets: ["sk-SECRET-1"])
+        let envelope = Envelope.failure(.connectionError("proxy said sk-SECRET-1 is bad"), attempts: 1, secrets: Secrets(["sk-SECRET-1"]))
         #expect(envelope["error"]?["message"] == .string("proxy said [redacted] is bad"))
     }
 
@@ -98,14 +98,14 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
         let head = ResponseHead(status: 401, reason: "Unauthorized",
                                 headers: JSONObject([("x-echo", .string("key=sk-SECRET-1"))]))
         let body = Array(#"{"detail":"bad key sk-SECRET-1","sk-SECRET-1":[1,"sk-SECRET-1"]}"#.utf8)
-        let envelope = Envelope.failure(.apiError(head, body: body, roundTripTime: 0.1), attempts: 1, secrets: ["sk-SECRET-1"])
+        let envelope = Envelope.failure(.apiError(head, body: body, roundTripTime: 0.1), attempts: 1, secrets: Secrets(["sk-SECRET-1"]))
         let text = JSONSerializer.string(of: envelope)
         #expect(!text.contains("sk-SECRET-1"))
         #expect(envelope["error"]?["headers"]?["x-echo"] == .string("key=[redacted]"))
         #expect(envelope["error"]?["body"]?["detail"] == .string("bad key [redacted]"))
         #expect(envelope["error"]?["status"] == .int(401))
         let textBody = Envelope.failure(.invalidResponse("bad", status: 200, body: "echo sk-SECRET-1"), attempts: 1,
-                                        secrets: ["sk-SECRET-1"])
+                                        secrets: Secrets(["sk-SECRET-1"]))
         #expect(textBody["error"]?["body"] == .string("echo [redacted]"))
     }
 

@@ -50,7 +50,7 @@ private func growth(small: Int, _ work: (Int) -> Void) -> Double {
         let ratio = growth(small: 10_000) { members in
             let error = HumanloopError.apiError(ResponseHead(status: 500, reason: "", headers: JSONObject()),
                                                 body: wideObject(members), roundTripTime: 0)
-            _ = JSONSerializer.bytes(of: Envelope.failure(error, attempts: 1, secrets: ["sk-secret"]))
+            _ = JSONSerializer.bytes(of: Envelope.failure(error, attempts: 1, secrets: Secrets(["sk-secret"])))
         }
         #expect(ratio < 24, "redaction cost grew \(ratio)x for 8x the members")
     }

@@ -38,7 +38,7 @@ public struct ClientConfiguration: Sendable {
         + providerKeyNames.map { $0.configKey }
 
     /// Every secret of this configuration (API key and provider keys), to keep out of messages.
-    public var secrets: [String] { [apiKey] + providerKeys.secrets }
+    public var secrets: Secrets { Secrets([apiKey] + providerKeys.secrets) }
 
     /// Reads a configuration.
     ///
@@ -53,7 +53,7 @@ public struct ClientConfiguration: Sendable {
         if let json {
             let value: JSONValue
             do { value = try JSONReader.parse(json) } catch {
-                throw .invalidConfig([ValidationIssue(path: "", message: "the client configuration is not valid JSON: \(error)")])
+                throw .invalidConfig([ValidationIssue(path: "", message: "the client configuration is not valid JSON: \(error.quotingNothingSecret(of: json))")])
             }
             guard case .object(let members) = value else {
                 throw .invalidConfig([ValidationIssue(

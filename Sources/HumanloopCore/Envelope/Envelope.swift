@@ -64,7 +64,7 @@ public enum Envelope {
 
     /// `{"ok":false,"error":{...},"attempts":N}`. Every secret anywhere in the error (message,
     /// the server's body and headers: a hostile server may echo the key) becomes "[redacted]".
-    public static func failure(_ error: HumanloopError, attempts: Int, secrets: [String] = []) -> JSONValue {
+    public static func failure(_ error: HumanloopError, attempts: Int, secrets: Secrets = Secrets()) -> JSONValue {
         var details = JSONObject([
             ("type", .string(error.typeName)),
             ("message", .string(error.message)),
@@ -87,90 +87,13 @@ public enum Envelope {
         case .connectionError, .timeout, .cancelled:
             break
         }
-        return .object(JSONObject([("ok", .bool(false)), ("error", redact(.object(details), secrets: secrets)),
+        return .object(JSONObject([("ok", .bool(false)), ("error", secrets.redact(.object(details))),
                                    ("attempts", .int(attempts))]))
     }
-
-    /// `value` with every secret replaced in every string and object key. Linear in the size of
-    /// `value`; parts without a secret are kept as they are (not rebuilt).
-    public static func redact(_ value: JSONValue, secrets: [String]) -> JSONValue {
-        let patterns = secrets.filter { $0.utf8.count >= 4 }.map { Array($0.utf8) }
-        guard !patterns.isEmpty else { return value }
-        return redacted(value, patterns) ?? value
-    }
-
-    /// `value` redacted, or nil when it holds no secret.
-    private static func redacted(_ value: JSONValue, _ patterns: [[UInt8]]) -> JSONValue? {
-        switch value {
-        case .string(let text):
-            return redacted(text, patterns).map(JSONValue.string)
-        case .array(let elements):
-            var changed: [JSONValue]?
-            for (index, element) in elements.enumerated() {
-                guard let replacement = redacted(element, patterns) else { continue }
-                if changed == nil { changed = elements }
-                changed?[index] = replacement
-            }
-            return changed.map(JSONValue.array)
-        case .object(let object):
-            var changedAny = false
-            let members = object.members.map { member -> (String, JSONValue) in
-                let key = redacted(member.key, patterns)
-                let value = redacted(member.value, patterns)
-                if key != nil || value != nil { changedAny = true }
-                return (key ?? member.key, value ?? member.value)
-            }
-            return changedAny ? .object(JSONObject(members)) : nil
-        case .null, .bool, .number:
-            return nil
-        }
-    }
-
-    /// `text` with every occurrence of every pattern replaced, or nil when none occurs.
-    private static func redacted(_ text: String, _ patterns: [[UInt8]]) -> String? {
-        var bytes = Array(text.utf8)
-        var changed = false
-        for pattern in patterns where bytes.count >= pattern.count {
-            guard let replaced = replacingAll(pattern, in: bytes) else { continue }
-            bytes = replaced
-            changed = true
-        }
-        return changed ? String(decoding: bytes, as: UTF8.self) : nil
-    }
-
-    /// `bytes` with every occurrence of `pattern` replaced by "[redacted]", or nil when none.
-    private static func replacingAll(_ pattern: [UInt8], in bytes: [UInt8]) -> [UInt8]? {
-        guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
-        var output: [UInt8] = []
-        var copied = 0
-        var index = 0
-        let last = bytes.count - pattern.count
-        while index <= last {
-            guard bytes[index] == first, bytes[index..<(index + pattern.count)].elementsEqual(pattern) else {
-                index += 1
-                continue
-            }
-            output.append(contentsOf: bytes[copied..<index])
-            output.append(contentsOf: redactedMark)
-            index += pattern.count
-            copied = index
-        }
-        guard copied > 0 else { return nil }
-        output.append(contentsOf: bytes[copied...])
-        return output
-    }
-
-    private static let redactedMark = Array("[redacted]".utf8)
 
     /// The body as JSON when it parses, else as text (invalid UTF-8 replaced).
     public static func parsedOrText(_ body: [UInt8]) -> JSONValue {
         if let value = try? JSONReader.parse(body) { return value }
         return .string(String(decoding: body, as: UTF8.self))
-    }
-
-    /// `text` with every occurrence of every secret (of 4 or more characters) replaced.
-    public static func redact(_ text: String, secrets: [String]) -> String {
-        let patterns = secrets.filter { $0.utf8.count >= 4 }.map { Array($0.utf8) }
-        return redacted(text, patterns) ?? text
     }
 }

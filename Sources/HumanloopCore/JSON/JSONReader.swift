@@ -11,6 +11,16 @@ public struct JSONParseError: Error, Equatable, Sendable, CustomStringConvertibl
     public let isNumericOverflow: Bool
 
     public var description: String { "\(reason) at byte \(offset)" }
+
+    /// This error for `text`, without the text jansson quotes ("near '...'") when `text` may
+    /// hold a secret (it names an `api_key`, as `provider_api_keys` and the configuration's
+    /// `*_api_key` keys do): an unparsable text has no paths, so nothing there is quoted.
+    public func quotingNothingSecret(of text: [UInt8]) -> JSONParseError {
+        guard text.firstRange(of: Self.secretKeyMark) != nil, let near = reason.firstRange(of: " near '") else { return self }
+        return JSONParseError(reason: String(reason[..<near.lowerBound]), offset: offset, isNumericOverflow: isNumericOverflow)
+    }
+
+    private static let secretKeyMark = Array("api_key".utf8)
 }
 
 /// Reads JSON with jansson: the one place where JSON text becomes values.

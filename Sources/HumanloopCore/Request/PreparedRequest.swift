@@ -6,6 +6,9 @@ public struct PreparedRequest: Sendable {
     public let body: [UInt8]
     /// True when the body asks for an event stream (`"stream": true`).
     public let isStream: Bool
+    /// The request's own provider keys (every value under its `provider_api_keys`): kept out of
+    /// every message, log line and error envelope of the call.
+    public let secrets: [String]
 
     /// Parses (jansson), validates and encodes a request. The body is written from jansson's tree:
     /// key order as given, integers as integers, reals as Python's repr (as the official SDK
@@ -25,9 +28,9 @@ public struct PreparedRequest: Sendable {
             // The SDK would send it; JSON numbers here are 64-bit integers or doubles.
             let path = json.withUnsafeBytes { JSONPathLocator.pathOfNumber(before: error.offset, in: $0) }
             let subject = path.isEmpty ? "the request" : path
-            throw .invalidRequest([ValidationIssue(path: path, message: "\(subject) holds a number out of range (an integer beyond 64 bits or a real beyond a double): \(error.reason)")])
+            throw .invalidRequest([ValidationIssue(path: path, message: "\(subject) holds a number out of range (an integer beyond 64 bits or a real beyond a double): \(error.quotingNothingSecret(of: json).reason)")])
         } catch {
-            throw .invalidRequest([ValidationIssue(path: "", message: "the request is not valid JSON: \(error)")])
+            throw .invalidRequest([ValidationIssue(path: "", message: "the request is not valid JSON: \(error.quotingNothingSecret(of: json))")])
         }
         try self.init(root: document.root, endpoint: endpoint, forceStream: forceStream, providerKeys: providerKeys)
     }
@@ -35,8 +38,14 @@ public struct PreparedRequest: Sendable {
     /// Validates and encodes a request already parsed by jansson (an item of a batch). `root` is
     /// completed in place (stream flag, provider keys).
     init(root: JanssonValue, endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(HumanloopError) {
+        let secrets = ProviderKeys.values(in: root)
         let issues = RequestValidator.issues(in: root, for: endpoint)
-        guard issues.isEmpty else { throw .invalidRequest(issues) }
+        guard issues.isEmpty else {
+            // Values under provider_api_keys are never described (by path); a key repeated
+            // elsewhere in the request is redacted by value.
+            let redaction = Secrets(secrets)
+            throw .invalidRequest(issues.map { ValidationIssue(path: redaction.redact($0.path), message: redaction.redact($0.message)) })
+        }
         if forceStream { root.set("stream", JanssonValue.makeTrue()) }
         guard providerKeys.merge(into: root) else {
             throw .invalidRequest([ValidationIssue(path: "provider_api_keys", message: "the provider keys could not be added (out of memory)")])
@@ -47,5 +56,6 @@ public struct PreparedRequest: Sendable {
         self.endpoint = endpoint
         self.body = body
         self.isStream = root["stream"]?.isTrue ?? false
+        self.secrets = secrets
     }
 }

@@ -23,6 +23,25 @@ public struct ProviderKeys: Equatable, Sendable {
     /// Every key value (to keep secrets out of messages).
     public var secrets: [String] { keys.map { $0.key } }
 
+    /// Every value at or under a request's `provider_api_keys`, whatever its shape (strings as
+    /// they are, numbers as the library writes them; an unknown provider's too): the request's
+    /// own secrets.
+    static func values(in request: JanssonValue) -> [String] {
+        guard request.isObject, let keys = request["provider_api_keys"] else { return [] }
+        var values: [String] = []
+        var pending = [keys]
+        while let value = pending.popLast() {
+            if let text = value.string ?? value.numberText {
+                values.append(text)
+            } else if value.isObject {
+                pending += value.members.map { $0.value }
+            } else if value.isArray {
+                pending += value.elements
+            }
+        }
+        return values
+    }
+
     private static func order(of provider: String) -> Int {
         names.firstIndex(of: provider) ?? names.count
     }

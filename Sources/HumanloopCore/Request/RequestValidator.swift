@@ -78,9 +78,13 @@ public struct RequestValidator {
             guard value.isObject else { return mismatch("an object") }
             check(value, against: FieldTable.modelConfig, prefix: path.text, container: "model_config", into: &issues)
         case .providerKeys:
-            guard value.isObject else { return mismatch("an object") }
+            // Values here are secrets: messages name the path and the type, never the value.
+            guard value.isObject else {
+                return issues.append(ValidationIssue(path: path.text, message: "\(path.text) must be an object, not \(article(value.typeName))"))
+            }
             for member in value.members where ProviderKeys.names.contains(member.key) && !member.value.isString {
-                check(member.value, as: .string, path: FieldPath(parent: path.text, step: member.key), into: &issues)
+                let keyPath = FieldPath(parent: path.text, step: member.key).text
+                issues.append(ValidationIssue(path: keyPath, message: "\(keyPath) must be a string, not \(article(member.value.typeName))"))
             }
         }
     }
