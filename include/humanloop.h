@@ -167,7 +167,9 @@ typedef struct hl_client hl_client;
  *   "ai21_api_key", "mock_api_key", "anthropic_api_key", "cohere_api_key"
  *                      strings: client-level provider keys, merged into every request's
  *                      "provider_api_keys" (a key given in the request wins)
- *   "timeout"          number of seconds for each attempt of a call, > 0; default 600
+ *   "timeout"          seconds, > 0, or null for no limit; default 600. Each attempt of a
+ *                      non-stream call; for a stream, the head and first event only (see
+ *                      "Timeouts" below)
  *   "connect_timeout"  number of seconds to establish a connection, > 0; default 10
  *   "low_speed_timeout" seconds without receiving a byte that end an attempt (a server that
  *                      stalls before or during the body or stream) as "timeout"; default 60
@@ -195,6 +197,18 @@ typedef struct hl_client hl_client;
  *                      it: "timeout", nothing sent, not counted in "attempts")
  *   "proxy"            proxy URL; "" for none (default: libcurl's http_proxy, https_proxy,
  *                      no_proxy environment variables; see "Proxies" above)
+ * Timeouts (the client's, or a call's options; each ends the attempt as "timeout"):
+ *   key                 non-stream call              stream (pull, async, "stream": true,
+ *                                                    a batch item that streams)
+ *   "timeout"           each attempt, whole          each attempt until the answer's head and
+ *                       (null: no limit)             first event; none after it (null: none)
+ *   "connect_timeout"   connecting (TCP + TLS)       the same
+ *   "low_speed_timeout" the longest gap between      the same: the only bound once events
+ *                       received bytes               flow, so a stream that keeps sending never
+ *                                                    times out
+ * An overall deadline is the caller's: cancel the call (hl_call_cancel, hl_stream_cancel), or a
+ * binding's context, wait_for or task cancellation. Calls waiting for a connection
+ * (max_connections) wait at most "timeout".
  * TLS peer and host verification are always on; no key turns them off. Only http and https are
  * ever used, also on redirects: 307/308 answers to the same scheme, host and port are followed
  * (at most 3); any other 3xx comes back as an "api_error".
@@ -330,7 +344,8 @@ void hl_stream_cancel(hl_stream *stream);
  * "invalid_request".
  *
  * Options (options_json; NULL is the same as "{}"), each optional, for this call only:
- *   "timeout", "connect_timeout", "low_speed_timeout"   as in the configuration (> 0)
+ *   "timeout", "connect_timeout", "low_speed_timeout"   as in the configuration ("timeout"
+ *                      may be null: no limit for this call)
  *   "max_retries"      integer 0..100, as in the configuration
  *   "headers"          object of strings: extra request headers. A name must be an HTTP token,
  *                      a value must not contain CR, LF or NUL. X-API-KEY, Content-Type,

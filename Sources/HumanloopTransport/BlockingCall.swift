@@ -94,7 +94,7 @@ public final class BlockingCall {
                 retryAt = nil
             }
             if transfer == nil {
-                let deadline = Clock.monotonic() + Double(call.settings.timeoutMilliseconds) / 1000
+                let deadline = call.settings.timeoutSeconds.map { Clock.monotonic() + $0 }
                 let handle: CurlHandle
                 switch client.pool.checkOut(deadline: deadline, isCancelled: { cancellation?.isCancelled == true }) {
                 case .success(let taken):

@@ -24,6 +24,8 @@ final class Transfer {
     private var ownsHandle = true
     /// True when the exchange was ended because no byte arrived for low_speed_timeout.
     private(set) var stalled = false
+    /// True when a stream's `timeout` passed before its first event.
+    private var timedOutBeforeFirstEvent = false
     /// True when `timeout` passed before the request could be sent: the transfer waited in the
     /// engine's queue for a connection (max_connections), where libcurl does not time it.
     private(set) var timedOutInQueue = false
@@ -64,7 +66,9 @@ final class Transfer {
         _ = hl_curl_easy_setopt_pointer(h.easy, CURLOPT_WRITEDATA, context)
         // Per transfer: a call's options may change them.
         _ = hl_curl_easy_setopt_slist(h.easy, CURLOPT_HTTPHEADER, settings.headers.list)
-        h.set(CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
+        // A stream's `timeout` bounds only its head and first event (`firstEventDeadline`,
+        // checked here): a stream that keeps sending never times out.
+        h.set(CURLOPT_TIMEOUT_MS, collector.mode == .eventStream ? 0 : settings.timeoutMilliseconds)
         h.set(CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
         if !h.hasClientOptions {
             setClientOptions()
@@ -126,8 +130,8 @@ final class Transfer {
         readCompletion()
         if result == nil && !collector.hasItems {
             var wait = waitMilliseconds
-            if let idle = idleDeadline {
-                let left = (idle - Clock.monotonic()) * 1000
+            if let deadline = [idleDeadline, firstEventDeadline].compactMap({ $0 }).min() {
+                let left = (deadline - Clock.monotonic()) * 1000
                 wait = Int32(max(0, min(Double(wait), left.rounded(.up))))
             }
             let polled = curl_multi_poll(multi, nil, 0, wait, nil)
@@ -139,14 +143,21 @@ final class Transfer {
         checkStall(now: Clock.monotonic())
     }
 
-    /// Ends the exchange as a low_speed_timeout when no byte arrived in time. Returns true when
-    /// it did (the engine then detaches it).
+    /// Ends the exchange as a timeout when its time is up: no byte arrived for
+    /// low_speed_timeout, a stream's first event did not arrive within `timeout`, or the request
+    /// waited for a connection for `timeout`. Returns true when it did (the engine then
+    /// detaches it).
     @discardableResult
     func checkStall(now: Double) -> Bool {
         guard result == nil else { return false }
-        if !requestSent && handle.infoSeconds(CURLINFO_NAMELOOKUP_TIME_T) == 0
-            && now - startTime >= Double(settings.timeoutMilliseconds) / 1000 {
+        if let timeout = settings.timeoutSeconds, !requestSent, handle.infoSeconds(CURLINFO_NAMELOOKUP_TIME_T) == 0,
+           now - startTime >= timeout {
             timedOutInQueue = true
+            result = CURLE_OPERATION_TIMEDOUT
+            return true
+        }
+        if let deadline = firstEventDeadline, now >= deadline {
+            timedOutBeforeFirstEvent = true
             result = CURLE_OPERATION_TIMEDOUT
             return true
         }
@@ -164,6 +175,13 @@ final class Transfer {
     /// Wakes a `step` waiting in `curl_multi_poll` (from any thread).
     func wake() {
         _ = curl_multi_wakeup(multi)
+    }
+
+    /// When a stream's attempt ends for want of its first event (`timeout` after it started);
+    /// nil once an event arrived, for a buffered answer (libcurl times those), or with no limit.
+    private var firstEventDeadline: Double? {
+        guard collector.mode == .eventStream, collector.decodedEventCount == 0, let timeout = settings.timeoutSeconds else { return nil }
+        return startTime + timeout
     }
 
     /// When the attempt ends for lack of data (low_speed_timeout): low_speed_timeout after the
@@ -227,6 +245,9 @@ final class Transfer {
         case CURLE_OPERATION_TIMEDOUT:
             if timedOutInQueue {
                 return .timeout("the request timed out after \(settings.timeoutText) s (timeout) waiting for a connection (max_connections): nothing was sent")
+            }
+            if timedOutBeforeFirstEvent {
+                return .timeout("the request timed out after \(settings.timeoutText) s (timeout) before the stream's first event\(progressSuffix)")
             }
             if stalled {
                 return .timeout("no data arrived for \(settings.lowSpeedText) s (low_speed_timeout)\(progressSuffix)")

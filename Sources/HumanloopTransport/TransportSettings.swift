@@ -19,7 +19,9 @@ final class HeaderList: @unchecked Sendable {
 struct TransportSettings: Sendable {
     let headers: HeaderList
     let userAgent: String
-    let timeoutMilliseconds: Int
+    /// `timeout` in seconds: each attempt of a buffered call, a stream's head and first event
+    /// (nil: no limit).
+    let timeoutSeconds: Double?
     let connectTimeoutMilliseconds: Int
     /// Seconds without a received byte that end an attempt (checked by `Transfer` itself).
     let lowSpeedSeconds: Double
@@ -49,16 +51,22 @@ struct TransportSettings: Sendable {
         lines += extraHeaders.map(Self.line)
         headers = HeaderList(lines)
         userAgent = configuration.userAgent
-        timeoutMilliseconds = max(1, Int(timeout * 1000))
+        timeoutSeconds = timeout.isFinite ? timeout : nil
         connectTimeoutMilliseconds = max(1, Int(connectTimeout * 1000))
         lowSpeedSeconds = lowSpeedTimeout
         maxResponseBytes = configuration.maxResponseBytes
         caBundle = configuration.caBundle
         proxy = configuration.proxy
-        timeoutText = JSONNumber(timeout).text.droppingPointZero
+        timeoutText = timeout.isFinite ? JSONNumber(timeout).text.droppingPointZero : "unlimited"
         connectTimeoutText = JSONNumber(connectTimeout).text.droppingPointZero
         lowSpeedText = JSONNumber(lowSpeedTimeout).text.droppingPointZero
         mayMultiplex = configuration.host.lowercased().hasPrefix("https://")
+    }
+
+    /// `timeoutSeconds` for libcurl (0: no limit).
+    var timeoutMilliseconds: Int {
+        guard let seconds = timeoutSeconds else { return 0 }
+        return max(1, Int(min(seconds, 31_536_000) * 1000))
     }
 
     /// These settings with a call's options applied.

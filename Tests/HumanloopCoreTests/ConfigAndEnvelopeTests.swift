@@ -32,11 +32,18 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
         #expect(try configuration("{}", env: ["HUMANLOOP_API_KEY": "k"]).host == ClientConfiguration.defaultHost)
     }
 
+    @Test func aNullTimeoutIsNoLimit() throws {
+        #expect(try configuration(#"{"timeout":null}"#, env: ["HUMANLOOP_API_KEY": "k"]).timeout == .infinity)
+        #expect(try CallOptions(json: Array(#"{"timeout":null}"#.utf8)).timeout == .infinity)
+        #expect(try CallOptions(json: Array(#"{}"#.utf8)).timeout == nil)
+    }
+
     @Test func rejectsBadConfigurations() {
         #expect(configError(nil) == "no API key: give \"api_key\" in the configuration or set HUMANLOOP_API_KEY")
         #expect(configError(#"{"api_key":"k","colour":1}"#) == "unknown configuration key \"colour\"")
         #expect(configError(#"{"api_key":5}"#) == "configuration key \"api_key\" must be a string, not an integer")
-        #expect(configError(#"{"api_key":"k","timeout":"1"}"#) == "configuration key \"timeout\" must be a number of seconds, not a string")
+        #expect(configError(#"{"api_key":"k","timeout":"1"}"#) == "configuration key \"timeout\" must be a number of seconds or null (no limit), not a string")
+        #expect(configError(#"{"api_key":"k","connect_timeout":null}"#) == "configuration key \"connect_timeout\" must be a number of seconds, not null")
         #expect(configError(#"{"api_key":"k","timeout":0}"#) == "configuration key \"timeout\" must be greater than 0 and at most one year, not 0")
         #expect(configError(#"{"api_key":"k","host":"ftp://x"}"#) == "host must be an http:// or https:// URL")
         #expect(configError(#"{"api_key":"k","host":"file:///etc/passwd"}"#) == "host must be an http:// or https:// URL")

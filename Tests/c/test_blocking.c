@@ -527,6 +527,33 @@ static void test_timeout_each_endpoint(void)
     hl_client_free(c);
 }
 
+/* "timeout": null sets no overall limit, in the configuration and in a call's options. */
+static void test_timeout_null_means_no_limit(void)
+{
+    double f = tu_factor();
+    hl_client *c = tu_client(",\"timeout\":%g,\"max_retries\":0", 0.4 * f);
+    tu_script("[{\"delay\":%g},{\"delay\":%g}]", 1.0 * f, 1.0 * f);
+    char *raw = hl_call_run(c, "complete", TU_REQ, "{\"timeout\":null}");
+    json_t *env = tu_parse_env(raw);
+    CHECKF(tu_is_ok(env), "options timeout null: %s", raw);
+    json_decref(env);
+    hl_free(raw);
+    raw = hl_call_run(c, "complete", TU_REQ, NULL);
+    env = tu_parse_env(raw);
+    CHECKF(tu_err_type(env) && strcmp(tu_err_type(env), "timeout") == 0, "the client's timeout still applies: %s", raw);
+    json_decref(env);
+    hl_free(raw);
+    hl_client_free(c);
+
+    c = tu_client(",\"timeout\":null,\"max_retries\":0");
+    tu_script("[{\"delay\":%g}]", 1.0 * f);
+    env = tu_call(hl_complete, c, TU_REQ, &raw);
+    CHECKF(tu_is_ok(env), "configuration timeout null: %s", raw);
+    json_decref(env);
+    free(raw);
+    hl_client_free(c);
+}
+
 static void test_invalid_response_each_endpoint(void)
 {
     hl_client *c = tu_client(NULL);
@@ -698,6 +725,7 @@ int main(int argc, char **argv)
     RUN(test_api_error_other_statuses);
     RUN(test_connection_error_each_endpoint);
     RUN(test_timeout_each_endpoint);
+    RUN(test_timeout_null_means_no_limit);
     RUN(test_invalid_response_each_endpoint);
     RUN(test_invalid_response_not_an_object);
     RUN(test_keep_alive_one_connection);

@@ -325,7 +325,7 @@ static void test_validation_via_callback(void)
         {"complete", TU_REQ, "{\"timeout\":\"1\"}", "options.timeout"},
         {"complete", TU_REQ, "{\"timeout\":0}", "options.timeout"},
         {"complete", TU_REQ, "{\"timeout\":-1}", "options.timeout"},
-        {"complete", TU_REQ, "{\"timeout\":null}", "options.timeout"},
+        {"complete", TU_REQ, "{\"connect_timeout\":null}", "options.connect_timeout"},
         {"complete", TU_REQ, "{\"connect_timeout\":\"x\"}", "options.connect_timeout"},
         {"complete", TU_REQ, "{\"connect_timeout\":0}", "options.connect_timeout"},
         {"complete", TU_REQ, "{\"low_speed_timeout\":-0.5}", "options.low_speed_timeout"},

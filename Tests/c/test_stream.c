@@ -548,6 +548,75 @@ static void test_stream_timeout(void)
     hl_client_free(c);
 }
 
+/* A stream's timeout bounds its head and first event only: a healthy stream that outlasts it is
+ * not cut (issue 18 §1), on every path whose answer is an event stream (pull stream, async
+ * stream, blocking "stream": true, a batch item that streams); a stream that stalls longer than
+ * low_speed_timeout still fails with a timeout; a first event later than timeout is a timeout. */
+#define SLOW12 "{\"stream\":{\"events\":[" E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "],\"delay\":%g}}"
+static void test_stream_timeout_bounds_only_the_first_event(void)
+{
+    double f = tu_factor();
+    hl_client *c = tu_client(",\"timeout\":%g,\"low_speed_timeout\":%g,\"max_retries\":0", 0.6 * f, 0.5 * f);
+    /* 12 events 0.1 s apart: 1.1 s, longer than timeout */
+    tu_script("[" SLOW12 "," SLOW12 "," SLOW12 "," SLOW12 "]", 0.1 * f, 0.1 * f, 0.1 * f, 0.1 * f);
+    hl_stream *s = hl_complete_stream(c, TU_REQ);
+    items_t it;
+    read_all(s, &it);
+    hl_stream_free(s);
+    CHECKF(it.n == 13 && tu_bool(it.j[12], "done") == 1, "pull stream: 12 events and done, got %d items, last %.300s",
+           it.n, it.n ? it.raw[it.n - 1] : "");
+    free_items(&it);
+
+    tu_async a;
+    tu_async_init(&a, 1);
+    hl_call *call = tu_async_start(&a, c, "complete", TU_REQ, "{\"stream\":true}");
+    CHECK(tu_async_wait(&a, 10 * f));
+    CHECKF(a.n == 13, "async stream: 12 events and done, got %d items, last %.300s", a.n, a.n ? a.raw[a.n - 1] : "");
+    if (a.n == 13) {
+        json_t *done = tu_async_item(&a, 12);
+        CHECK(tu_bool(done, "done") == 1);
+        json_decref(done);
+    }
+    hl_call_free(call);
+    tu_async_destroy(&a);
+
+    char *raw = NULL;
+    json_t *env = tu_call(hl_complete, c, "{\"model_config\":" TU_MC ",\"stream\":true}", &raw);
+    CHECKF(tu_is_ok(env) && json_array_size(tu_get(env, "events")) == 12, "blocking stream:true merged: %.300s", raw);
+    json_decref(env);
+    free(raw);
+
+    char *batch = hl_batch(c, "{\"requests\":[{\"call\":\"complete\",\"request\":" TU_REQ ",\"options\":{\"stream\":true}}]}");
+    json_t *b = tu_json(batch);
+    json_t *first = json_array_get(tu_get(b, "results"), 0);
+    CHECKF(first && tu_is_ok(first) && json_array_size(tu_get(first, "events")) == 12, "batch item that streams: %.300s", batch);
+    json_decref(b);
+    hl_free(batch);
+
+    /* a stall longer than low_speed_timeout after two events: a timeout naming low_speed_timeout */
+    tu_script("[{\"stream\":{\"events\":[" E1 "," E2 "," E3 "],\"hold_after\":2,\"hold\":%g}}]", 3 * f);
+    s = hl_complete_stream(c, TU_REQ);
+    read_all(s, &it);
+    hl_stream_free(s);
+    check_events_then_error(&it, E123, 2, "timeout", "stall after two events");
+    if (it.n == 3) CHECKF(tu_contains(tu_str(it.j[2], "error.message"), "low_speed_timeout"), "%s", it.raw[2]);
+    free_items(&it);
+    hl_client_free(c);
+
+    /* no first event within timeout (the bytes-gap bound is longer): a timeout naming timeout */
+    c = tu_client(",\"timeout\":%g,\"low_speed_timeout\":%g,\"max_retries\":0", 0.5 * f, 10 * f);
+    tu_script("[{\"stream\":{\"events\":[" E1 "],\"first_delay\":%g}}]", 3 * f);
+    double t0 = tu_now();
+    s = hl_complete_stream(c, TU_REQ);
+    read_all(s, &it);
+    hl_stream_free(s);
+    check_events_then_error(&it, NULL, 0, "timeout", "first event later than timeout");
+    if (it.n == 1) CHECKF(tu_contains(tu_str(it.j[0], "error.message"), "(timeout) before the stream's first event"), "%s", it.raw[0]);
+    CHECKF(tu_now() - t0 < 2 * f, "timed out after %.2fs", tu_now() - t0);
+    free_items(&it);
+    hl_client_free(c);
+}
+
 static void test_stream_first_event_before_rest(void)
 {
     double f = tu_factor();
@@ -841,6 +910,7 @@ int main(int argc, char **argv)
     RUN(test_stream_validation_error_each_endpoint);
     RUN(test_stream_connection_error);
     RUN(test_stream_timeout);
+    RUN(test_stream_timeout_bounds_only_the_first_event);
     RUN(test_stream_first_event_before_rest);
     RUN(test_stream_early_free);
     RUN(test_stream_free_at_any_point);

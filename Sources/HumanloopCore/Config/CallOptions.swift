@@ -1,6 +1,7 @@
 /// The options of one call (`options_json` of hl_call_start, hl_call_run and batch items): each
 /// overrides the client's setting for that call only.
 public struct CallOptions: Sendable {
+    /// The call's `timeout` (`.infinity`: no limit; nil: the client's).
     public var timeout: Double?
     public var connectTimeout: Double?
     public var lowSpeedTimeout: Double?
@@ -41,7 +42,7 @@ public struct CallOptions: Sendable {
         }
         var reader = ConfigReader(object: object, subject: "option", pathPrefix: "options.")
         reader.rejectUnknownKeys(known: Self.knownKeys)
-        timeout = reader.seconds("timeout")
+        timeout = reader.seconds("timeout", allowNull: true)
         connectTimeout = reader.seconds("connect_timeout")
         lowSpeedTimeout = reader.seconds("low_speed_timeout")
         maxRetries = reader.integer("max_retries", in: 0...100)

@@ -6,6 +6,8 @@ public struct ClientConfiguration: Sendable {
     public var apiKey: String
     public var host: String
     public var providerKeys = ProviderKeys()
+    /// Seconds for each attempt of a non-stream call, and until the head and first event of a
+    /// stream; `.infinity` (`"timeout": null`) sets no limit.
     public var timeout: Double = 600
     public var connectTimeout: Double = 10
     public var lowSpeedTimeout: Double = 60
@@ -85,7 +87,7 @@ public struct ClientConfiguration: Sendable {
         for (configKey, provider) in Self.providerKeyNames {
             if let key = reader.string(configKey) { providerKeys.set(key, for: provider) }
         }
-        timeout = reader.seconds("timeout") ?? timeout
+        timeout = reader.seconds("timeout", allowNull: true) ?? timeout
         connectTimeout = reader.seconds("connect_timeout") ?? connectTimeout
         lowSpeedTimeout = reader.seconds("low_speed_timeout") ?? lowSpeedTimeout
         maxRetries = reader.integer("max_retries", in: 0...100) ?? maxRetries
@@ -144,11 +146,13 @@ struct ConfigReader {
         return text
     }
 
-    mutating func seconds(_ key: String, allowZero: Bool = false) -> Double? {
+    /// A number of seconds; with `allowNull`, `null` means no limit (`.infinity`).
+    mutating func seconds(_ key: String, allowZero: Bool = false, allowNull: Bool = false) -> Double? {
         guard let value = object[key] else { return nil }
+        if allowNull, case .null = value { return .infinity }
         guard case .number(let number) = value, let seconds = number.doubleValue, seconds.isFinite else {
             let what = value.numberValue == nil ? RequestValidator.article(value.typeName) : "a number out of range"
-            report(key, "\(subject) \"\(key)\" must be a number of seconds, not \(what)")
+            report(key, "\(subject) \"\(key)\" must be a number of seconds\(allowNull ? " or null (no limit)" : ""), not \(what)")
             return nil
         }
         guard allowZero ? seconds >= 0 : seconds > 0, seconds <= 31_536_000 else {

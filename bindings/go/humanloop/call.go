@@ -44,8 +44,11 @@ type callOptions struct {
 	headers                                  [][2]string
 }
 
-// WithTimeout sets the timeout of each attempt of the call (the library's "timeout"; when it
-// runs out the call fails with *TimeoutError). A context deadline also ends the call.
+// WithTimeout sets the call's timeout (the library's "timeout"; when it runs out the call fails
+// with *TimeoutError): each attempt of a non-stream call; for a stream only the wait for the
+// answer's head and first event, after which only the low-speed timeout (the longest gap
+// between bytes) applies, so a stream that keeps sending never times out. A context deadline
+// ends any call, a stream included: that is the overall deadline.
 func WithTimeout(d time.Duration) CallOption { return func(o *callOptions) { o.timeout = &d } }
 
 // WithConnectTimeout sets the time allowed to establish a connection.

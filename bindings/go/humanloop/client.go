@@ -30,7 +30,7 @@ type Config struct {
 	OpenAIAPIKey, OpenAIAzureAPIKey, OpenAIAzureEndpointAPIKey string
 	AI21APIKey, MockAPIKey, AnthropicAPIKey, CohereAPIKey      string
 
-	Timeout         time.Duration // each attempt of a call; 0: default 600 s
+	Timeout         time.Duration // each attempt of a call, a stream's head and first event only (see WithTimeout); 0: default 600 s
 	ConnectTimeout  time.Duration // 0: default 10 s
 	LowSpeedTimeout time.Duration // without a byte received; 0: default 60 s
 
