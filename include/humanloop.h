@@ -235,6 +235,22 @@ hl_client *hl_client_new(const char *config_json, char **error_json);
 void hl_client_free(hl_client *client);
 
 /*
+ * hl_client_info: the client's settings in effect, as a JSON object (free with hl_free):
+ *   {"max_connections":1000,"engine_max_connections":766,"blocking_max_connections":256,
+ *    "open_file_limit":1024}
+ * "max_connections" is the configured value; the two caps in effect are lowered to what the
+ * process's open-file limit (the soft RLIMIT_NOFILE when the client was made; null when there
+ * is none) leaves room for, keeping a quarter of it for the host program: the engine uses one
+ * descriptor per connection plus 2 of its own, a blocking call's handle 3 (its socket and its
+ * multi handle's wake-up pair). A call that still finds no free descriptor (EMFILE, ENFILE)
+ * waits for one, as calls beyond max_connections do, its "timeout" running; past it, a
+ * "connection_error" that says "too many open files" and names the limit.
+ * client NULL: the default client (see hl_complete). Returns NULL when that client cannot be
+ * made or memory is exhausted. Thread-safe.
+ */
+char *hl_client_info(const hl_client *client);
+
+/*
  * The four completion calls. Each sends request_json (the endpoint's body fields, as the
  * official SDK's keyword arguments) to its endpoint and waits for the answer:
  *

@@ -14,6 +14,12 @@ typedef int (*hl_curl_xferinfo_callback)(void *userdata, curl_off_t dltotal, cur
 
 typedef int (*hl_curl_sockopt_callback)(void *clientp, curl_socket_t curlfd, curlsocktype purpose);
 typedef int (*hl_curl_closesocket_callback)(void *clientp, curl_socket_t item);
+typedef curl_socket_t (*hl_curl_opensocket_callback)(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
+
+static inline CURLcode hl_curl_easy_setopt_opensocket_callback(CURL *h, hl_curl_opensocket_callback v, void *data) {
+    CURLcode code = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, v);
+    return code != CURLE_OK ? code : curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, data);
+}
 
 static inline CURLcode hl_curl_easy_setopt_sockopt_callback(CURL *h, hl_curl_sockopt_callback v) {
     return curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, v);

@@ -38,6 +38,12 @@ public func hl_client_free(_ client: OpaquePointer?) {
     unmanaged.release()
 }
 
+@_cdecl("hl_client_info")
+public func hl_client_info(_ client: OpaquePointer?) -> UnsafeMutablePointer<CChar>? {
+    guard case .success(let resolved) = resolveClient(client) else { return nil }
+    return CStrings.copy(JSONSerializer.bytes(of: resolved.info))
+}
+
 @_cdecl("hl_complete")
 public func hl_complete(_ client: OpaquePointer?, _ request: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
     complete(client, request, .completion)

@@ -26,6 +26,9 @@ final class CurlHandle: @unchecked Sendable {
     var hasClientOptions = false
     /// libcurl writes the detail of the last error here.
     let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The errno of the last socket this handle could not open (0: none since `clearError`):
+    /// libcurl reports every such failure as "could not connect".
+    fileprivate(set) var socketErrno: Int32 = 0
 
     init?(withMulti: Bool = true) {
         guard CurlRuntime.isInitialized, let easy = curl_easy_init() else { return nil }
@@ -44,6 +47,8 @@ final class CurlHandle: @unchecked Sendable {
         _ = hl_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         _ = hl_curl_easy_setopt_sockopt_callback(easy, socketOpened)
         _ = hl_curl_easy_setopt_closesocket_callback(easy, closeSocket)
+        // Unretained: the easy handle (which calls back) never outlives this object.
+        _ = hl_curl_easy_setopt_opensocket_callback(easy, openSocket, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
@@ -66,13 +71,30 @@ final class CurlHandle: @unchecked Sendable {
         return detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
     }
 
-    func clearError() { errorBuffer[0] = 0 }
+    func clearError() {
+        errorBuffer[0] = 0
+        socketErrno = 0
+    }
 
     func infoSeconds(_ info: CURLINFO) -> Double {
         var microseconds: curl_off_t = 0
         _ = hl_curl_easy_getinfo_off(easy, info, &microseconds)
         return Double(microseconds) / 1e6
     }
+}
+
+/// libcurl needs a socket for one of our connections: opened here (close-on-exec) so that a
+/// failure's errno is known (EMFILE: the process ran out of descriptors).
+private func openSocket(_ context: UnsafeMutableRawPointer?, _ purpose: curlsocktype,
+                        _ address: UnsafeMutablePointer<curl_sockaddr>?) -> curl_socket_t {
+    guard let address else { return CURL_SOCKET_BAD }
+    let descriptor = socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
+    guard descriptor >= 0 else {
+        if let context { Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue().socketErrno = errno }
+        return CURL_SOCKET_BAD
+    }
+    _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+    return descriptor
 }
 
 /// libcurl opened a socket for one of our connections.

@@ -12,6 +12,12 @@ public final class HumanloopClient: Sendable {
     /// The client's secrets (API key, provider keys), kept out of every text it writes.
     let secrets: Secrets
     let engines: EngineSlot
+    /// The connection caps in effect: `max_connections`, lowered to what the process's open-file
+    /// limit (RLIMIT_NOFILE, soft) leaves room for when the client was made.
+    public let engineMaxConnections: Int
+    public let blockingMaxConnections: Int
+    /// The soft RLIMIT_NOFILE when the client was made (nil: none).
+    public let openFileLimit: Int?
     /// Runs calls whose client could not be made (the default client without an API key), so
     /// that their failure arrives through the callback like every other result.
     static let orphanEngines = EngineSlot(maxConnections: 1)
@@ -23,8 +29,25 @@ public final class HumanloopClient: Sendable {
         secrets = configuration.secrets
         retryPolicy = RetryPolicy(maxRetries: configuration.maxRetries, baseDelay: configuration.retryBaseDelay,
                                   maxDelay: configuration.retryMaxDelay)
-        engines = EngineSlot(maxConnections: configuration.maxConnections)
-        pool = HandlePool(limit: configuration.maxConnections)
+        let softLimit = DescriptorBudget.softLimit
+        openFileLimit = softLimit
+        engineMaxConnections = DescriptorBudget.engineConnections(configured: configuration.maxConnections, softLimit: softLimit)
+        blockingMaxConnections = DescriptorBudget.blockingConnections(configured: configuration.maxConnections, softLimit: softLimit)
+        engines = EngineSlot(maxConnections: engineMaxConnections)
+        pool = HandlePool(limit: blockingMaxConnections)
+        if LogSink.shared.level(for: configuration.logLevel) >= .debug {
+            LogSink.shared.emit(.debug, "client: max_connections=\(configuration.maxConnections) in effect: engine \(engineMaxConnections), blocking calls \(blockingMaxConnections) (RLIMIT_NOFILE soft limit \(softLimit.map(String.init) ?? "unlimited"))")
+        }
+    }
+
+    /// What the client's settings in effect are, as JSON (hl_client_info).
+    public var info: JSONValue {
+        .object(JSONObject([
+            ("max_connections", .int(configuration.maxConnections)),
+            ("engine_max_connections", .int(engineMaxConnections)),
+            ("blocking_max_connections", .int(blockingMaxConnections)),
+            ("open_file_limit", openFileLimit.map(JSONValue.int) ?? .null),
+        ]))
     }
 
     /// Stops the engine: calls in flight end as "cancelled" (their items delivered) before this

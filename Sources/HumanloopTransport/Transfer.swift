@@ -26,6 +26,11 @@ final class Transfer {
     private(set) var stalled = false
     /// True when a stream's `timeout` passed before its first event.
     private var timedOutBeforeFirstEvent = false
+    /// True when no connection could be made because the process ran out of descriptors
+    /// (EMFILE/ENFILE; libcurl reports it as a failure to connect).
+    var ranOutOfDescriptors: Bool {
+        result == CURLE_COULDNT_CONNECT && DescriptorBudget.isExhaustion(errno: Int(handle.socketErrno))
+    }
     /// True when `timeout` passed before the request could be sent: the transfer waited in the
     /// engine's queue for a connection (max_connections), where libcurl does not time it.
     private(set) var timedOutInQueue = false
@@ -256,6 +261,9 @@ final class Transfer {
                 return .timeout("timed out connecting to the server after \(settings.connectTimeoutText) s")
             }
             return .timeout("the request timed out after \(settings.timeoutText) s (timeout)\(progressSuffix)")
+        case CURLE_COULDNT_CONNECT where ranOutOfDescriptors:
+            let limit = DescriptorBudget.softLimit.map { "its limit of \($0) open files (RLIMIT_NOFILE)" } ?? "its limit of open files"
+            return .connectionError("too many open files: the process reached \(limit), so no connection could be opened; lower max_connections or raise the limit")
         default:
             return .connectionError(connectionMessage(code, detail))
         }

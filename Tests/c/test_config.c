@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,6 +293,38 @@ static void test_clients_are_independent(void)
     hl_client_free(b);
 }
 
+/* hl_client_info: max_connections as configured and the caps in effect, lowered to what the
+ * soft RLIMIT_NOFILE leaves room for (a quarter kept for the host; issue 18 §5). */
+static void test_client_info_caps_connections_by_open_files(void)
+{
+    hl_client *c = tu_client(",\"max_connections\":5");
+    char *info = hl_client_info(c);
+    json_t *j = tu_json(info);
+    CHECK_JINT(j, "max_connections", 5);
+    CHECK_JINT(j, "engine_max_connections", 5);
+    CHECK_JINT(j, "blocking_max_connections", 5);
+    json_decref(j);
+    hl_free(info);
+    hl_client_free(c);
+
+    struct rlimit saved;
+    CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    struct rlimit lowered = saved;
+    lowered.rlim_cur = 100;
+    CHECK(setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+    c = tu_client(",\"max_connections\":3000");
+    CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    info = hl_client_info(c);
+    j = tu_json(info);
+    CHECK_JINT(j, "max_connections", 3000);
+    CHECK_JINT(j, "open_file_limit", 100);
+    CHECK_JINT(j, "engine_max_connections", 100 - 25 - 2);
+    CHECK_JINT(j, "blocking_max_connections", (100 - 25) / 3);
+    json_decref(j);
+    hl_free(info);
+    hl_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
@@ -308,5 +341,6 @@ int main(int argc, char **argv)
     RUN(test_user_agent_and_timeouts_used);
     RUN(test_client_provider_keys_mapping);
     RUN(test_clients_are_independent);
+    RUN(test_client_info_caps_connections_by_open_files);
     return tu_finish();
 }

@@ -387,6 +387,27 @@ class Humanloop:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def max_connections(self) -> int:
+        """The most connections asynchronous calls, streams and batches use at once: the
+        ``max_connections`` given (default 1000), lowered to what the process's open-file limit
+        (the soft ``RLIMIT_NOFILE`` when the client was made) leaves room for, keeping a quarter
+        of it for the rest of the program. See ``client_info()``."""
+        return int(self.client_info()["engine_max_connections"])
+
+    def client_info(self) -> Dict[str, Any]:
+        """The library's settings in effect for this client (``hl_client_info``):
+        ``max_connections`` (as configured), ``engine_max_connections`` (asynchronous calls),
+        ``blocking_max_connections`` (blocking calls and streams), ``open_file_limit``."""
+        native, handle = self._acquire()
+        try:
+            text = take_string(lib.hl_client_info(handle))
+        finally:
+            native.release()
+        if text is None:
+            raise MemoryError("hl_client_info returned NULL")
+        return json.loads(text)
+
     def __enter__(self) -> "Humanloop":
         return self
 

@@ -51,6 +51,8 @@ def _declare(cdll: ctypes.CDLL) -> None:
     cdll.hl_client_new.restype = _c_void_p
     cdll.hl_client_free.argtypes = [_c_void_p]
     cdll.hl_client_free.restype = None
+    cdll.hl_client_info.argtypes = [_c_void_p]
+    cdll.hl_client_info.restype = _c_void_p  # char*, owned by the caller -> hl_free
 
     for name in ("hl_complete", "hl_complete_deployed", "hl_complete_experiment",
                  "hl_complete_model_configuration"):

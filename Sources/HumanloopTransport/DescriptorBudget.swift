@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How many connections the process's open-file limit leaves room for.
+///
+/// A connection costs one descriptor (a socket); a blocking call's handle also keeps its own
+/// multi handle, whose wake-up pair costs two more; the engine's multi handle costs two for
+/// itself. A quarter of the soft `RLIMIT_NOFILE` is left to the host program.
+enum DescriptorBudget {
+    /// The soft limit of open files, or nil when there is none (or it cannot be read).
+    static var softLimit: Int? {
+        var limit = rlimit()
+        // RLIM_INFINITY is all ones: beyond Int.max, so "no limit" too.
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur <= UInt(Int.max) else { return nil }
+        return Int(limit.rlim_cur)
+    }
+
+    /// The descriptors the library may use: three quarters of `softLimit`.
+    static func usable(softLimit: Int?) -> Int? {
+        softLimit.map { $0 - $0 / 4 }
+    }
+
+    /// The connections of the engine (one multi handle: its wake-up pair, then one socket each).
+    static func engineConnections(configured: Int, softLimit: Int?) -> Int {
+        guard let usable = usable(softLimit: softLimit) else { return configured }
+        return max(1, min(configured, usable - 2))
+    }
+
+    /// The handles of blocking calls (each: a socket and its multi handle's wake-up pair).
+    static func blockingConnections(configured: Int, softLimit: Int?) -> Int {
+        guard let usable = usable(softLimit: softLimit) else { return configured }
+        return max(1, min(configured, usable / 3))
+    }
+
+    /// True when `errno` says the process (or the system) ran out of descriptors.
+    static func isExhaustion(errno code: Int) -> Bool {
+        code == Int(EMFILE) || code == Int(ENFILE)
+    }
+}
