@@ -96,3 +96,21 @@ private func issues(_ text: String, _ endpoint: Endpoint = .completion) -> [Vali
         #expect(error.message == "a is wrong (and 1 more problem)")
     }
 }
+
+@Suite struct NulKeyTests {
+    @Test func aKeyHoldingNulIsRefusedWithTheReason() {
+        do {
+            _ = try PreparedRequest(json: Array(#"{"model_config":{"model":"m","prompt_template":"t"},"inputs":{"a\u0000b":"x"}}"#.utf8),
+                                    endpoint: .completion, forceStream: false, providerKeys: ProviderKeys())
+            Issue.record("accepted")
+        } catch {
+            guard case .invalidRequest(let issues) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(issues.first?.message.hasPrefix("the request is not valid JSON: an object key contains U+0000 (\\u0000) at byte") == true,
+                    "\(issues)")
+            #expect(issues.first?.message.hasSuffix("which this library cannot send (jansson does not support it; the official SDK would send it)") == true)
+        }
+    }
+}

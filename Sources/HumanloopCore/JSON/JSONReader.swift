@@ -21,6 +21,14 @@ public struct JSONParseError: Error, Equatable, Sendable, CustomStringConvertibl
     }
 
     private static let secretKeyMark = Array("api_key".utf8)
+
+    /// The reason for a request's text, with what it means for the caller when jansson refused an
+    /// object key holding U+0000 (which it cannot hold, whatever the flags; the official SDK
+    /// sends such a key: a documented difference).
+    public var requestReason: String {
+        guard reason.hasPrefix("NUL byte in object key") else { return description }
+        return "an object key contains U+0000 (\\u0000) at byte \(offset), which this library cannot send (jansson does not support it; the official SDK would send it)"
+    }
 }
 
 /// Reads JSON with jansson: the one place where JSON text becomes values.

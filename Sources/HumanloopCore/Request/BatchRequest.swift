@@ -32,7 +32,7 @@ public struct BatchRequest {
             let path = json.withUnsafeBytes { JSONPathLocator.pathOfNumber(before: error.offset, in: $0) }
             throw .invalidRequest([ValidationIssue(path: path, message: "\(path.isEmpty ? "the batch" : path) holds a number out of range (an integer beyond 64 bits or a real beyond a double): \(error.quotingNothingSecret(of: json).reason)")])
         } catch {
-            throw .invalidRequest([ValidationIssue(path: "", message: "the batch is not valid JSON: \(error.quotingNothingSecret(of: json))")])
+            throw .invalidRequest([ValidationIssue(path: "", message: "the batch is not valid JSON: \(error.quotingNothingSecret(of: json).requestReason)")])
         }
         let root = document.root
         guard root.isObject else {

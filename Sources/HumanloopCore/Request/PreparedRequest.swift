@@ -30,7 +30,7 @@ public struct PreparedRequest: Sendable {
             let subject = path.isEmpty ? "the request" : path
             throw .invalidRequest([ValidationIssue(path: path, message: "\(subject) holds a number out of range (an integer beyond 64 bits or a real beyond a double): \(error.quotingNothingSecret(of: json).reason)")])
         } catch {
-            throw .invalidRequest([ValidationIssue(path: "", message: "the request is not valid JSON: \(error.quotingNothingSecret(of: json))")])
+            throw .invalidRequest([ValidationIssue(path: "", message: "the request is not valid JSON: \(error.quotingNothingSecret(of: json).requestReason)")])
         }
         try self.init(root: document.root, endpoint: endpoint, forceStream: forceStream, providerKeys: providerKeys)
     }
