@@ -228,8 +228,9 @@ hl_client *hl_client_new(const char *config_json, char **error_json);
  * No other thread may be in a call on the client. Streams opened on it keep what they need
  * alive: the client may be freed before them, and its last connections close when the last
  * of its streams is freed. Asynchronous calls still in flight are cancelled and their terminal
- * items ("cancelled") delivered to their callbacks before hl_client_free returns; then the
- * engine thread has ended. Their hl_call handles stay valid until hl_call_free. Must not be
+ * items ("cancelled") delivered to their callbacks before hl_client_free returns, also those of
+ * calls a callback starts meanwhile (nothing sent, "attempts" 0); then the engine thread has
+ * ended. Their hl_call handles stay valid until hl_call_free. Must not be
  * called from a callback of the client's own calls.
  */
 void hl_client_free(hl_client *client);
@@ -377,7 +378,9 @@ typedef struct hl_call hl_call;
 
 /*
  * The callback of an asynchronous call. item_json is a new string owned by the callee (free it
- * with hl_free, on any thread, whenever); call is the handle hl_call_start returned.
+ * with hl_free, on any thread, whenever); call is the handle hl_call_start returned. item_json
+ * is NULL only when memory is exhausted: the item is lost, and when it was the call's terminal
+ * item, no other item comes (hl_call_cancel has no effect then; hl_call_free as usual).
  *
  * It runs on the engine thread of the call's client, never on the thread that started the call
  * and never for two items of one client at the same time. It must return quickly: while it

@@ -355,9 +355,34 @@ final class Engine: @unchecked Sendable {
         }
     }
 
-    /// The client was freed: every call still running ends as cancelled; then everything of
-    /// libcurl is cleaned up on this thread.
+    /// The client was freed: every call still running ends as cancelled, and so does every call
+    /// started meanwhile (a callback may start one while its own call is being cancelled); then
+    /// everything of libcurl is cleaned up on this thread.
     private func shutDown() {
+        endActiveCalls()
+        while true {
+            let queued = lock.withLock { () -> [Command] in
+                defer { commands.removeAll() }
+                return commands
+            }
+            if queued.isEmpty { break }
+            for case .start(let asyncCall) in queued {
+                guard let call = asyncCall.call else {
+                    deliver(asyncCall, asyncCall.startFailure ?? [], terminal: true)
+                    continue
+                }
+                deliver(asyncCall, call.envelope(.failure(.cancelled("the call was cancelled: its client was freed"))), terminal: true)
+            }
+        }
+        for entry in draining { _ = entry.transfer.releaseHandle() }
+        draining.removeAll()
+        idleHandles.removeAll()
+        lock.withLock { isShutDown = true }
+        if let multi { curl_multi_cleanup(multi) }
+    }
+
+    /// Ends every call in flight as cancelled ("its client was freed").
+    private func endActiveCalls() {
         while let asyncCall = active.last {
             guard let call = asyncCall.call else {
                 removeActive(asyncCall)
@@ -371,10 +396,5 @@ final class Engine: @unchecked Sendable {
             }
             end(asyncCall, with: output)
         }
-        for entry in draining { _ = entry.transfer.releaseHandle() }
-        draining.removeAll()
-        idleHandles.removeAll()
-        lock.withLock { isShutDown = true }
-        if let multi { curl_multi_cleanup(multi) }
     }
 }

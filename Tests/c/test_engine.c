@@ -1117,6 +1117,48 @@ static void test_client_free_in_flight(void)
     }
 }
 
+/* A callback that starts a call on its client while hl_client_free cancels the calls in
+ * flight: the new call gets its own "cancelled" terminal item before hl_client_free returns,
+ * and nothing leaks (the call and the engine do not keep each other alive). Issue 17, §6. */
+typedef struct {
+    hl_client *client;
+    tu_async *late;
+    hl_call *late_call;
+} restart_ctx;
+
+static void restart_on_terminal(hl_call *call, char *item_json, void *user_data)
+{
+    (void)call;
+    restart_ctx *r = user_data;
+    if (r->late_call == NULL && strstr(item_json, "\"cancelled\"") != NULL)
+        r->late_call = tu_async_start(r->late, r->client, "complete", TU_REQ, NULL);
+    hl_free(item_json);
+}
+
+static void test_call_started_during_client_free_gets_its_item(void)
+{
+    hl_client *c = tu_client(NULL);
+    tu_script("[{\"delay\":30}]");
+    tu_async late;
+    tu_async_init(&late, 0);
+    restart_ctx r = {c, &late, NULL};
+    hl_call *first = hl_call_start(c, "complete", TU_REQ, NULL, restart_on_terminal, &r);
+    CHECK(first != NULL);
+    CHECK_INT(wait_requests(1, 5 * F), 1);
+    hl_client_free(c);
+    CHECKF(r.late_call != NULL, "the callback started a call");
+    CHECKF(late.terminal, "the call started during hl_client_free has its terminal item when it returns");
+    if (late.terminal) {
+        json_t *t = terminal_of(&late);
+        CHECK_STR(tu_err_type(t), "cancelled");
+        CHECK_JINT(t, "attempts", 0);
+        json_decref(t);
+    }
+    hl_call_free(r.late_call);
+    hl_call_free(first);
+    tu_async_destroy(&late);
+}
+
 /* =========================================================================================== */
 /* per-call options                                                                            */
 /* =========================================================================================== */
@@ -1804,6 +1846,7 @@ int main(int argc, char **argv)
     RUN(test_free_in_callback);
     RUN(test_free_from_other_thread);
     RUN(test_client_free_in_flight);
+    RUN(test_call_started_during_client_free_gets_its_item);
     RUN(test_option_timeout);
     RUN(test_option_max_retries);
     RUN(test_option_headers);
