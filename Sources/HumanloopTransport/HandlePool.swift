@@ -47,39 +47,39 @@ final class HandlePool: @unchecked Sendable {
     }
 
     /// An idle handle, or a new one; waits while `limit` handles are out, until `deadline`
-    /// (monotonic seconds; nil: no limit) or until `isCancelled` says so (checked every 50 ms).
+    /// (monotonic seconds; nil: no limit) or until `isCancelled` says so (checked every 50 ms,
+    /// outside the pool's lock: no lock of the library is taken while another is held, so that
+    /// `ForkGuard` may take them all in any order).
     func checkOut(deadline: Double? = nil, isCancelled: () -> Bool = { false }) -> Result<CurlHandle, Refusal> {
         let current = Process.current
         var inherited: [CurlHandle] = []
-        let taken = lock.withLock { () -> Result<CurlHandle?, Refusal> in
-            if process != current {
-                swap(&inherited, &idle)
-                process = current
-                out = 0
+        var taken: CurlHandle??  // nil: none yet; .some(nil): a slot without an idle handle
+        while taken == nil {
+            if isCancelled() { return .failure(.cancelled) }
+            let now = Clock.monotonic()
+            if let deadline, now >= deadline { return .failure(.timedOut) }
+            taken = lock.withLock { () -> CurlHandle?? in
+                if process != current {
+                    swap(&inherited, &idle)
+                    process = current
+                    out = 0
+                }
+                if out >= limit {
+                    lock.wait(on: returned, seconds: min(0.05, deadline.map { $0 - now } ?? 0.05))
+                    guard out < limit else { return nil }
+                }
+                out += 1
+                return .some(idle.popLast())
             }
-            while out >= limit {
-                if isCancelled() { return .failure(.cancelled) }
-                let now = Clock.monotonic()
-                if let deadline, now >= deadline { return .failure(.timedOut) }
-                lock.wait(on: returned, seconds: min(0.05, deadline.map { $0 - now } ?? 0.05))
-            }
-            out += 1
-            return .success(idle.popLast())
+            inherited.removeAll()  // cleaned up here, outside the lock (see `Lock`)
         }
-        inherited.removeAll()  // cleaned up here, outside the lock (see `Lock`)
-        switch taken {
-        case .failure(let refusal):
-            return .failure(refusal)
-        case .success(let handle?):
-            return .success(handle)
-        case .success(nil):
-            if let made = CurlHandle() { return .success(made) }
-            lock.withLock {
-                out -= 1
-                pthread_cond_signal(returned)
-            }
-            return .failure(.noHandle)
+        if let idleHandle = taken.flatMap({ $0 }) { return .success(idleHandle) }
+        if let made = CurlHandle() { return .success(made) }
+        lock.withLock {
+            out -= 1
+            pthread_cond_signal(returned)
         }
+        return .failure(.noHandle)
     }
 
     /// Returns a handle whose transfer has ended. A handle that is not kept is cleaned up by the

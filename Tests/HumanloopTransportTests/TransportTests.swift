@@ -39,6 +39,18 @@ private func settings() throws -> TransportSettings {
         pool.checkIn(second)
         pool.checkIn(third)
     }
+
+    /// A waiting checkout asks whether its call was cancelled without holding the pool's lock
+    /// (the cancellation has a lock of its own: locks never nest, see `LockNesting`).
+    @Test func waitingTakesNoLockInsideAnother() throws {
+        let pool = HandlePool(limit: 1)
+        let taken = try pool.checkOut().get()
+        let cancellation = Cancellation()
+        let before = LockNesting.nestedAcquisitions
+        _ = pool.checkOut(deadline: Clock.monotonic() + 0.12, isCancelled: { cancellation.isCancelled })
+        #expect(LockNesting.nestedAcquisitions == before)
+        pool.checkIn(taken)
+    }
 }
 
 @Suite struct TransferTests {
