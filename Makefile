@@ -30,7 +30,9 @@ DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc
 # Python tools for the tests live in a virtual environment made from the system python3.
 VENV := build/venv
 PYTHON := $(VENV)/bin/python
-PY_TOOLS := pytest wheel "setuptools>=61"
+# setuptools >= 77 reads bindings/python/pyproject.toml's SPDX license = "MIT" (wheel.sh and the
+# packaging tests build without isolation, with the venv's setuptools).
+PY_TOOLS := pytest wheel "setuptools>=77"
 
 .PHONY: all lib hl deps venv example test-examples test-go bench-go test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
@@ -55,8 +57,14 @@ deps:
 
 venv: $(VENV)/.ready
 
-$(VENV)/.ready:
-	python3 -m venv $(VENV)
+# The stamp of the tools is named after PY_TOOLS: a venv made before PY_TOOLS changed gets them.
+VENV_TOOLS := $(VENV)/.tools-$(shell printf '%s' '$(PY_TOOLS)' | md5sum | cut -c1-12)
+
+$(VENV)/.ready: $(VENV_TOOLS)
+	touch $@
+
+$(VENV_TOOLS):
+	[ -x $(PYTHON) ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_TOOLS)
 	touch $@
 
