@@ -30,7 +30,9 @@ DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc
 # Python tools for the tests live in a virtual environment made from the system python3.
 VENV := build/venv
 PYTHON := $(VENV)/bin/python
-PY_TOOLS := pytest wheel "setuptools>=61"
+# setuptools >= 77 reads bindings/python/pyproject.toml's SPDX license = "MIT" (wheel.sh and the
+# packaging tests build without isolation, with the venv's setuptools).
+PY_TOOLS := pytest wheel "setuptools>=77"
 
 .PHONY: all lib hl deps venv example test-examples test-go bench-go test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
@@ -55,8 +57,14 @@ deps:
 
 venv: $(VENV)/.ready
 
-$(VENV)/.ready:
-	python3 -m venv $(VENV)
+# The stamp of the tools is named after PY_TOOLS: a venv made before PY_TOOLS changed gets them.
+VENV_TOOLS := $(VENV)/.tools-$(shell printf '%s' '$(PY_TOOLS)' | md5sum | cut -c1-12)
+
+$(VENV)/.ready: $(VENV_TOOLS)
+	touch $@
+
+$(VENV_TOOLS):
+	[ -x $(PYTHON) ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_TOOLS)
 	touch $@
 
@@ -70,8 +78,12 @@ $(HL_BIN): Sources/hl/hl.c include/humanloop.h $(LIB)
 	cc $(HL_CFLAGS) Sources/hl/hl.c -o $@ -L$(LIBDIR) -lhumanloop -ljansson -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the library as a C library is installed (real file
-# named with the full version, the soname link, the development link), without the RUNPATH
-# $$ORIGIN SwiftPM adds, and hl without its build-tree rpath.
+# named with the full version, the soname link, the development link) without any RUNPATH (the
+# $$ORIGIN SwiftPM adds is removed), and hl with the RUNPATH $$ORIGIN/../lib, so an installed hl
+# finds the library it was installed with from any PREFIX (DESTDIR staging included) without
+# LD_LIBRARY_PATH or ldconfig. With no DESTDIR, install and uninstall then refresh the loader's
+# cache with ldconfig when they can (root, or a writable cache; LDCONFIG=ldconfig names it,
+# LDCONFIG= skips it); a missing or failing ldconfig is a note, never a failed install.
 PREFIX ?= /usr/local
 DESTDIR ?=
 INST_LIBDIR := $(DESTDIR)$(PREFIX)/lib
@@ -100,11 +112,26 @@ install: $(LIB) $(HL_BIN)
 	chmod 644 "$(INST_PCDIR)/humanloop.pc.tmp"
 	mv -f "$(INST_PCDIR)/humanloop.pc.tmp" "$(INST_PCDIR)/humanloop.pc"
 	install -m 755 $(HL_BIN) "$(INST_BINDIR)/hl.tmp"
-	patchelf --remove-rpath "$(INST_BINDIR)/hl.tmp"
+	patchelf --set-rpath '$$ORIGIN/../lib' "$(INST_BINDIR)/hl.tmp"
 	mv -f "$(INST_BINDIR)/hl.tmp" "$(INST_BINDIR)/hl"
+	@$(RUN_LDCONFIG)
 
 uninstall:
 	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
+	@$(RUN_LDCONFIG)
+
+# ldconfig after installing into (or removing from) the real file system: only without DESTDIR
+# (a staged tree is not the running system), only when it can write the cache (root, or a
+# writable /etc/ld.so.cache), and never an error. /sbin and /usr/sbin are searched too (not in a
+# user's PATH on Debian).
+LDCONFIG ?= ldconfig
+RUN_LDCONFIG = if [ -z "$(DESTDIR)" ] && [ -n "$(LDCONFIG)" ]; then \
+	  ldc="$$(PATH="$$PATH:/sbin:/usr/sbin" command -v "$(LDCONFIG)" 2>/dev/null || true)"; \
+	  if [ -z "$$ldc" ]; then echo "note: $(LDCONFIG) not found: the loader's cache was not refreshed"; \
+	  elif [ "$$(id -u)" != 0 ] && [ ! -w /etc/ld.so.cache ]; then \
+	    echo "note: not root: run 'sudo ldconfig' if $(PREFIX)/lib is one of the loader's directories"; \
+	  else echo "$$ldc"; "$$ldc" || echo "note: $$ldc failed: the loader's cache was not refreshed"; fi; \
+	fi
 
 build/examples/%: examples/c/%.c $(LIB) include/humanloop.h
 	mkdir -p build/examples
@@ -159,8 +186,9 @@ test-tsan:
 	  bash Tests/c/run.sh threads stress engine batch
 
 # The Go binding (bindings/go): gofmt, go vet, go test -race against the test server, examples/go
-# run against it, bench/go built, linking through pkg-config checked. Offline (GOPROXY=off).
-test-go: $(LIB)
+# run against it, bench/go built, linking through pkg-config checked against a library installed
+# into a scratch PREFIX (hence hl too). Offline (GOPROXY=off).
+test-go: $(LIB) $(HL_BIN)
 	bash bindings/go/run_tests.sh
 
 # Go binding under load: 10,000 calls from 1,000 goroutines vs the C API (see bench/go/README.md).

@@ -3,9 +3,15 @@
 #   - into a scratch DESTDIR (PREFIX /opt/humanloop) and into a scratch PREFIX without DESTDIR:
 #     lib/libhumanloop.so.<version> (a real file), the libhumanloop.so.0 soname link to it, the
 #     libhumanloop.so development link, include/humanloop.h, lib/pkgconfig/humanloop.pc, bin/hl;
-#   - no RPATH/RUNPATH in the installed library (nor in the installed hl);
-#   - a C program built with `pkg-config --cflags --libs humanloop` runs against the installed
-#     library (LD_LIBRARY_PATH) and sees the header's version; the installed hl --version runs;
+#   - no RPATH/RUNPATH in the installed library; the installed hl carries exactly the RUNPATH
+#     $ORIGIN/../lib (and no RPATH), so it runs from any prefix;
+#   - with a clean environment (env -i: PATH only, and PKG_CONFIG_PATH to build), no
+#     LD_LIBRARY_PATH and no ldconfig: the installed hl --version runs and loads the installed
+#     library; a C program built with README.md's line (## Install: `cc app.c $(pkg-config
+#     --cflags --libs humanloop) -Wl,-rpath,$(pkg-config --variable=libdir humanloop)`) runs,
+#     loads the installed library and sees the header's version;
+#   - ldconfig: never run for a DESTDIR install; a missing or failing ldconfig (LDCONFIG=...) does
+#     not fail make install or make uninstall;
 #   - the test server: share/humanloop/hl_test_server.py (Tests/server's) and bin/hl-test-server,
 #     which runs it with python3: `hl-test-server --port 0` prints PORT=<n> and answers a POST
 #     /v4/completion (curl, 127.0.0.1), and stops on SIGTERM;
@@ -88,6 +94,15 @@ server_answers() {
     return $status
 }
 
+# loads_installed PROGRAM LIBDIR: in a clean environment (env -i, PATH only) the dynamic loader
+# resolves PROGRAM's libhumanloop.so.0 to LIBDIR's (hl's RUNPATH gives it as <prefix>/bin/../lib).
+loads_installed() {
+    local found
+    found="$(env -i PATH="$PATH" ldd "$1" | sed -n 's/^[[:space:]]*libhumanloop\.so\.0 => \(.*\) (0x[0-9a-f]*)$/\1/p')"
+    [[ -n "$found" && "$(readlink -f "$found")" == "$(readlink -f "$2/libhumanloop.so.0")" ]] ||
+        { echo "    $1 loads libhumanloop.so.0 from: ${found:-nowhere}"; return 1; }
+}
+
 # check_tree NAME DESTDIR PREFIX: install, check, uninstall, check again.
 check_tree() {
     local name="$1" destdir="$2" prefix="$3"
@@ -117,7 +132,12 @@ check_tree() {
          grep -qx "Requires.private: libcurl jansson" "$pcdir/humanloop.pc"'
     check "$name: soname kept" 'grep -q "SONAME.*\[libhumanloop.so.0\]" <<<"$(readelf -d "$libdir/$realname")"'
     check "$name: no RPATH/RUNPATH in the installed library" '! grep -q -E "RPATH|RUNPATH" <<<"$(readelf -d "$libdir/$realname")"'
-    check "$name: no RPATH/RUNPATH in the installed hl" '! grep -q -E "RPATH|RUNPATH" <<<"$(readelf -d "$root/bin/hl")"'
+    # Every RPATH/RUNPATH entry of the installed hl, as "TAG value" lines: exactly one, the RUNPATH.
+    check "$name: the installed hl carries exactly the RUNPATH \$ORIGIN/../lib (no RPATH)" \
+        '[[ "$(readelf -d "$root/bin/hl" | sed -n "s/.*(\(RPATH\|RUNPATH\)) *Library r[a-z]*path: \[\(.*\)\]\$/\1 \2/p")" == "RUNPATH \$ORIGIN/../lib" ]]'
+    if [[ -n "$destdir" ]]; then
+        check "$name: no ldconfig for a DESTDIR install" '! grep -q "ldconfig" "$tmp/install.log"'
+    fi
 
     # pkg-config: with a DESTDIR the .pc names the final prefix, so let pkg-config derive the
     # prefix from where the file is (--define-prefix).
@@ -128,18 +148,28 @@ check_tree() {
     flags="$("${pc[@]}" --cflags --libs humanloop 2>/dev/null)" || true
     check "$name: pkg-config names the installed directories" \
         '[[ " $flags " == *" -I$root/include "* && " $flags " == *" -L$libdir "* && " $flags " == *" -lhumanloop "* ]]'
-    rm -f "$tmp/app"
-    # shellcheck disable=SC2086  # the flags are words
-    check "$name: cc app.c \$(pkg-config --cflags --libs humanloop)" \
-        'cc -std=c99 -Wall -Werror "$tmp/app.c" -o "$tmp/app" $flags'
-    check "$name: the program runs with the installed library and its version matches the header" \
-        '[[ "$(LD_LIBRARY_PATH="$libdir" "$tmp/app")" == "$version" ]]'
-    check "$name: the program loads the installed copy" \
-        'grep -q "libhumanloop.so.0 => $libdir/libhumanloop.so.0" <<<"$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/app")"'
-    check "$name: installed hl --version" \
-        '[[ "$(LD_LIBRARY_PATH="$libdir" "$root/bin/hl" --version)" == "hl $version "* ]]'
-    check "$name: installed hl loads the installed library" \
-        'grep -q "libhumanloop.so.0 => $libdir/libhumanloop.so.0" <<<"$(LD_LIBRARY_PATH="$libdir" ldd "$root/bin/hl")"'
+    # A clean environment: PATH only (and PKG_CONFIG_PATH to build); no LD_LIBRARY_PATH, nothing
+    # of the caller's.
+    local clean=(env -i PATH="$PATH")
+    local app_dir="$tmp/app-$name"
+    rm -rf "$app_dir"
+    mkdir -p "$app_dir"
+    cp "$tmp/app.c" "$app_dir/app.c"
+    if [[ -z "$destdir" ]]; then
+        # README.md's line, run as written (a.out) in the clean environment.
+        check "$name: README.md's line builds app.c: $readme_cc" \
+            '(cd "$app_dir" && "${clean[@]}" PKG_CONFIG_PATH="$pcdir" bash -c "$readme_cc -std=c99 -Wall -Werror")'
+    else
+        # Staged: the rpath names the staged lib directory (pkg-config --define-prefix).
+        check "$name: cc app.c \$(pkg-config --cflags --libs humanloop) -Wl,-rpath,\$(pkg-config --variable=libdir humanloop)" \
+            '(cd "$app_dir" && "${clean[@]}" PKG_CONFIG_PATH="$pcdir" bash -c "cc -std=c99 -Wall -Werror app.c \$(pkg-config --define-prefix --cflags --libs humanloop) -Wl,-rpath,\$(pkg-config --define-prefix --variable=libdir humanloop)")'
+    fi
+    check "$name: the program runs (env -i) with the installed library and its version matches the header" \
+        '[[ "$("${clean[@]}" "$app_dir/a.out")" == "$version" ]]'
+    check "$name: the program loads the installed copy (env -i)" 'loads_installed "$app_dir/a.out" "$libdir"'
+    check "$name: installed hl --version (env -i)" \
+        '[[ "$("${clean[@]}" "$root/bin/hl" --version)" == "hl $version "* ]]'
+    check "$name: installed hl loads the installed library (env -i)" 'loads_installed "$root/bin/hl" "$libdir"'
 
     check "$name: share/humanloop/hl_test_server.py is Tests/server's" \
         'cmp -s Tests/server/hl_test_server.py "$root/share/humanloop/hl_test_server.py"'
@@ -170,13 +200,26 @@ check_tree() {
     check "$name: make uninstall again is harmless" 'run_make "$tmp/uninstall2.log" uninstall "${make_vars[@]}"'
 }
 
+# README.md's build line (## Install), run as written by check_tree.
+readme_cc="$(sed -n '/^## Install/,/^## /p' README.md | grep -m1 '^cc app\.c ' || true)"
+check "README.md's ## Install shows a cc app.c line with an rpath from pkg-config" \
+    '[[ "$readme_cc" == *"\$(pkg-config --cflags --libs humanloop)"* && "$readme_cc" == *"-Wl,-rpath,\$(pkg-config --variable=libdir humanloop)"* ]]'
+
 check_tree "DESTDIR" "$tmp/stage" /opt/humanloop
 check_tree "PREFIX" "" "$tmp/prefix"
 
 # A file of someone else's in the same directories is left alone by make uninstall.
-mkdir -p "$tmp/shared/lib"
-echo keep >"$tmp/shared/lib/libother.so.1"
+mkdir -p "$tmp/common/lib"
+echo keep >"$tmp/common/lib/libother.so.1"
 check "uninstall leaves other files" \
-    'run_make "$tmp/i.log" install PREFIX="$tmp/shared" && run_make "$tmp/u.log" uninstall PREFIX="$tmp/shared" &&
-     [[ -f "$tmp/shared/lib/libother.so.1" ]] && [[ -z "$(find "$tmp/shared" ! -type d ! -name libother.so.1)" ]]'
+    'run_make "$tmp/i.log" install PREFIX="$tmp/common" && run_make "$tmp/u.log" uninstall PREFIX="$tmp/common" &&
+     [[ -f "$tmp/common/lib/libother.so.1" ]] && [[ -z "$(find "$tmp/common" ! -type d ! -name libother.so.1)" ]]'
+
+# ldconfig missing or failing: a note, not a failed install or uninstall (no DESTDIR, so it is tried).
+for ldc in /nonexistent/ldconfig false; do
+    check "LDCONFIG=$ldc: make install and make uninstall still succeed" \
+        'run_make "$tmp/ldc-i.log" install PREFIX="$tmp/ldc" LDCONFIG="$ldc" &&
+         grep -q "^note: " "$tmp/ldc-i.log" && "$tmp/ldc/bin/hl" --version >/dev/null &&
+         run_make "$tmp/ldc-u.log" uninstall PREFIX="$tmp/ldc" LDCONFIG="$ldc" && [[ ! -e "$tmp/ldc/bin/hl" ]]'
+done
 exit $fail

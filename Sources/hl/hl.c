@@ -869,7 +869,7 @@ static const char BATCH_HELP[] =
     "complete-model-config) or as the library names them (complete_deployed, ...,\n"
     "complete_model_configuration). Options are those of hl_call_start except \"stream\" (put\n"
     "\"stream\": true in the request instead: the answer is streamed and merged). Blank lines are\n"
-    "skipped.\n"
+    "skipped, and so is a UTF-8 byte order mark at the start of the input.\n"
     "\n"
     "Output: one envelope per request line on standard output, as JSON on one line, in the order\n"
     "of the input (line k of the output belongs to the k-th non-blank input line), each written\n"
@@ -1353,6 +1353,8 @@ static long long count_lines(int fd) {
     long long count = 0;
     int blank = 1;
     ssize_t n;
+    /* A byte order mark at the start is not a line's content (as in the batch loop). */
+    if (pread(fd, buf, 3, offset) == 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) offset += 3;
     while ((n = pread(fd, buf, sizeof buf, offset)) > 0) {
         for (ssize_t i = 0; i < n; i++) {
             char c = buf[i];
@@ -1587,6 +1589,12 @@ static int run_batch(int argc, char **argv) {
                 break;
             }
             line_no++;
+            /* A UTF-8 byte order mark (EF BB BF) at the start of the input is no part of the
+             * first request (some editors write one); anywhere else it stays (not JSON). */
+            if (line_no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+                line += 3;
+                len -= 3;
+            }
             if (is_blank(line, len)) continue;
             while (len > 0 && line[len - 1] == '\r') len--;
             read_requests++;

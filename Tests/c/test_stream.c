@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The four events of shared/spec/examples/completion.stream.sse (the server's default). */
+/* The four events of docs/examples/completion.stream.sse (the server's default). */
 static const char *DEFAULT_EVENTS[4] = {
     "{\"data\":[{\"id\":\"data_9dJz3WqkT2uYvX8pLmN4c\",\"index\":0,\"output\":\"Llamas\",\"raw_output\":\"Llamas\",\"inputs\":{\"text\":\"Llamas are curious animals that usually approach people easily.\"},\"model_config_id\":\"config_Vd9w2a8eCkLzYb5qS1nHu\",\"finish_reason\":null}],\"project_id\":\"pr_3usCu3Zed2ekbUbCuUbq8\"}",
     "{\"data\":[{\"id\":\"data_9dJz3WqkT2uYvX8pLmN4c\",\"index\":0,\"output\":\" are friendly\",\"raw_output\":\" are friendly\",\"inputs\":{\"text\":\"Llamas are curious animals that usually approach people easily.\"},\"model_config_id\":\"config_Vd9w2a8eCkLzYb5qS1nHu\",\"finish_reason\":null}],\"project_id\":\"pr_3usCu3Zed2ekbUbCuUbq8\"}",

@@ -123,6 +123,38 @@ def test_batch_stdin_blank_lines_crlf_no_final_newline(srv):
         assert [inputs_of(e)["i"] for e in envelopes(p)] == ["0", "1"]
 
 
+BOM = b"\xef\xbb\xbf"   # the UTF-8 byte order mark some editors write at the start of a file
+
+
+def test_batch_skips_a_byte_order_mark_on_the_first_line(srv, tmp_path):
+    """A UTF-8 byte order mark at the start of the input is not part of the first request (from
+    a file and from stdin, with LF or CRLF); one anywhere else is not skipped."""
+    first, second = json.dumps(deployed(0)).encode(), json.dumps(deployed(1)).encode()
+    for text in (BOM + first + b"\n" + second + b"\n", BOM + first + b"\r\n" + second,
+                 BOM + b"\n" + first + b"\n" + second + b"\n"):   # a first line that is only the mark
+        f = tmp_path / "bom.jsonl"
+        f.write_bytes(text)
+        for args, stdin in ((["batch", str(f)], None), (["batch", "-"], text.decode("utf-8"))):
+            srv.reset()
+            p = run(args + ["--call", "complete-deployed", "--concurrency", "1"], srv, input=stdin)
+            assert p.returncode == 0, (text, p.stderr)
+            assert p.stderr == ""
+            got = envelopes(p)
+            assert [e["ok"] for e in got] == [True, True], got
+            assert [inputs_of(e)["i"] for e in got] == ["0", "1"]
+            assert [json.loads(r["body"])["inputs"]["i"] for r in srv.requests()] == ["0", "1"]
+    # only the start of the input: a mark at the start of the second line is an error of that line
+    srv.reset()
+    f = tmp_path / "bom2.jsonl"
+    f.write_bytes(first + b"\n" + BOM + second + b"\n")
+    p = run(["batch", str(f), "--call", "complete-deployed"], srv)
+    assert p.returncode == 5, p.stderr
+    got = envelopes(p)
+    assert [e["ok"] for e in got] == [True, False]
+    assert got[1]["error"]["type"] == "invalid_request" and got[1]["error"]["line"] == 2
+    assert len(srv.requests()) == 1
+
+
 def test_batch_empty_input(srv):
     p = run(["batch", "-"], srv, input="")
     assert p.returncode == 0, p.stderr

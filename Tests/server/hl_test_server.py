@@ -53,7 +53,9 @@ OUTPUT = "Hello from the test server"
 RAW_OUTPUT = " Hello from the test server\n"
 MAX_SAMPLES = 100
 
-# The four events of shared/spec/examples/completion.stream.sse, byte for byte.
+# The four events of docs/examples/completion.stream.sse, byte for byte (the server is one
+# standalone file, copied into packages and installs, so it keeps them here;
+# Tests/server/test_hl_test_server.py checks that both agree).
 DEFAULT_STREAM_EVENTS = (
     '{"data":[{"id":"data_9dJz3WqkT2uYvX8pLmN4c","index":0,"output":"Llamas","raw_output":"Llamas","inputs":{"text":"Llamas are curious animals that usually approach people easily."},"model_config_id":"config_Vd9w2a8eCkLzYb5qS1nHu","finish_reason":null}],"project_id":"pr_3usCu3Zed2ekbUbCuUbq8"}',
     '{"data":[{"id":"data_9dJz3WqkT2uYvX8pLmN4c","index":0,"output":" are friendly","raw_output":" are friendly","inputs":{"text":"Llamas are curious animals that usually approach people easily."},"model_config_id":"config_Vd9w2a8eCkLzYb5qS1nHu","finish_reason":null}],"project_id":"pr_3usCu3Zed2ekbUbCuUbq8"}',

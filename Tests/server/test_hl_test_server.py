@@ -24,7 +24,8 @@ sys.path.insert(0, HERE)
 from hl_test_server import DEFAULT_STREAM_EVENTS, TestServer  # noqa: E402
 
 SERVER_PY = os.path.join(HERE, "hl_test_server.py")
-SPEC_SSE = os.path.join(HERE, "..", "..", "..", "shared", "spec", "examples", "completion.stream.sse")
+# The example stream of docs/api.md: the server's default stream, byte for byte.
+DOCS_SSE = os.path.join(HERE, "..", "..", "docs", "examples", "completion.stream.sse")
 
 KEY = "sk-test"
 ENDPOINTS = ["/v4/completion", "/v4/completion-deployed", "/v4/completion-experiment",
@@ -615,9 +616,8 @@ def test_fault_with_status_and_delay(srv):
 
 def test_default_stream_exact_bytes(srv):
     expected = b"".join(b"data: " + e.encode() + b"\n\n" for e in DEFAULT_STREAM_EVENTS)
-    if os.path.exists(SPEC_SSE):
-        with open(SPEC_SSE, "rb") as f:
-            assert f.read() == expected
+    with open(DOCS_SSE, "rb") as f:
+        assert f.read() == expected
     for path in ENDPOINTS:
         body = dict(MINIMAL[path], stream=True)
         s = connect(srv)

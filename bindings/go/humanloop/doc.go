@@ -29,5 +29,6 @@
 // Linking (cgo): by default the package compiles against the include/ and build/lib/ of the
 // repository checkout it sits in (with an rpath to build/lib), then the default system paths
 // (/usr/local, where `make install` puts the library). With -tags humanloop_pkgconfig it uses
-// `pkg-config humanloop` instead. See README.md.
+// `pkg-config humanloop` instead; for a PREFIX outside the dynamic linker's directories, build
+// with CGO_LDFLAGS="-Wl,-rpath,$(pkg-config --variable=libdir humanloop)". See README.md.
 package humanloop

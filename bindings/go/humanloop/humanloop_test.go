@@ -19,7 +19,7 @@ import (
 
 func newClient(t testing.TB, srv *testServer, cfg humanloop.Config) *humanloop.Client {
 	t.Helper()
-	cfg.Host = srv.host()
+	cfg.Host = srv.BaseURL
 	if cfg.APIKey == "" {
 		cfg.APIKey = "test-key"
 	}
@@ -60,7 +60,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestComplete(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
 	resp, err := c.Complete(context.Background(), request())
 	if err != nil {
@@ -82,13 +82,13 @@ func TestComplete(t *testing.T) {
 	if !json.Valid(resp.RawBody) || !strings.HasPrefix(string(resp.RawBody), `{"data":[{"id":"data_0"`) {
 		t.Errorf("raw body %s", resp.RawBody)
 	}
-	reqs := shared.requests(t)
+	reqs := shared.Requests(t)
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests", len(reqs))
 	}
 	r := reqs[0]
-	if r.Method != "POST" || r.Path != "/v4/completion" || r.header("X-API-KEY") != "test-key" {
-		t.Errorf("request %s %s key %q", r.Method, r.Path, r.header("X-API-KEY"))
+	if r.Method != "POST" || r.Path != "/v4/completion" || r.Header("X-API-KEY") != "test-key" {
+		t.Errorf("request %s %s key %q", r.Method, r.Path, r.Header("X-API-KEY"))
 	}
 	want := `{"model_config":{"model":"gpt-test","prompt_template":"Say {{what}}","temperature":0.7},"project":"go-tests","inputs":{"what":"hello"},"provider_api_keys":{}}`
 	if r.Body != want {
@@ -97,7 +97,7 @@ func TestComplete(t *testing.T) {
 }
 
 func TestEndpoints(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
 	ctx := context.Background()
 	if _, err := c.CompleteDeployed(ctx, &humanloop.CompletionDeployedRequest{Project: "p", Environment: "prod"}); err != nil {
@@ -113,7 +113,7 @@ func TestEndpoints(t *testing.T) {
 	if resp.Body.Logprobs == nil || *resp.Body.Logprobs != 0 {
 		t.Errorf("logprobs echo %v", resp.Body.Logprobs)
 	}
-	reqs := shared.requests(t)
+	reqs := shared.Requests(t)
 	paths := []string{"/v4/completion-deployed", "/v4/completion-experiment", "/v4/completion-model-config"}
 	// the library adds provider_api_keys (always sent, as the official SDK does) at the end
 	bodies := []string{`{"project":"p","environment":"prod","provider_api_keys":{}}`,
@@ -130,7 +130,7 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestRawRequestAndExtra(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
 	ctx := context.Background()
 	resp, err := c.Call(ctx, humanloop.CallComplete, json.RawMessage(`{"model_config":{"model":"m","prompt_template":"x"},"metadata":{"n":0.70}}`))
@@ -147,7 +147,7 @@ func TestRawRequestAndExtra(t *testing.T) {
 	if _, err := c.Complete(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	reqs := shared.requests(t)
+	reqs := shared.Requests(t)
 	if !strings.Contains(reqs[1].Body, `"user":"u1"`) || !strings.Contains(reqs[1].Body, `"stop":"\n"`) ||
 		!strings.Contains(reqs[1].Body, `"metadata":{"raw":[1,2]}`) {
 		t.Errorf("body %s", reqs[1].Body)
@@ -159,9 +159,9 @@ func TestRawRequestAndExtra(t *testing.T) {
 }
 
 func TestAPIError(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{MaxRetries: humanloop.Int(0)})
-	shared.script(t, map[string]interface{}{"status": 422, "json": map[string]interface{}{
+	shared.Script(t, map[string]interface{}{"status": 422, "json": map[string]interface{}{
 		"detail": []interface{}{map[string]interface{}{"loc": []interface{}{"body", "model_config", 0}, "msg": "bad", "type": "value_error"}}},
 		"headers": map[string]string{"X-Request-Id": "req-1"}})
 	_, err := c.Complete(context.Background(), request())
@@ -177,12 +177,12 @@ func TestAPIError(t *testing.T) {
 		t.Errorf("detail %+v %v", v, err)
 	}
 	// a text body, and the 404 of a wrong host
-	shared.script(t, map[string]interface{}{"status": 500, "body": "boom"})
+	shared.Script(t, map[string]interface{}{"status": 500, "body": "boom"})
 	_, err = c.Complete(context.Background(), request())
 	if !errors.As(err, &apiErr) || apiErr.Status != 500 || apiErr.BodyText() != "boom" {
 		t.Errorf("500: %T %v", err, err)
 	}
-	c404b, _ := humanloop.NewClient(humanloop.Config{APIKey: "k", Host: shared.base + "/v3"})
+	c404b, _ := humanloop.NewClient(humanloop.Config{APIKey: "k", Host: shared.URL + "/v3"})
 	defer c404b.Close()
 	_, err = c404b.Complete(context.Background(), request())
 	if !errors.As(err, &apiErr) || apiErr.Status != 404 || !strings.Contains(apiErr.Message, "/v3/completion") {
@@ -191,24 +191,24 @@ func TestAPIError(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
-	shared.script(t, map[string]interface{}{"status": 503}, map[string]interface{}{"status": 503})
+	shared.Script(t, map[string]interface{}{"status": 503}, map[string]interface{}{"status": 503})
 	resp, err := c.Complete(context.Background(), request())
 	if err != nil || resp.Attempts != 3 {
 		t.Fatalf("retried call: %v %+v", err, resp)
 	}
 	// per-call option: no retry
-	shared.reset(t)
-	shared.script(t, map[string]interface{}{"status": 503})
+	shared.Reset(t)
+	shared.Script(t, map[string]interface{}{"status": 503})
 	_, err = c.Complete(context.Background(), request(), humanloop.WithMaxRetries(0))
 	var apiErr *humanloop.APIError
-	if !errors.As(err, &apiErr) || apiErr.Status != 503 || apiErr.Attempts != 1 || len(shared.requests(t)) != 1 {
+	if !errors.As(err, &apiErr) || apiErr.Status != 503 || apiErr.Attempts != 1 || len(shared.Requests(t)) != 1 {
 		t.Fatalf("WithMaxRetries(0): %v", err)
 	}
 	// WithOptions applies to every call of the derived client
-	shared.reset(t)
-	shared.script(t, map[string]interface{}{"status": 503})
+	shared.Reset(t)
+	shared.Script(t, map[string]interface{}{"status": 503})
 	_, err = c.WithOptions(humanloop.WithMaxRetries(0)).Complete(context.Background(), request())
 	if !errors.As(err, &apiErr) || apiErr.Attempts != 1 {
 		t.Fatalf("WithOptions: %v", err)
@@ -216,7 +216,7 @@ func TestRetries(t *testing.T) {
 }
 
 func TestHeadersOption(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
 	_, err := c.Complete(context.Background(), request(),
 		humanloop.WithHeader("X-Trace", "abc"), humanloop.WithHeader("x-trace", "def"),
@@ -224,8 +224,8 @@ func TestHeadersOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := shared.requests(t)[0]
-	if r.header("X-Trace") != "def" || r.header("User-Agent") != "my-agent/1" {
+	r := shared.Requests(t)[0]
+	if r.Header("X-Trace") != "def" || r.Header("User-Agent") != "my-agent/1" {
 		t.Errorf("headers %v", r.Headers)
 	}
 	// headers that cannot be set, and a bad value: a ValidationError naming the option
@@ -235,13 +235,13 @@ func TestHeadersOption(t *testing.T) {
 	if !errors.As(err, &ve) || ve.Type != "invalid_request" || len(ve.Problems) != 3 || !strings.HasPrefix(ve.Path, "options.") {
 		t.Fatalf("bad options: %T %v %+v", err, err, ve)
 	}
-	if len(shared.requests(t)) != 1 {
+	if len(shared.Requests(t)) != 1 {
 		t.Error("a request with bad options was sent")
 	}
 }
 
 func TestValidationError(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
 	req := &humanloop.CompletionRequest{ModelConfig: humanloop.ModelConfig{Provider: "nope"},
 		Extra: map[string]json.RawMessage{"bogus": json.RawMessage(`1`)}}
@@ -266,7 +266,7 @@ func TestValidationError(t *testing.T) {
 	if !errors.As(err, &ve) {
 		t.Errorf("unknown call name: %v", err)
 	}
-	if n := len(shared.requests(t)); n != 0 {
+	if n := len(shared.Requests(t)); n != 0 {
 		t.Errorf("%d requests sent", n)
 	}
 }
@@ -283,18 +283,18 @@ func TestConfigError(t *testing.T) {
 		t.Errorf("no key: %v", err)
 	}
 	os.Setenv("HUMANLOOP_API_KEY", "env-key")
-	os.Setenv("HUMANLOOP_HOST", shared.host())
+	os.Setenv("HUMANLOOP_HOST", shared.BaseURL)
 	defer os.Unsetenv("HUMANLOOP_HOST")
 	c, err := humanloop.NewClientFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	shared.reset(t)
+	shared.Reset(t)
 	if _, err := c.Complete(context.Background(), request()); err != nil {
 		t.Fatal(err)
 	}
-	if k := shared.requests(t)[0].header("X-API-KEY"); k != "env-key" {
+	if k := shared.Requests(t)[0].Header("X-API-KEY"); k != "env-key" {
 		t.Errorf("key %q", k)
 	}
 }
@@ -302,25 +302,25 @@ func TestConfigError(t *testing.T) {
 func TestConnectionError(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv, humanloop.Config{MaxRetries: humanloop.Int(0)})
-	srv.stop() // nothing listens on the port any more
+	srv.Close() // nothing listens on the port any more
 	_, err := c.Complete(context.Background(), request())
 	var ce *humanloop.ConnectionError
 	if !errors.As(err, &ce) || ce.Attempts != 1 {
 		t.Fatalf("want *ConnectionError, got %T %v", err, err)
 	}
 	// a connection cut mid-body
-	shared.reset(t)
+	shared.Reset(t)
 	c2 := newClient(t, shared, humanloop.Config{MaxRetries: humanloop.Int(0)})
-	shared.script(t, map[string]interface{}{"fault": "close_mid_body"})
+	shared.Script(t, map[string]interface{}{"fault": "close_mid_body"})
 	if _, err := c2.Complete(context.Background(), request()); !errors.As(err, &ce) {
 		t.Fatalf("close_mid_body: %T %v", err, err)
 	}
 }
 
 func TestTimeoutError(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{MaxRetries: humanloop.Int(0)})
-	shared.script(t, map[string]interface{}{"delay": 5})
+	shared.Script(t, map[string]interface{}{"delay": 5})
 	start := time.Now()
 	_, err := c.Complete(context.Background(), request(), humanloop.WithTimeout(300*time.Millisecond))
 	var te *humanloop.TimeoutError
@@ -333,9 +333,9 @@ func TestTimeoutError(t *testing.T) {
 }
 
 func TestInvalidResponseError(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{MaxRetries: humanloop.Int(0)})
-	shared.script(t, map[string]interface{}{"status": 200, "body": "not json"},
+	shared.Script(t, map[string]interface{}{"status": 200, "body": "not json"},
 		map[string]interface{}{"status": 200, "json": map[string]interface{}{"data": "not a list"}})
 	_, err := c.Complete(context.Background(), request())
 	var ie *humanloop.InvalidResponseError
@@ -352,7 +352,7 @@ func TestInvalidResponseError(t *testing.T) {
 func TestContextCancel(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv, humanloop.Config{})
-	srv.script(t, map[string]interface{}{"delay": 10})
+	srv.Script(t, map[string]interface{}{"delay": 10})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
@@ -368,15 +368,15 @@ func TestContextCancel(t *testing.T) {
 	if took > time.Second { // 200 ms + "promptly" (the library closes the connection within 100 ms)
 		t.Errorf("returned after %v", took)
 	}
-	srv.waitNoOpenConnections(t, time.Second)
-	if n := srv.stats(t).Requests; n != 1 {
+	waitNoOpenConnections(t, srv, time.Second)
+	if n := srv.Stats(t).Requests; n != 1 {
 		t.Errorf("%d requests (a cancelled call must not be retried)", n)
 	}
 	// already cancelled: nothing is sent
 	if _, err := c.Complete(ctx, request()); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled before start: %v", err)
 	}
-	if n := srv.stats(t).Requests; n != 1 {
+	if n := srv.Stats(t).Requests; n != 1 {
 		t.Errorf("%d requests", n)
 	}
 }
@@ -384,7 +384,7 @@ func TestContextCancel(t *testing.T) {
 func TestContextDeadline(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv, humanloop.Config{})
-	srv.script(t, map[string]interface{}{"fault": "stall_mid_body"})
+	srv.Script(t, map[string]interface{}{"fault": "stall_mid_body"})
 	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -399,14 +399,14 @@ func TestContextDeadline(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("returned after %v", d)
 	}
-	srv.waitNoOpenConnections(t, time.Second)
+	waitNoOpenConnections(t, srv, time.Second)
 }
 
 // TestCancelDuringRetryDelay: a cancellation cuts a retry delay short.
 func TestCancelDuringRetryDelay(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv, humanloop.Config{RetryBaseDelay: humanloop.Duration(10 * time.Second), RetryMaxDelay: humanloop.Duration(10 * time.Second)})
-	srv.script(t, map[string]interface{}{"status": 503})
+	srv.Script(t, map[string]interface{}{"status": 503})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -417,7 +417,7 @@ func TestCancelDuringRetryDelay(t *testing.T) {
 }
 
 func TestStream(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
 	s := c.CompleteStream(context.Background(), request())
 	defer s.Close()
@@ -444,7 +444,7 @@ func TestStream(t *testing.T) {
 	if res == nil || res.Status != 200 || res.Events != 4 || res.Attempts != 1 || res.Headers.Get("Content-Type") != "text/event-stream" {
 		t.Errorf("result %+v", res)
 	}
-	r := shared.requests(t)[0]
+	r := shared.Requests(t)[0]
 	if !strings.Contains(r.Body, `"stream":true`) {
 		t.Errorf("body %s", r.Body)
 	}
@@ -454,10 +454,10 @@ func TestStream(t *testing.T) {
 }
 
 func TestStreamErrors(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{MaxRetries: humanloop.Int(0)})
 	// an API error before the stream
-	shared.script(t, map[string]interface{}{"status": 429, "json": map[string]string{"detail": "slow down"}})
+	shared.Script(t, map[string]interface{}{"status": 429, "json": map[string]string{"detail": "slow down"}})
 	s := c.CompleteStream(context.Background(), request())
 	if s.Next() {
 		t.Fatal("an event from a 429")
@@ -475,7 +475,7 @@ func TestStreamErrors(t *testing.T) {
 	}
 	s.Close()
 	// a connection cut after 2 events
-	shared.script(t, map[string]interface{}{"stream": map[string]interface{}{"cut_after": 2}})
+	shared.Script(t, map[string]interface{}{"stream": map[string]interface{}{"cut_after": 2}})
 	s = c.CompleteStream(context.Background(), request())
 	n := 0
 	for s.Next() {
@@ -487,7 +487,7 @@ func TestStreamErrors(t *testing.T) {
 	}
 	s.Close()
 	// a bad event
-	shared.script(t, map[string]interface{}{"stream": map[string]interface{}{"events": []interface{}{map[string]interface{}{"raw": "[1]"}}}})
+	shared.Script(t, map[string]interface{}{"stream": map[string]interface{}{"events": []interface{}{map[string]interface{}{"raw": "[1]"}}}})
 	s = c.CompleteStream(context.Background(), request())
 	var ie *humanloop.InvalidResponseError
 	if s.Next() || !errors.As(s.Err(), &ie) {
@@ -501,7 +501,7 @@ func TestStreamCancel(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv, humanloop.Config{})
 	endless := map[string]interface{}{"stream": map[string]interface{}{"forever": true, "delay": 0.02}}
-	srv.script(t, endless, endless)
+	srv.Script(t, endless, endless)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := c.CompleteStream(ctx, request())
@@ -516,7 +516,7 @@ func TestStreamCancel(t *testing.T) {
 		t.Fatalf("%d events, %v", n, s.Err())
 	}
 	s.Close()
-	srv.waitNoOpenConnections(t, time.Second)
+	waitNoOpenConnections(t, srv, time.Second)
 
 	// cancel while nobody calls Next: the watcher cancels the transfer
 	ctx2, cancel2 := context.WithCancel(context.Background())
@@ -525,7 +525,7 @@ func TestStreamCancel(t *testing.T) {
 		t.Fatal(s.Err())
 	}
 	cancel2()
-	srv.waitNoOpenConnections(t, time.Second)
+	waitNoOpenConnections(t, srv, time.Second)
 	for s.Next() {
 	}
 	if !errors.Is(s.Err(), context.Canceled) {
@@ -534,7 +534,7 @@ func TestStreamCancel(t *testing.T) {
 	s.Close()
 
 	// Close mid-stream
-	srv.script(t, endless)
+	srv.Script(t, endless)
 	s = c.CompleteStream(context.Background(), request())
 	if !s.Next() {
 		t.Fatal(s.Err())
@@ -543,11 +543,11 @@ func TestStreamCancel(t *testing.T) {
 	if s.Next() || s.Err() != nil {
 		t.Errorf("after Close: %v", s.Err())
 	}
-	srv.waitNoOpenConnections(t, time.Second)
+	waitNoOpenConnections(t, srv, time.Second)
 }
 
 func TestStreamMergedByComplete(t *testing.T) {
-	shared.reset(t)
+	shared.Reset(t)
 	c := newClient(t, shared, humanloop.Config{})
 	req := request()
 	req.Stream = true
@@ -620,19 +620,19 @@ func TestConcurrent(t *testing.T) {
 // TestCloseWithCallsInFlight: Close cancels the calls in flight; later calls fail at once.
 func TestCloseWithCallsInFlight(t *testing.T) {
 	srv := startServer(t)
-	c, err := humanloop.NewClient(humanloop.Config{APIKey: "k", Host: srv.host()})
+	c, err := humanloop.NewClient(humanloop.Config{APIKey: "k", Host: srv.BaseURL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		srv.script(t, map[string]interface{}{"delay": 10})
+		srv.Script(t, map[string]interface{}{"delay": 10})
 	}
 	errs := make(chan error, 5)
 	for i := 0; i < 5; i++ {
 		go func() { _, err := c.Complete(context.Background(), request()); errs <- err }()
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for srv.stats(t).ConnectionsOpen < 5 && time.Now().Before(deadline) {
+	for srv.Stats(t).ConnectionsOpen < 5 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
@@ -679,7 +679,7 @@ func TestThreadsBounded(t *testing.T) {
 	c := newClient(t, srv, humanloop.Config{})
 	const n = 300
 	for i := 0; i < n; i++ {
-		srv.script(t, map[string]interface{}{"delay": 0.5})
+		srv.Script(t, map[string]interface{}{"delay": 0.5})
 	}
 	var wg sync.WaitGroup
 	peak := int64(0)

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Requests mirror the v4 completions API (shared/spec/completions-v4.md, as the official Python
+// Requests mirror the v4 completions API (docs/api.md of the repository, as the official Python
 // SDK 0.5.16 sends them). Only set fields are sent (omitempty); a field whose zero value means
 // something (temperature 0, logprobs 0, ...) is a pointer: use Float, Int. Escape hatches:
 //   - Extra (json.RawMessage values) adds keys to the object, after the typed fields;

@@ -95,13 +95,13 @@ def _pip_available():
 
 
 def _can_build_without_isolation():
-    """setuptools >= 61 plus a bdist_wheel in this interpreter (checked in a subprocess: importing
-    setuptools inside pytest would disturb distutils)."""
+    """setuptools >= 77 (pyproject.toml's SPDX license) plus a bdist_wheel in this interpreter
+    (checked in a subprocess: importing setuptools inside pytest would disturb distutils)."""
     check = ("import setuptools, sys\n"
              "v = tuple(int(x) for x in setuptools.__version__.split('.')[:2])\n"
              "try:\n    import setuptools.command.bdist_wheel\n"
              "except ImportError:\n    import wheel.bdist_wheel\n"
-             "sys.exit(0 if v >= (61, 0) else 1)\n")
+             "sys.exit(0 if v >= (77, 0) else 1)\n")
     return subprocess.run([sys.executable, "-c", check], capture_output=True, timeout=60).returncode == 0
 
 
