@@ -19,18 +19,26 @@ The client is thread-safe. Every call runs on the library's engine: ``acomplete`
 asyncio (no thread per call); blocking calls can be interrupted with Ctrl-C.
 """
 
-from ._client import ApiResponse, Headers, Humanloop
+from ._client import NOT_GIVEN, ApiResponse, Headers, Humanloop
 from ._errors import (
     ApiCancelledError,
     ApiConnectionError,
     ApiException,
     ApiStreamingException,
     ApiTimeoutError,
+    AuthenticationError,
+    BadRequestError,
     ClientConfigurationError,
+    ConflictError,
     HumanloopError,
+    InternalServerError,
     InvalidConfigError,
     InvalidRequestError,
     InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
 )
 from ._native import library_path as LIBRARY_PATH
 from ._native import lib as _lib
@@ -39,8 +47,10 @@ from ._stream import AsyncCompletionStream, CompletionStream
 __version__ = "0.1.0"
 
 for _cls in (Humanloop, ApiResponse, Headers, CompletionStream, AsyncCompletionStream, HumanloopError,
-             ApiException, ApiStreamingException, InvalidRequestError, InvalidConfigError,
-             ApiConnectionError, ApiTimeoutError, InvalidResponseError, ApiCancelledError):
+             ApiException, ApiStreamingException, BadRequestError, AuthenticationError,
+             PermissionDeniedError, NotFoundError, ConflictError, UnprocessableEntityError, RateLimitError,
+             InternalServerError, InvalidRequestError, InvalidConfigError, ApiConnectionError,
+             ApiTimeoutError, InvalidResponseError, ApiCancelledError):
     _cls.__module__ = __name__  # tracebacks and reprs show humanloop_native.ApiException
 del _cls
 
@@ -60,6 +70,14 @@ __all__ = [
     "HumanloopError",
     "ApiException",
     "ApiStreamingException",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
     "InvalidRequestError",
     "InvalidConfigError",
     "ClientConfigurationError",
@@ -67,6 +85,7 @@ __all__ = [
     "ApiTimeoutError",
     "InvalidResponseError",
     "ApiCancelledError",
+    "NOT_GIVEN",
     "LIBRARY_PATH",
     "lib_version",
     "__version__",

@@ -10,7 +10,7 @@ import math
 import re
 import threading
 from typing import (Any, Callable, Concatenate, Coroutine, Dict, Iterable, List, Mapping, Optional, ParamSpec,
-                    Tuple, TypeVar, Union)
+                    Protocol, Tuple, TypeVar, Union)
 
 from . import _engine
 from ._engine import NativeClient
@@ -19,7 +19,45 @@ from ._logging import sync_level as sync_log_level
 from ._native import lib, take_string
 from ._stream import AsyncCompletionStream, CompletionStream, StreamRequest
 
-__all__ = ["Humanloop", "ApiResponse", "Headers"]
+__all__ = ["Humanloop", "ApiResponse", "Headers", "NOT_GIVEN", "NotGiven"]
+
+
+class NotGiven:
+    """The type of ``NOT_GIVEN``, the default of ``timeout=`` (and of ``with_options``'
+    arguments): "not given", so that ``timeout=None`` can mean "no overall limit", as in
+    openai-python."""
+
+    __slots__ = ()
+    _instance: Optional["NotGiven"] = None
+
+    def __new__(cls) -> "NotGiven":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: "Not given": the default of ``timeout=`` (``None`` means no overall limit).
+NOT_GIVEN = NotGiven()
+
+class ConnectRead(Protocol):
+    """An object with ``connect`` and ``read`` timeouts in seconds, such as ``httpx.Timeout``."""
+
+    connect: Optional[float]
+    read: Optional[float]
+
+
+#: What ``timeout=`` takes: seconds, ``None`` (no overall limit), a ``(connect, read)`` pair
+#: (or an object with ``.connect`` and ``.read``, such as ``httpx.Timeout``), or NOT_GIVEN.
+Timeout = Union[float, Tuple[float, float], ConnectRead, None, NotGiven]
 
 
 class Headers(Dict[str, str]):
@@ -88,6 +126,84 @@ _CONFIG_KEYS = (
     "connect_timeout", "low_speed_timeout", "user_agent", "max_retries", "retry_base_delay",
     "retry_max_delay", "max_response_bytes", "ca_bundle", "proxy", "log_level", "max_connections",
 )
+
+_TIMEOUT_FORMS = ("a number of seconds, None (no overall limit) or a (connect, read) pair of numbers "
+                  "(httpx.Timeout too)")
+
+
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _timeout_fields(timeout: Any, connect_timeout: Any = None, low_speed_timeout: Any = None) -> Dict[str, Any]:
+    """The JSON fields (configuration or call options) for ``timeout=`` and the
+    ``connect_timeout`` / ``low_speed_timeout`` given with it (None: not given).
+
+    * NOT_GIVEN: nothing (the library's default, or the client's for a call);
+    * None: ``{"timeout": null}``, no overall limit;
+    * a ``(connect, read)`` pair (a tuple or list of two numbers, or an object with ``.connect``
+      and ``.read`` such as ``httpx.Timeout``): ``{"timeout": null, "connect_timeout": connect,
+      "low_speed_timeout": read}`` (httpx's read timeout is the longest gap between bytes);
+    * anything else (a number): ``{"timeout": value}``, checked by the library.
+
+    Raises ValueError (the caller's error class is made from its message) for a malformed pair,
+    or a pair given with connect_timeout / low_speed_timeout.
+    """
+    fields: Dict[str, Any] = {}
+    pair: Optional[Tuple[Any, Any]] = None
+    if isinstance(timeout, (tuple, list)):
+        if len(timeout) != 2:
+            raise ValueError(f"timeout must be {_TIMEOUT_FORMS}, not a sequence of {len(timeout)}")
+        pair = (timeout[0], timeout[1])
+    elif hasattr(timeout, "connect") and hasattr(timeout, "read"):
+        pair = (getattr(timeout, "connect"), getattr(timeout, "read"))
+    if pair is not None:
+        if not all(_is_seconds(part) for part in pair):
+            raise ValueError(f"timeout=(connect, read) takes two numbers of seconds, not {pair!r} "
+                             "(the connect and read timeouts always have a limit)")
+        for name, value in (("connect_timeout", connect_timeout), ("low_speed_timeout", low_speed_timeout)):
+            if value is not None:
+                raise ValueError(f"timeout=(connect, read) and {name}= both set the {name}: give one of them")
+        fields["timeout"] = None
+        fields["connect_timeout"], fields["low_speed_timeout"] = pair
+        return fields
+    if not isinstance(timeout, NotGiven):
+        fields["timeout"] = timeout
+    if connect_timeout is not None:
+        fields["connect_timeout"] = connect_timeout
+    if low_speed_timeout is not None:
+        fields["low_speed_timeout"] = low_speed_timeout
+    return fields
+
+
+def _config_problem(message: str, path: str) -> InvalidConfigError:
+    return InvalidConfigError(message, path=path, errors=[{"path": path, "message": message}])
+
+
+def _config_json(values: Mapping[str, Any]) -> bytes:
+    """config_json for hl_client_new from the constructor's arguments: the given ones (not
+    None), ``timeout`` as ``_timeout_fields`` makes it (``null`` for no overall limit)."""
+    config = {key: values[key] for key in _CONFIG_KEYS
+              if key not in ("timeout", "connect_timeout", "low_speed_timeout") and values.get(key) is not None}
+    try:
+        timing = _timeout_fields(values.get("timeout", NOT_GIVEN), values.get("connect_timeout"),
+                                 values.get("low_speed_timeout"))
+    except ValueError as exc:
+        raise _config_problem(str(exc), "timeout") from None
+    config.update(timing)
+    try:
+        return json.dumps(config, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise InvalidConfigError(f"invalid configuration: {exc}") from None
+
+
+def _header_dict(headers: Any, name: str) -> Dict[str, str]:
+    """``headers`` (a mapping) as a dict, else an InvalidConfigError naming the argument."""
+    if not isinstance(headers, Mapping):
+        raise _config_problem(f"{name}: expected a dict of header names to values, not {type(headers).__name__}",
+                              name)
+    return dict(headers)
+
 
 #: Per-call options (keyword arguments of every call, named as in openai-python).
 _OPTION_NAMES = frozenset(("timeout", "max_retries", "extra_headers"))
@@ -200,7 +316,8 @@ _STREAM_DOC = """Streaming ``{name}``: returns an iterator of whole event dicts,
         ``stream`` is accepted for compatibility with the SDK's signature and ignored (the
         library always sends ``"stream": true``). Arguments Python cannot send raise
         ``InvalidRequestError`` at once; every other error (``InvalidRequestError`` from the
-        library, ``ApiStreamingException`` for a non-2xx status, connection errors, timeouts, a
+        library, ``ApiStreamingException`` for a non-2xx status (also an instance of the
+        status's class, e.g. ``NotFoundError``), connection errors, timeouts, a
         stream cut short) is raised from the iterator. Breaking out of the loop, ``close()``,
         ``with``, garbage collection or Ctrl-C closes the connection. After the end,
         ``.status``, ``.headers``, ``.round_trip_time`` are set. ``r = await
@@ -277,8 +394,8 @@ class Humanloop:
     thread of their own, and the blocking methods wait for it in short slices, so Ctrl-C
     interrupts them (``KeyboardInterrupt``) and cancels the transfer. Close the client with
     ``close()``, a ``with`` block, or let garbage collection do it; calls in flight finish
-    first. ``with_options(...)`` makes a client with other per-call defaults that shares this
-    one's connections.
+    first. ``with_options(...)`` (or ``copy(...)``) makes a client with other per-call defaults
+    (``timeout``, ``max_retries``, ``default_headers``) that shares this one's connections.
     """
 
     def __init__(
@@ -293,7 +410,7 @@ class Humanloop:
         anthropic_api_key: Optional[str] = None,
         cohere_api_key: Optional[str] = None,
         host: Optional[str] = None,
-        timeout: Optional[float] = None,
+        timeout: Timeout = NOT_GIVEN,
         connect_timeout: Optional[float] = None,
         low_speed_timeout: Optional[float] = None,
         user_agent: Optional[str] = None,
@@ -305,6 +422,7 @@ class Humanloop:
         proxy: Optional[str] = None,
         log_level: Optional[str] = None,
         max_connections: Optional[int] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Create a client.
 
@@ -315,9 +433,18 @@ class Humanloop:
                 mock_api_key, anthropic_api_key, cohere_api_key: client-level provider keys,
                 merged into every request's ``provider_api_keys`` (a key given in the call wins).
             host: base URL, default HUMANLOOP_HOST else ``https://api.humanloop.com/v4``.
-            timeout: seconds for each attempt of a call (default 600).
+            timeout: the overall limit of an attempt (default: 600 s). A number: seconds for
+                each attempt of a non-stream call; for a stream, the time until the answer's
+                head and first event, after which only ``low_speed_timeout`` applies (a stream
+                that keeps sending never times out). ``None``: no overall limit at all (only
+                ``connect_timeout`` and ``low_speed_timeout`` apply). A ``(connect, read)`` pair,
+                as httpx and requests users write it (an ``httpx.Timeout`` works too): sets
+                ``connect_timeout=connect`` and ``low_speed_timeout=read`` (httpx's read timeout
+                is the longest gap between bytes) and no overall limit. An overall deadline for
+                a stream is asyncio's ``wait_for`` / task cancellation or ``stream.close()``.
             connect_timeout: seconds to establish a connection (default 10).
-            low_speed_timeout: seconds without receiving a byte that end an attempt (default 60).
+            low_speed_timeout: the longest gap between received bytes, in seconds, before an
+                attempt ends as a timeout (default 60).
             user_agent: the User-Agent header (default ``libhumanloop/<version>``).
             max_retries: retries of connection failures and 408/409/429/5xx (default 2).
             retry_base_delay, retry_max_delay: exponential backoff bounds in seconds (0.5, 8).
@@ -330,6 +457,8 @@ class Humanloop:
                 configured); that logger's level also turns them on.
             max_connections: the most connections opened to the host at once (default 1000,
                 as in openai-python); more calls wait in a queue.
+            default_headers: request headers sent with every call (openai-python's name); a
+                call's ``extra_headers`` win over them.
 
         Raises:
             InvalidConfigError: (also a ValueError) the configuration is unusable.
@@ -338,15 +467,13 @@ class Humanloop:
         self._lock = threading.Lock()
         self._closed = False
         self._defaults: Dict[str, Any] = {}
+        if default_headers is not None:
+            headers = _header_dict(default_headers, "default_headers")
+            if headers:
+                self._defaults["headers"] = headers
         if isinstance(api_key, Mapping):
             api_key = api_key.get("APIKeyHeader")
-        values = dict(locals())
-        config = {key: values[key] for key in _CONFIG_KEYS if values[key] is not None}
-        try:
-            config_json = json.dumps(config, separators=(",", ":"), ensure_ascii=False,
-                                     allow_nan=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise InvalidConfigError(f"invalid configuration: {exc}") from None
+        config_json = _config_json(locals())
         sync_log_level()
         error = ctypes.c_void_p()
         handle = lib.hl_client_new(config_json, ctypes.byref(error))
@@ -426,38 +553,71 @@ class Humanloop:
     def with_options(
         self,
         *,
-        timeout: Optional[float] = None,
+        timeout: Timeout = NOT_GIVEN,
         max_retries: Optional[int] = None,
         connect_timeout: Optional[float] = None,
         low_speed_timeout: Optional[float] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+        set_default_headers: Optional[Mapping[str, str]] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> "Humanloop":
         """A client with other defaults for every call, sharing this client's connections and
-        configuration (as openai-python's ``client.with_options(timeout=..., max_retries=...)``).
+        configuration (openai-python's ``client.with_options(timeout=..., max_retries=...,
+        default_headers=...)``; ``copy(...)`` is the same method).
 
         Args:
-            timeout: seconds for each attempt of a call.
+            timeout: as in the constructor: a number (seconds for each attempt of a non-stream
+                call; for a stream, until the answer's head and first event, after which only
+                ``low_speed_timeout`` applies), ``None`` (no overall limit at all) or a
+                ``(connect, read)`` pair (sets ``connect_timeout`` and ``low_speed_timeout``,
+                no overall limit). Not given: this client's.
             max_retries: retries of connection failures and 408/409/429/5xx.
-            connect_timeout, low_speed_timeout: as in the constructor.
-            extra_headers: request headers added to every call (merged with this client's).
+            connect_timeout: seconds to establish a connection.
+            low_speed_timeout: the longest gap between received bytes, in seconds.
+            default_headers: request headers sent with every call of the new client, merged
+                over this client's (a call's ``extra_headers`` win over them).
+            set_default_headers: the new client's headers instead of this client's (not merged);
+                not together with ``default_headers``.
+            extra_headers: the same as ``default_headers`` (this binding's earlier name).
 
         The library client lives as long as any client sharing it (or a call of one) does;
         closing one of them does not disturb the others.
+
+        Raises:
+            InvalidConfigError: a malformed ``timeout`` (e.g. a pair given with
+                ``connect_timeout``) or headers that are not a dict. Other values are checked
+                by the library when a call is made (``InvalidRequestError``, path ``options.*``).
         """
+        if default_headers is not None and set_default_headers is not None:
+            raise _config_problem("give default_headers= (merged) or set_default_headers= (replacing), not both",
+                                  "default_headers")
+        try:
+            timing = _timeout_fields(timeout, connect_timeout, low_speed_timeout)
+        except ValueError as exc:
+            raise _config_problem(str(exc), "timeout") from None
+        defaults = dict(self._defaults)
+        defaults.update(timing)
+        if max_retries is not None:
+            defaults["max_retries"] = max_retries
+        headers: Dict[str, str] = dict(defaults.get("headers", {}))
+        if set_default_headers is not None:
+            headers = _header_dict(set_default_headers, "set_default_headers")
+        for name, given in (("default_headers", default_headers), ("extra_headers", extra_headers)):
+            if given is not None:
+                headers.update(_header_dict(given, name))
+        if headers:
+            defaults["headers"] = headers
+        else:
+            defaults.pop("headers", None)
         native, _ = self._acquire()
         clone = object.__new__(type(self))
         clone._native = native
         clone._lock = threading.Lock()
         clone._closed = False
-        defaults = dict(self._defaults)
-        for key, value in (("timeout", timeout), ("max_retries", max_retries),
-                           ("connect_timeout", connect_timeout), ("low_speed_timeout", low_speed_timeout)):
-            if value is not None:
-                defaults[key] = value
-        if extra_headers:
-            defaults["headers"] = {**defaults.get("headers", {}), **dict(extra_headers)}
         clone._defaults = defaults
         return clone
+
+    copy = with_options
 
     @property
     def completions(self) -> _Completions:
@@ -467,13 +627,18 @@ class Humanloop:
 
     # -- calls -------------------------------------------------------------------------------
     def _options(self, scope: Mapping[str, Any], stream: bool = False) -> Optional[bytes]:
-        """options_json of a call: the client's defaults (with_options), then the call's
-        ``timeout``, ``max_retries``, ``extra_headers``; None when there are none."""
+        """options_json of a call: the client's defaults (constructor's ``default_headers``,
+        with_options), then the call's ``timeout`` (``_timeout_fields``: ``"timeout": null`` for
+        None or a pair), ``max_retries``, ``extra_headers``; None when there are none."""
         options = dict(self._defaults)
-        timeout, max_retries, extra_headers = (scope.get("timeout"), scope.get("max_retries"),
+        timeout, max_retries, extra_headers = (scope.get("timeout", NOT_GIVEN), scope.get("max_retries"),
                                                scope.get("extra_headers"))
-        if timeout is not None:
-            options["timeout"] = timeout
+        try:
+            options.update(_timeout_fields(timeout))
+        except ValueError as exc:
+            message = f"options.timeout: {exc}"
+            raise InvalidRequestError(message, path="options.timeout",
+                                      errors=[{"path": "options.timeout", "message": message}]) from None
         if max_retries is not None:
             options["max_retries"] = max_retries
         if extra_headers:
@@ -614,7 +779,7 @@ class Humanloop:
         stream: Optional[bool] = None,
         suffix: Optional[str] = None,
         user: Optional[str] = None,
-        timeout: Optional[float] = None,
+        timeout: Timeout = NOT_GIVEN,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
@@ -646,7 +811,9 @@ class Humanloop:
                 iterate instead).
             suffix: text that follows the completion.
             user: end-user ID passed through to the provider.
-            timeout: seconds for each attempt of this call (overrides the client's).
+            timeout: this call's timeout (overrides the client's), in the constructor's forms:
+                seconds for each attempt (for a stream: until the head and first event), ``None``
+                for no overall limit, or a ``(connect, read)`` pair.
             max_retries: retries for this call (overrides the client's).
             extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
                 Content-Type, Content-Length and Host cannot be replaced).
@@ -684,7 +851,7 @@ class Humanloop:
         suffix: Optional[str] = None,
         user: Optional[str] = None,
         environment: Optional[str] = None,
-        timeout: Optional[float] = None,
+        timeout: Timeout = NOT_GIVEN,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
@@ -714,7 +881,9 @@ class Humanloop:
             user: end-user ID passed through to the provider.
             environment: name of the environment whose deployment to use (default: the project's
                 default environment).
-            timeout: seconds for each attempt of this call (overrides the client's).
+            timeout: this call's timeout (overrides the client's), in the constructor's forms:
+                seconds for each attempt (for a stream: until the head and first event), ``None``
+                for no overall limit, or a ``(connect, read)`` pair.
             max_retries: retries for this call (overrides the client's).
             extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
                 Content-Type, Content-Length and Host cannot be replaced).
@@ -752,7 +921,7 @@ class Humanloop:
         stream: Optional[bool] = None,
         suffix: Optional[str] = None,
         user: Optional[str] = None,
-        timeout: Optional[float] = None,
+        timeout: Timeout = NOT_GIVEN,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
@@ -782,7 +951,9 @@ class Humanloop:
                 ``complete_experiment_stream`` to iterate instead).
             suffix: text that follows the completion.
             user: end-user ID passed through to the provider.
-            timeout: seconds for each attempt of this call (overrides the client's).
+            timeout: this call's timeout (overrides the client's), in the constructor's forms:
+                seconds for each attempt (for a stream: until the head and first event), ``None``
+                for no overall limit, or a ``(connect, read)`` pair.
             max_retries: retries for this call (overrides the client's).
             extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
                 Content-Type, Content-Length and Host cannot be replaced).
@@ -820,7 +991,7 @@ class Humanloop:
         stream: Optional[bool] = None,
         suffix: Optional[str] = None,
         user: Optional[str] = None,
-        timeout: Optional[float] = None,
+        timeout: Timeout = NOT_GIVEN,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiResponse:
@@ -849,7 +1020,9 @@ class Humanloop:
                 ``complete_model_config_stream`` to iterate instead).
             suffix: text that follows the completion.
             user: end-user ID passed through to the provider.
-            timeout: seconds for each attempt of this call (overrides the client's).
+            timeout: this call's timeout (overrides the client's), in the constructor's forms:
+                seconds for each attempt (for a stream: until the head and first event), ``None``
+                for no overall limit, or a ``(connect, read)`` pair.
             max_retries: retries for this call (overrides the client's).
             extra_headers: request headers added to this call (a dict of strings; X-API-KEY,
                 Content-Type, Content-Length and Host cannot be replaced).

@@ -209,7 +209,8 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
 
     An error (non-2xx status, connection failure, timeout, a stream cut short, invalid request)
     is raised from the iterator as the matching ``HumanloopError`` subclass; a non-2xx status
-    raises ``ApiStreamingException`` (a subclass of ``ApiException``).
+    raises ``ApiStreamingException`` (a subclass of ``ApiException``), which for 400, 401, 403,
+    404, 409, 422, 429 and 5xx is also an instance of the status's class (``NotFoundError``, ...).
 
     After the stream ended cleanly, ``status``, ``headers``, ``round_trip_time``, ``attempts``
     and ``event_count`` describe the response; before that they are ``None``.

@@ -1,22 +1,35 @@
-"""Every exception type and its attributes."""
+"""Every exception type and its attributes; the class of each status (blocking, async, stream,
+batch); the one-line str and the SDK's text."""
 
+import asyncio
 import pickle
+import re
 import time
 
 import pytest
 
+import humanloop_native
 from humanloop_native import (
     ApiConnectionError,
     ApiException,
     ApiStreamingException,
     ApiTimeoutError,
+    AuthenticationError,
+    BadRequestError,
     ClientConfigurationError,
+    ConflictError,
     Humanloop,
     HumanloopError,
+    InternalServerError,
     InvalidConfigError,
     InvalidRequestError,
     InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
 )
+from humanloop_native._errors import api_exception_class
 from hlpy_support import API_KEY, MODEL_CONFIG, closed_port
 
 DETAIL = [{"loc": ["body", "model_config", "temperature"], "msg": "value is not a valid float",
@@ -29,8 +42,8 @@ def test_422_with_detail(client, srv):
         client.complete(model_config=MODEL_CONFIG)
     e = info.value
     assert isinstance(e, HumanloopError)
-    assert type(e) is ApiException
-    assert e.status == 422
+    assert type(e) is UnprocessableEntityError and isinstance(e, ApiException)
+    assert e.status == 422 and e.status_code == 422
     assert e.reason == "Unprocessable Entity"
     assert e.body == {"detail": DETAIL}
     assert e.body["detail"][0]["loc"] == ["body", "model_config", "temperature"]
@@ -40,7 +53,9 @@ def test_422_with_detail(client, srv):
     assert isinstance(e.round_trip_time, float) and e.round_trip_time > 0
     assert e.attempts == 1
     assert e.type == "api_error" and e.error["status"] == 422
-    assert "Status Code: 422" in str(e) and "Unprocessable Entity" in str(e)
+    assert str(e) == ("UnprocessableEntityError: 422 Unprocessable Entity: "
+                      "model_config.temperature: value is not a valid float")
+    assert "Status Code: 422" in e.sdk_text and "Unprocessable Entity" in e.sdk_text
 
 
 def test_500_text_body(client, srv):
@@ -216,3 +231,171 @@ def test_hierarchy():
                 ApiConnectionError, ApiTimeoutError, InvalidResponseError):
         assert issubclass(cls, HumanloopError)
     assert issubclass(ApiStreamingException, ApiException)
+    for cls in (BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError,
+                UnprocessableEntityError, RateLimitError, InternalServerError):
+        assert issubclass(cls, ApiException) and not issubclass(cls, ApiStreamingException)
+        status = next(s for s, c in STATUS_CLASSES if c is cls)
+        assert api_exception_class(status) is cls
+        streaming = api_exception_class(status, streaming=True)
+        assert issubclass(streaming, cls) and issubclass(streaming, ApiStreamingException)
+
+
+# -- one class per status (openai-python's names), the same for every kind of call ------------
+
+STATUS_CLASSES = [
+    (400, BadRequestError), (401, AuthenticationError), (403, PermissionDeniedError),
+    (404, NotFoundError), (409, ConflictError), (422, UnprocessableEntityError),
+    (429, RateLimitError), (500, InternalServerError), (503, InternalServerError),
+    (599, InternalServerError), (408, ApiException), (418, ApiException),
+]
+
+
+def error_answer(status):
+    return {"status": status, "json": {"detail": f"said with {status}"}, "headers": {"X-Request-Id": f"r{status}"}}
+
+
+def old_sdk_text(e):
+    """ApiException.__str__ before the one-line str (the official SDK's text)."""
+    text = f"Status Code: {e.status}\nReason: {e.reason}\n"
+    if e.headers:
+        text += f"HTTP response headers: {dict(e.headers)}\n"
+    if e.body is not None:
+        text += f"HTTP response body: {e.body}\n"
+    return text
+
+
+def check_status_error(e, status, cls, streaming):
+    assert isinstance(e, cls) and isinstance(e, ApiException) and isinstance(e, HumanloopError)
+    if streaming:
+        assert isinstance(e, ApiStreamingException)
+        assert type(e) is (ApiStreamingException if cls is ApiException else api_exception_class(status, streaming=True))
+    else:
+        assert type(e) is cls and not isinstance(e, ApiStreamingException)
+    for other in {c for _, c in STATUS_CLASSES} - {cls, ApiException}:
+        assert not isinstance(e, other)
+    assert e.status == status and e.status_code == status
+    assert e.body == {"detail": f"said with {status}"}
+    assert e.headers["X-Request-Id"] == f"r{status}"
+    assert e.attempts == 1 and e.type == "api_error"
+    text = str(e)
+    assert "\n" not in text
+    expected = f"{type(e).__name__}: {status} {e.reason}: said with {status}"
+    if status == 404:  # the library's message names the request of a 404 (a wrong host or path)
+        assert re.fullmatch(re.escape(expected) + r" \(POST http://127\.0\.0\.1:\d+/v4/completion[-a-z]*\)", text), text
+    else:
+        assert text == expected
+    assert e.sdk_text == old_sdk_text(e) and e.sdk_text.count("\n") == 4
+
+
+@pytest.mark.parametrize("status,cls", STATUS_CLASSES, ids=[str(s) for s, _ in STATUS_CLASSES])
+def test_each_status_has_its_class_in_every_kind_of_call(client, srv, status, cls):
+    # blocking
+    srv.script([error_answer(status)])
+    with pytest.raises(cls) as info:
+        client.complete(model_config=MODEL_CONFIG)
+    check_status_error(info.value, status, cls, streaming=False)
+
+    # sync stream: the status class and ApiStreamingException at once
+    srv.script([error_answer(status)])
+    with pytest.raises(ApiStreamingException) as info:
+        list(client.complete_deployed_stream(project="p"))
+    check_status_error(info.value, status, cls, streaming=True)
+
+    # asyncio: the call, the async stream, and the SDK's `await complete_stream(...)`
+    async def main():
+        errors = []
+        for make in (lambda: client.acomplete_experiment(experiment_id="e"),
+                     lambda: consume(client.acomplete_stream(model_config=MODEL_CONFIG)),
+                     lambda: client.complete_model_config_stream(model_config_id="c")):
+            srv.script([error_answer(status)])
+            try:
+                await make()
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+        return errors
+
+    async def consume(stream):
+        return [item async for item in stream]
+
+    blocking_async, async_stream, awaited_stream = asyncio.run(main())
+    check_status_error(blocking_async, status, cls, streaming=False)
+    check_status_error(async_stream, status, cls, streaming=True)
+    check_status_error(awaited_stream, status, cls, streaming=True)
+
+    # a batch returns the same exception in its result list
+    srv.script([error_answer(status)])
+    results = client.complete_batch([{"model_config": MODEL_CONFIG}])
+    check_status_error(results[0], status, cls, streaming=False)
+
+
+def test_stream_errors_are_caught_by_either_class(client, srv):
+    srv.script([error_answer(404)])
+    try:
+        list(client.complete_stream(model_config=MODEL_CONFIG))
+    except NotFoundError as e:
+        caught = e
+    assert isinstance(caught, ApiStreamingException)
+    srv.script([error_answer(429)])
+    try:
+        list(client.complete_stream(model_config=MODEL_CONFIG))
+    except ApiStreamingException as e:
+        caught = e
+    assert isinstance(caught, RateLimitError)
+    # the streaming class of a status is made once
+    assert api_exception_class(429, streaming=True) is type(caught)
+    assert api_exception_class(503, streaming=True) is api_exception_class(500, streaming=True)
+    assert api_exception_class(418, streaming=True) is ApiStreamingException
+    assert api_exception_class(None) is ApiException
+
+
+def test_str_is_one_line_with_what_the_server_said(client, srv):
+    srv.script([{"status": 500, "body": "internal\noops\n"}])
+    with pytest.raises(InternalServerError) as info:
+        client.complete(model_config=MODEL_CONFIG)
+    assert str(info.value) == "InternalServerError: 500 Internal Server Error: internal oops"
+    assert info.value.sdk_text == ("Status Code: 500\nReason: Internal Server Error\n"
+                                   f"HTTP response headers: {dict(info.value.headers)}\n"
+                                   "HTTP response body: internal\noops\n\n")
+
+    srv.script([{"status": 429, "json": {"error": {"message": "slow down", "type": "rate"}}}])
+    with pytest.raises(RateLimitError) as info:
+        client.complete(model_config=MODEL_CONFIG)
+    assert str(info.value) == "RateLimitError: 429 Too Many Requests: slow down"
+
+    many = [{"loc": ["body", "inputs", str(i)], "msg": f"bad {i}", "type": "t"} for i in range(5)]
+    srv.script([{"status": 422, "json": {"detail": many}}])
+    with pytest.raises(UnprocessableEntityError) as info:
+        client.complete(model_config=MODEL_CONFIG)
+    assert str(info.value) == ("UnprocessableEntityError: 422 Unprocessable Entity: "
+                               "inputs.0: bad 0; inputs.1: bad 1; inputs.2: bad 2 (and 2 more)")
+
+    srv.script([{"status": 418, "body": ""}])  # nothing said: the request, from the library's message
+    with pytest.raises(ApiException) as info:
+        client.complete(model_config=MODEL_CONFIG)
+    assert str(info.value).startswith("ApiException: 418 ")
+    assert "\n" not in str(info.value)
+
+    srv.script([{"status": 403, "body": "x" * 5000}])
+    with pytest.raises(PermissionDeniedError) as info:
+        client.complete(model_config=MODEL_CONFIG)
+    assert len(str(info.value)) <= 500 and str(info.value).endswith("...")
+
+    # made by hand
+    assert str(NotFoundError("gone", status=404, reason="Not Found")) == "NotFoundError: 404 Not Found: gone"
+    assert str(ApiException("m")) == "ApiException: m"
+    assert str(ApiException(status=400, reason="Bad Request")) == "ApiException: 400 Bad Request"
+
+
+def test_status_classes_are_exported_and_pickle(client, srv):
+    for _, cls in STATUS_CLASSES:
+        assert cls.__name__ in humanloop_native.__all__
+        assert getattr(humanloop_native, cls.__name__) is cls
+        assert issubclass(cls, ApiException)
+    srv.script([error_answer(422)])
+    with pytest.raises(ApiStreamingException) as info:
+        list(client.complete_stream(model_config=MODEL_CONFIG))
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is type(info.value)
+    assert isinstance(copy, UnprocessableEntityError) and isinstance(copy, ApiStreamingException)
+    assert (copy.status, copy.body, str(copy), copy.sdk_text) == \
+        (422, {"detail": "said with 422"}, str(info.value), info.value.sdk_text)
