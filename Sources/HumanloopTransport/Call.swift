@@ -49,9 +49,9 @@ final class Call {
     /// The client's secrets and the request's own provider keys (made when first needed: for a
     /// failure or a log line).
     private(set) lazy var secrets = client.secrets.adding(request.secrets)
-    /// Until when a call that finds no free descriptor waits for one: its `timeout` after its
-    /// first attempt started.
-    private lazy var descriptorWaitDeadline: Double = Clock.monotonic() + (settings.timeoutSeconds ?? .infinity)
+    /// When the first attempt started: a call that finds no free descriptor waits for one until
+    /// its `timeout` after that.
+    private var firstAttemptTime: Double?
     /// How often a call waiting for a descriptor tries again (seconds).
     private static let descriptorWaitInterval = 0.05
     /// The outcome of the current transfer once it completed, before its items were all taken.
@@ -68,7 +68,7 @@ final class Call {
 
     /// The transfer of the next attempt, on `handle` attached to `multi`.
     func startAttempt(handle: CurlHandle, multi: UnsafeMutableRawPointer) -> Transfer {
-        _ = descriptorWaitDeadline  // starts counting at the first attempt
+        if firstAttemptTime == nil { firstAttemptTime = Clock.monotonic() }
         attempts += 1
         completedOutcome = nil
         return Transfer(handle: handle, multi: multi, settings: settings, url: url, body: request.body, mode: mode)
@@ -95,7 +95,8 @@ final class Call {
 
     /// The terminal output for a completed transfer, or a retry.
     private func conclude(_ outcome: TransferOutcome, of transfer: Transfer) -> Step {
-        if transfer.ranOutOfDescriptors, Clock.monotonic() < descriptorWaitDeadline {
+        if transfer.ranOutOfDescriptors,
+           Clock.monotonic() - (firstAttemptTime ?? transfer.startTime) < settings.timeoutSeconds ?? .infinity {
             // Like a call beyond max_connections: it waits (not an attempt), its timeout running.
             attempts -= 1
             return .retry(after: Self.descriptorWaitInterval)

@@ -148,8 +148,9 @@ def test_non_2xx_stream(client, srv):
 
 
 def test_stream_timeout(srv):
+    # After the first event only low_speed_timeout bounds a stream (timeout: its head and first event).
     srv.script([{"stream": {"events": [event("a"), event("b")], "hold_after": 1, "hold": 3}}])
-    with Humanloop(api_key=API_KEY, host=srv.base_url, timeout=0.5, max_retries=0) as client:
+    with Humanloop(api_key=API_KEY, host=srv.base_url, timeout=30, low_speed_timeout=0.5, max_retries=0) as client:
         stream = client.complete_stream(model_config=MODEL_CONFIG)
         assert next(stream) == event("a")
         with pytest.raises(ApiTimeoutError):
