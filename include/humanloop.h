@@ -237,13 +237,14 @@ void hl_client_free(hl_client *client);
 
 /*
  * hl_client_info: the client's settings in effect, as a JSON object (free with hl_free):
- *   {"max_connections":1000,"engine_max_connections":766,"blocking_max_connections":256,
+ *   {"max_connections":1000,"engine_max_connections":763,"blocking_max_connections":256,
  *    "open_file_limit":1024}
  * "max_connections" is the configured value; the two caps in effect are lowered to what the
  * process's open-file limit (the soft RLIMIT_NOFILE when the client was made; null when there
  * is none) leaves room for, keeping a quarter of it for the host program: the engine uses one
- * descriptor per connection plus 2 of its own, a blocking call's handle 3 (its socket and its
- * multi handle's wake-up pair). A call that still finds no free descriptor (EMFILE, ENFILE)
+ * descriptor per connection plus 5 of its own (a loop: epoll, timer and event descriptors and
+ * libcurl's wake-up pair), a blocking call's handle 3 (its socket and its multi handle's
+ * wake-up pair). A call that still finds no free descriptor (EMFILE, ENFILE)
  * waits for one, as calls beyond max_connections do, its "timeout" running; past it, a
  * "connection_error" that says "too many open files" and names the limit.
  * client NULL: the default client (see hl_complete). Returns NULL when that client cannot be
@@ -453,6 +454,107 @@ char *hl_call_run(hl_client *client, const char *name, const char *request_json,
  * calls may share a client's engine. Free the result with hl_free.
  */
 char *hl_batch(hl_client *client, const char *batch_json);
+
+/*
+ * Loops: calls driven by the host's own event loop
+ * ------------------------------------------------
+ * A loop is the library's driver of calls (the one the engine thread runs too): a private
+ * libcurl multi handle whose calls make progress only inside hl_loop_run, on the thread that
+ * calls it. A host with an event loop (Python's asyncio, libuv, tokio) watches one descriptor,
+ * hl_loop_fd, and calls hl_loop_run when it is readable: no thread of the library is involved
+ * and the items cross the FFI once per wake-up, in an array. Hosts without an event loop use
+ * hl_call_start (the engine thread) or the blocking calls.
+ *
+ * Threads: one thread runs a loop at a time (hl_loop_run). hl_loop_submit, hl_loop_wake,
+ * hl_call_cancel, hl_call_pause and hl_call_free may come from any thread, at any time; a call
+ * from another thread makes hl_loop_fd readable so that the running thread sees it.
+ *
+ * fork(): a loop made before fork() is dead in the child: its descriptors and connections are
+ * shared with the parent. In the child hl_loop_run returns 0 at once and does nothing, and
+ * hl_loop_free releases only the child's memory and its copies of the descriptors (the epoll
+ * set is not touched). Make a new loop in the child (Python: os.register_at_fork).
+ *
+ * Connections: each loop has its own connections, at most the client's "max_connections" in
+ * effect (hl_client_info: engine_max_connections), and reuses them (keep-alive, HTTP/2).
+ */
+
+/* One item of hl_loop_run. */
+#define HL_ITEM_EVENT  1   /* {"ok":true,"event":{...}}: one stream event (the first also has status, headers) */
+#define HL_ITEM_RESULT 2   /* the call's terminal item: the envelope, or the stream's terminal item */
+typedef struct hl_item {
+    hl_call    *call;      /* the call it belongs to (the handle hl_loop_submit returned) */
+    void       *tag;       /* the tag given when the call was submitted */
+    int         kind;      /* HL_ITEM_EVENT or HL_ITEM_RESULT */
+    const char *json;      /* NUL-terminated; owned by the loop, valid until the next hl_loop_run
+                              or hl_loop_free on this loop */
+    size_t      len;       /* bytes of json, not counting the terminating NUL */
+} hl_item;
+
+/* A loop of one client's calls, run by the host. */
+typedef struct hl_loop hl_loop;
+
+/*
+ * hl_loop_new: a loop for client's calls (client NULL: the default client, see hl_complete).
+ * options_json: NULL or "{}" (no option is defined yet; anything else returns NULL). Returns
+ * NULL when the client cannot be made, or libcurl or the loop's descriptors cannot be set up
+ * (out of memory or of file descriptors). The loop keeps what it needs of the client: the client
+ * may be freed first. Free with hl_loop_free. Thread-safe.
+ */
+hl_loop *hl_loop_new(hl_client *client, const char *options_json);
+
+/*
+ * hl_loop_fd: a descriptor that is readable whenever hl_loop_run has work: a socket of a call
+ * is ready, a timer of libcurl or of the loop (retry delays, stall checks) is due, another
+ * thread submitted, cancelled, paused or woke, or items are left from a run that stopped at
+ * `max`. It is an epoll descriptor (level-triggered, close-on-exec): poll it for reading with
+ * poll/select/epoll, asyncio's add_reader, libuv's uv_poll or tokio's AsyncFd; never read or
+ * write it. Edge-triggered hosts (EPOLLET, tokio) must run the loop until hl_loop_run returns 0
+ * items with timeout 0 before they wait again. The descriptor lives as long as the loop.
+ */
+int hl_loop_fd(hl_loop *loop);
+
+/*
+ * hl_loop_submit: start the call `name` (as hl_call_start: the same names, requests, options
+ * and items) on the loop; tag comes back in each of its items. Returns at once; the call makes
+ * progress only inside hl_loop_run, and every error, validation included, arrives as its
+ * HL_ITEM_RESULT there. Returns NULL for a NULL loop. The handle works with hl_call_cancel,
+ * hl_call_pause and hl_call_free (exactly once per handle, whatever ended the call); once
+ * hl_call_free returns, no item of the call is returned any more (pending ones are discarded).
+ * Any thread.
+ */
+hl_call *hl_loop_submit(hl_loop *loop, const char *name, const char *request_json,
+                        const char *options_json, void *tag);
+
+/*
+ * hl_loop_run: do the work that is ready (sockets, timers, submissions and cancellations from
+ * other threads) and store up to `max` items in `items`; returns how many. When nothing is
+ * ready and no item is pending it waits up to timeout_ms for work (0: never waits; -1: no
+ * limit); hl_loop_wake ends the wait early. Items left over (more than `max` were ready) come
+ * from the next run, and hl_loop_fd stays readable meanwhile. The items' json is valid until the
+ * next hl_loop_run or hl_loop_free. items may be NULL only with max 0. One thread at a time.
+ */
+size_t hl_loop_run(hl_loop *loop, int timeout_ms, hl_item *items, size_t max);
+
+/* hl_loop_wake: make hl_loop_fd readable and end a wait in hl_loop_run. Any thread. */
+void hl_loop_wake(hl_loop *loop);
+
+/*
+ * hl_loop_free: cancel the calls still running and free the loop, its connections and its
+ * items. No item is returned or delivered after it (the calls' "cancelled" items are discarded);
+ * the calls' handles stay valid until hl_call_free. Not while another thread is inside
+ * hl_loop_run on it. NULL is a no-op.
+ */
+void hl_loop_free(hl_loop *loop);
+
+/*
+ * hl_call_pause: pause (paused != 0) or resume receiving the answer of a call of a loop or of
+ * the engine: flow control for a consumer that falls behind (asyncio's transports pause
+ * reading past their high-water mark). Takes effect at the loop's next step (libcurl's
+ * curl_easy_pause runs on the loop's thread); low_speed_timeout does not run while a call is
+ * paused. Over HTTP/2, libcurl 7.88 has known bugs with paused transfers: prefer HTTP/1.1 for
+ * streams that are paused. Any thread; NULL is a no-op.
+ */
+void hl_call_pause(hl_call *call, int paused);
 
 /*
  * Logging

@@ -63,8 +63,153 @@ static inline CURLcode hl_curl_easy_getinfo_string(CURL *h, CURLINFO i, char **v
 static inline CURLMcode hl_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
     return curl_multi_setopt(m, o, v);
 }
+/*
+ * A loop's readiness (Loop.swift): one epoll fd holding libcurl's sockets (socket callback), a
+ * timerfd armed from libcurl's timer callback and the loop's own deadlines, and an eventfd for
+ * wake-ups from other threads. In C because struct epoll_event is packed on x86_64.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct hl_loop_fds {
+    int epoll;
+    int timer;
+    int event;
+    /* libcurl's timer: monotonic nanoseconds when libcurl wants curl_multi_socket_action with
+     * CURL_SOCKET_TIMEOUT, or -1 for none (set by the timer callback). */
+    long long curl_deadline_ns;
+} hl_loop_fds;
+
+static inline long long hl_monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static inline int hl_loop_watch(int epoll, int fd, uint32_t events) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &ev) == 0) return 0;
+    if (errno != ENOENT) return -1;
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Opens the three fds (close-on-exec, non-blocking) and puts the timer and event fds in the
+ * epoll set. 0 on success; -1 (everything closed) on failure. */
+static inline int hl_loop_fds_open(hl_loop_fds *f) {
+    f->curl_deadline_ns = -1;
+    f->epoll = epoll_create1(EPOLL_CLOEXEC);
+    f->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    f->event = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (f->epoll < 0 || f->timer < 0 || f->event < 0 || hl_loop_watch(f->epoll, f->timer, EPOLLIN) != 0
+        || hl_loop_watch(f->epoll, f->event, EPOLLIN) != 0) {
+        if (f->epoll >= 0) close(f->epoll);
+        if (f->timer >= 0) close(f->timer);
+        if (f->event >= 0) close(f->event);
+        f->epoll = f->timer = f->event = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static inline void hl_loop_fds_close(hl_loop_fds *f) {
+    if (f->epoll >= 0) close(f->epoll);
+    if (f->timer >= 0) close(f->timer);
+    if (f->event >= 0) close(f->event);
+    f->epoll = f->timer = f->event = -1;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keeps the epoll set in step with libcurl's sockets. */
+static inline int hl_loop_socket_callback(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp) {
+    (void)easy;
+    (void)socketp;
+    hl_loop_fds *f = clientp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(f->epoll, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    uint32_t events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+    return hl_loop_watch(f->epoll, s, events) == 0 ? 0 : -1;
+}
+
+/* CURLMOPT_TIMERFUNCTION: records when libcurl wants to be called (the loop arms the timerfd). */
+static inline int hl_loop_timer_callback(CURLM *multi, long timeout_ms, void *clientp) {
+    (void)multi;
+    hl_loop_fds *f = clientp;
+    f->curl_deadline_ns = timeout_ms < 0 ? -1 : hl_monotonic_ns() + (long long)timeout_ms * 1000000LL;
+    return 0;
+}
+
+static inline CURLMcode hl_loop_attach(CURLM *multi, hl_loop_fds *f) {
+    CURLMcode code = curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, hl_loop_socket_callback);
+    if (code == CURLM_OK) code = curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, f);
+    if (code == CURLM_OK) code = curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, hl_loop_timer_callback);
+    if (code == CURLM_OK) code = curl_multi_setopt(multi, CURLMOPT_TIMERDATA, f);
+    return code;
+}
+
+/* Arms the timerfd for `deadline_ns` (monotonic; at least 1 ns ahead so it fires), or disarms
+ * it for -1. */
+static inline void hl_loop_arm(hl_loop_fds *f, long long deadline_ns) {
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof spec);
+    if (deadline_ns >= 0) {
+        if (deadline_ns < 1) deadline_ns = 1;
+        spec.it_value.tv_sec = deadline_ns / 1000000000LL;
+        spec.it_value.tv_nsec = deadline_ns % 1000000000LL;
+    }
+    timerfd_settime(f->timer, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+/* Makes the epoll fd readable (the event fd) from any thread. */
+static inline void hl_loop_signal(const hl_loop_fds *f) {
+    uint64_t one = 1;
+    ssize_t written = write(f->event, &one, sizeof one);
+    (void)written;
+}
+
+/* Resets the event fd (and the timer fd) so that the epoll fd is readable only for new work. */
+static inline void hl_loop_drain_signals(const hl_loop_fds *f) {
+    uint64_t count;
+    ssize_t n = read(f->event, &count, sizeof count);
+    n = read(f->timer, &count, sizeof count);
+    (void)n;
+}
+
+/* Waits up to timeout_ms (-1: no limit) for readiness; fills fds/flags (CURL_CSELECT_*) with
+ * libcurl's ready sockets (the timer and event fds are left out: they only wake the wait).
+ * Returns how many sockets are ready, 0 on a timeout or a wake-up, -1 on an error (EINTR
+ * counts as a wake-up: 0). */
+static inline int hl_loop_wait(const hl_loop_fds *f, int timeout_ms, int *fds, int *flags, int max) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(f->epoll, events, max, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -1;
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = events[i].data.fd;
+        if (fd == f->timer || fd == f->event) continue;
+        int flag = 0;
+        if (events[i].events & EPOLLIN) flag |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT) flag |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) flag |= CURL_CSELECT_ERR;
+        fds[count] = fd;
+        flags[count] = flag;
+        count++;
+    }
+    return count;
+}
+
 /* Option constants that Swift imports awkwardly (enum values built from macros). */
 static const long HL_CURL_GLOBAL_DEFAULT = CURL_GLOBAL_DEFAULT;
 static const long HL_CURLPROTO_HTTP_HTTPS = CURLPROTO_HTTP | CURLPROTO_HTTPS;
 static const size_t HL_CURL_WRITEFUNC_ERROR = 0xFFFFFFFF;
+static const size_t HL_CURL_WRITEFUNC_PAUSE = CURL_WRITEFUNC_PAUSE;
 #endif

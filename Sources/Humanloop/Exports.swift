@@ -126,6 +126,58 @@ public func hl_call_free(_ call: OpaquePointer?) {
     box.release()
 }
 
+@_cdecl("hl_call_pause")
+public func hl_call_pause(_ call: OpaquePointer?, _ paused: Int32) {
+    guard let call else { return }
+    Unmanaged<CallBox>.fromOpaque(UnsafeRawPointer(call)).takeUnretainedValue().call?.pause(paused != 0)
+}
+
+@_cdecl("hl_loop_new")
+public func hl_loop_new(_ client: OpaquePointer?, _ options: UnsafePointer<CChar>?) -> OpaquePointer? {
+    // No option is defined yet: only {} (or NULL) is accepted.
+    if let options {
+        guard case .object(let object)? = try? JSONReader.parse(CStrings.bytes(options) ?? []), object.members.isEmpty else { return nil }
+    }
+    guard case .success(let resolved) = resolveClient(client), let loop = resolved.makeLoop() else { return nil }
+    return OpaquePointer(Unmanaged.passRetained(LoopBox(client: resolved, loop: loop)).toOpaque())
+}
+
+@_cdecl("hl_loop_fd")
+public func hl_loop_fd(_ loop: OpaquePointer?) -> Int32 {
+    guard let loop else { return -1 }
+    return Unmanaged<LoopBox>.fromOpaque(UnsafeRawPointer(loop)).takeUnretainedValue().loop.fd
+}
+
+@_cdecl("hl_loop_submit")
+public func hl_loop_submit(_ loop: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ request: UnsafePointer<CChar>?,
+                           _ options: UnsafePointer<CChar>?, _ tag: UnsafeMutableRawPointer?) -> OpaquePointer? {
+    guard let loop else { return nil }
+    let box = Unmanaged<LoopBox>.fromOpaque(UnsafeRawPointer(loop)).takeUnretainedValue()
+    return submitCall(box, name: name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) },
+                      request: request, options: options, tag: tag)
+}
+
+@_cdecl("hl_loop_run")
+public func hl_loop_run(_ loop: OpaquePointer?, _ timeoutMilliseconds: Int32, _ items: UnsafeMutableRawPointer?, _ max: Int) -> Int {
+    guard let loop else { return 0 }
+    let box = Unmanaged<LoopBox>.fromOpaque(UnsafeRawPointer(loop)).takeUnretainedValue()
+    return box.run(timeoutMilliseconds: timeoutMilliseconds, into: items?.assumingMemoryBound(to: CItem.self), max: max)
+}
+
+@_cdecl("hl_loop_wake")
+public func hl_loop_wake(_ loop: OpaquePointer?) {
+    guard let loop else { return }
+    Unmanaged<LoopBox>.fromOpaque(UnsafeRawPointer(loop)).takeUnretainedValue().loop.wake()
+}
+
+@_cdecl("hl_loop_free")
+public func hl_loop_free(_ loop: OpaquePointer?) {
+    guard let loop else { return }
+    let box = Unmanaged<LoopBox>.fromOpaque(UnsafeRawPointer(loop))
+    box.takeUnretainedValue().close()
+    box.release()
+}
+
 @_cdecl("hl_call_run")
 public func hl_call_run(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ request: UnsafePointer<CChar>?,
                         _ options: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {

@@ -58,6 +58,24 @@ final class CallBox {
     var call: AsyncCall?
 }
 
+/// Submits a call to a host's loop for the C ABI (hl_loop_submit); returns the retained box as
+/// the hl_call handle. Its items (validation failures included) come out of hl_loop_run.
+func submitCall(_ box: LoopBox, name: String?, request: UnsafePointer<CChar>?, options: UnsafePointer<CChar>?,
+                tag: UnsafeMutableRawPointer?) -> OpaquePointer {
+    let callBox = CallBox()
+    let pointer = OpaquePointer(Unmanaged.passRetained(callBox).toOpaque())
+    let tagAddress = UInt(bitPattern: tag)
+    let sink: ItemSink = { [weak box, weak callBox] item, terminal in
+        box?.pending.append(LoopBox.Pending(call: pointer, asyncCall: callBox?.call, tag: UnsafeMutableRawPointer(bitPattern: tagAddress),
+                                            isTerminal: terminal, json: item))
+    }
+    let callName = name ?? "(NULL)"
+    callBox.call = box.client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
+                                       optionsJSON: CStrings.bytes(options), on: box.loop, sink: sink)
+    callBox.call?.start()
+    return pointer
+}
+
 /// Starts an asynchronous call for the C ABI; returns the retained box as the hl_call handle.
 func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<CChar>?, options: UnsafePointer<CChar>?,
                callback: @escaping CallCallback, userData: UnsafeMutableRawPointer?) -> OpaquePointer {

@@ -9,12 +9,13 @@ import HumanloopCore
 /// is the call's terminal item.
 public typealias ItemSink = (_ item: [UInt8], _ isTerminal: Bool) -> Void
 
-/// One asynchronous call run by an `Engine` (an hl_call of the C API).
+/// One asynchronous call run by a `Loop` (an hl_call of the C API): a client's engine, or a
+/// host's loop.
 ///
 /// `cancel` and `release` may be called from any thread, also from inside the sink. The rest is
 /// the engine thread's.
 public final class AsyncCall: @unchecked Sendable {
-    let engine: Engine
+    let engine: Loop
     let sink: ItemSink
     /// Deliver events one by one (else a stream request is merged into one envelope).
     let deliversEvents: Bool
@@ -35,10 +36,12 @@ public final class AsyncCall: @unchecked Sendable {
     var merged: MergedStream?
     /// The engine saw this call's cancel command.
     var cancelSeen = false
+    /// The host paused the call's transfer (`pause`): no stall check while it is.
+    var paused = false
     /// The call's place in the engine's active list (-1 when not active).
     var activeIndex = -1
 
-    init(engine: Engine, call: Call, deliversEvents: Bool, sink: @escaping ItemSink) {
+    init(engine: Loop, call: Call, deliversEvents: Bool, sink: @escaping ItemSink) {
         self.engine = engine
         self.call = call
         self.sink = sink
@@ -48,7 +51,7 @@ public final class AsyncCall: @unchecked Sendable {
     }
 
     /// A call that ends with `failure` (an envelope) as soon as the engine delivers it.
-    init(engine: Engine, failure: [UInt8], sink: @escaping ItemSink) {
+    init(engine: Loop, failure: [UInt8], sink: @escaping ItemSink) {
         self.engine = engine
         call = nil
         startFailure = failure
@@ -59,6 +62,15 @@ public final class AsyncCall: @unchecked Sendable {
     /// Hands the call to its engine. Its sink may run before this returns (on the engine thread).
     public func start() {
         engine.send(.start(self))
+    }
+
+    /// True once the call's handle was released (its pending items are discarded).
+    public var isReleasedNow: Bool { engine.lock.withLock { isReleased } }
+
+    /// Pauses (or resumes) receiving the call's answer: flow control for a consumer that falls
+    /// behind. Any thread; takes effect at the loop's next step.
+    public func pause(_ paused: Bool) {
+        engine.send(.pause(self, paused))
     }
 
     /// Makes an unfinished call end promptly with a "cancelled" terminal item. Any thread, any

@@ -7,8 +7,9 @@ import Musl
 /// How many connections the process's open-file limit leaves room for.
 ///
 /// A connection costs one descriptor (a socket); a blocking call's handle also keeps its own
-/// multi handle, whose wake-up pair costs two more; the engine's multi handle costs two for
-/// itself. A quarter of the soft `RLIMIT_NOFILE` is left to the host program.
+/// multi handle, whose wake-up pair costs two more; the engine's loop costs five for itself (its
+/// epoll, timer and event descriptors, and its multi handle's wake-up pair). A quarter of the
+/// soft `RLIMIT_NOFILE` is left to the host program.
 enum DescriptorBudget {
     /// The soft limit of open files, or nil when there is none (or it cannot be read).
     static var softLimit: Int? {
@@ -23,10 +24,10 @@ enum DescriptorBudget {
         softLimit.map { $0 - $0 / 4 }
     }
 
-    /// The connections of the engine (one multi handle: its wake-up pair, then one socket each).
+    /// The connections of the engine (its loop's own descriptors, then one socket each).
     static func engineConnections(configured: Int, softLimit: Int?) -> Int {
         guard let usable = usable(softLimit: softLimit) else { return configured }
-        return max(1, min(configured, usable - 2))
+        return max(1, min(configured, usable - 5))
     }
 
     /// The handles of blocking calls (each: a socket and its multi handle's wake-up pair).

@@ -3,24 +3,25 @@
 /// connections belong to the parent) is abandoned, never touched again.
 final class EngineSlot: @unchecked Sendable {
     private let lock = Lock()
-    private var engine: Engine?  // guarded by lock
+    private var engine: Loop?  // guarded by lock
     private let maxConnections: Int
 
     /// Engines inherited across fork(): kept (never cleaned up) so nothing of them runs here.
-    nonisolated(unsafe) private static var abandoned: [Engine] = []
+    nonisolated(unsafe) private static var abandoned: [Loop] = []
     private static let abandonedLock = Lock()
 
     init(maxConnections: Int) { self.maxConnections = maxConnections }
 
     /// The engine of this process.
-    var current: Engine {
+    var current: Loop {
         let current = Process.current
-        if let engine = lock.withLock({ engine }), engine.process == current { return engine }
+        // An engine that could not be set up (no descriptor free then) is made again.
+        if let engine = lock.withLock({ engine }), engine.process == current, engine.isUsable { return engine }
         // Made outside the lock: an engine makes a `Lock` (see `Lock`).
-        let made = Engine(maxConnections: maxConnections)
-        let (chosen, inherited) = lock.withLock { () -> (Engine, Engine?) in
-            if let engine, engine.process == current { return (engine, nil) }
-            let inherited = engine
+        let made = Loop(maxConnections: maxConnections, ownsThread: true)
+        let (chosen, inherited) = lock.withLock { () -> (Loop, Loop?) in
+            if let engine, engine.process == current, engine.isUsable { return (engine, nil) }
+            let inherited = engine?.process == current ? nil : engine
             engine = made
             return (made, inherited)
         }
@@ -31,7 +32,7 @@ final class EngineSlot: @unchecked Sendable {
     /// Stops the engine (if one was made in this process), delivering the terminal items of the
     /// calls still in flight.
     func stop() {
-        let made = lock.withLock { () -> Engine? in engine }
+        let made = lock.withLock { () -> Loop? in engine }
         guard let engine = made, engine.process == Process.current else { return }
         engine.stop()
     }

@@ -35,6 +35,9 @@ public final class HumanloopClient: Sendable {
         blockingMaxConnections = DescriptorBudget.blockingConnections(configured: configuration.maxConnections, softLimit: softLimit)
         engines = EngineSlot(maxConnections: engineMaxConnections)
         pool = HandlePool(limit: blockingMaxConnections)
+        // The engine's descriptors are made now, while the program has them to spare (its
+        // thread starts with the first asynchronous call).
+        _ = engines.current
         if LogSink.shared.level(for: configuration.logLevel) >= .debug {
             LogSink.shared.emit(.debug, "client: max_connections=\(configuration.maxConnections) in effect: engine \(engineMaxConnections), blocking calls \(blockingMaxConnections) (RLIMIT_NOFILE soft limit \(softLimit.map(String.init) ?? "unlimited"))")
         }
@@ -50,17 +53,24 @@ public final class HumanloopClient: Sendable {
         ]))
     }
 
+    /// A loop for the host to run (hl_loop_new), or nil when its descriptors cannot be made.
+    public func makeLoop() -> Loop? {
+        let loop = Loop(maxConnections: engineMaxConnections, ownsThread: false)
+        return loop.isUsable ? loop : nil
+    }
+
     /// Stops the engine: calls in flight end as "cancelled" (their items delivered) before this
     /// returns. Must not run on the engine's thread.
     public func shutDown() {
         engines.stop()
     }
 
-    /// An asynchronous call on the engine, to be started with `AsyncCall.start()`; its items go
-    /// to `sink` on the engine thread. Every failure (validation included) arrives through `sink`.
+    /// An asynchronous call on `loop` (nil: the client's engine), to be started with
+    /// `AsyncCall.start()`; its items go to `sink` on the thread that runs the loop. Every failure
+    /// (validation included) arrives through `sink`.
     public func makeCall(_ endpoint: Endpoint?, callName: String, requestJSON: [UInt8]?, optionsJSON: [UInt8]?,
-                          sink: @escaping ItemSink) -> AsyncCall {
-        let engine = engines.current
+                          on loop: Loop? = nil, sink: @escaping ItemSink) -> AsyncCall {
+        let engine = loop ?? engines.current
         let asyncCall: AsyncCall
         do throws(HumanloopError) {
             guard let endpoint else { throw .invalidRequest([Endpoint.unknownCallIssue(callName)]) }

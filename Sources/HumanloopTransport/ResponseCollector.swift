@@ -51,6 +51,13 @@ final class ResponseCollector {
         return text.lowercased().contains("chunked")
     }
 
+    /// The body's bytes are refused for now (flow control; see `Transfer.setPaused`).
+    var isPaused = false
+
+    /// Counts now as the time of the last byte received (a paused transfer resumed: the wait
+    /// for data starts again).
+    func noteActivity() { lastReceive = Clock.monotonic() }
+
     /// True when decoded events are waiting to be taken.
     var hasItems: Bool { itemsTaken < items.count }
 

@@ -172,6 +172,16 @@ final class Transfer {
         return true
     }
 
+    /// Pauses (flow control: the body's next bytes wait in libcurl) or resumes the transfer;
+    /// on resuming, low_speed_timeout counts from now. On the loop's thread.
+    func setPaused(_ paused: Bool) {
+        guard collector.isPaused != paused else { return }
+        collector.isPaused = paused
+        guard !paused else { return }
+        collector.noteActivity()
+        _ = curl_easy_pause(handle.easy, Int32(CURLPAUSE_CONT))
+    }
+
     /// The engine read libcurl's end of this exchange.
     func finish(with code: CURLcode) {
         if result == nil { result = code }
@@ -411,5 +421,7 @@ private func writeCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ 
     let collector = Unmanaged<ResponseCollector>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
     guard let data, length > 0 else { return length }
+    // Flow control: libcurl keeps these bytes and hands them again once the transfer resumes.
+    if collector.isPaused { return HL_CURL_WRITEFUNC_PAUSE }
     return collector.receiveBody(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
 }

@@ -318,7 +318,7 @@ static void test_client_info_caps_connections_by_open_files(void)
     j = tu_json(info);
     CHECK_JINT(j, "max_connections", 3000);
     CHECK_JINT(j, "open_file_limit", 100);
-    CHECK_JINT(j, "engine_max_connections", 100 - 25 - 2);
+    CHECK_JINT(j, "engine_max_connections", 100 - 25 - 5);
     CHECK_JINT(j, "blocking_max_connections", (100 - 25) / 3);
     json_decref(j);
     hl_free(info);

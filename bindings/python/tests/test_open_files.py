@@ -53,7 +53,7 @@ def test_a_thousand_concurrent_calls_under_a_limit_of_256_all_succeed(srv):
     assert outcome["errors"] == 0, outcome
     info = outcome["info"]
     assert info["max_connections"] == 3000 and info["open_file_limit"] == 256
-    assert info["engine_max_connections"] == 256 - 64 - 2 == outcome["max"]
+    assert info["engine_max_connections"] == 256 - 64 - 5 == outcome["max"]
     assert info["blocking_max_connections"] == (256 - 64) // 3
     assert max(srv.stats()["connections_opened"], 0) <= info["engine_max_connections"]
 

@@ -6,24 +6,39 @@ import Musl
 import CCurl
 import HumanloopCore
 
-/// Runs asynchronous calls on libcurl's multi interface, on one thread of its own: no thread per
-/// call, thousands of calls in flight, HTTP/2 multiplexing where the server offers it.
+/// The library's one driver of asynchronous calls: a private libcurl multi handle whose calls
+/// make progress only inside `run`, driven by whoever runs it — its own thread (the engine of a
+/// client: `hl_call_start`, batches) or the host (`hl_loop_run`, from an event loop such as
+/// asyncio's). No thread per call, thousands of calls in flight, HTTP/2 multiplexing where the
+/// server offers it.
 ///
-/// Other threads reach the engine thread through `send` (a command queue plus
-/// `curl_multi_wakeup`); everything else (the multi handle, the transfers, the calls' progress)
-/// belongs to the engine thread. Started on the first command, stopped by `stop`.
-final class Engine: @unchecked Sendable {
+/// Readiness is one file descriptor (`fd`, an epoll set): libcurl's sockets (its socket
+/// callback), a timerfd (libcurl's timer and the loop's own deadlines: retries, stall checks)
+/// and an eventfd (commands from other threads). Other threads reach the loop through `send` (a
+/// command queue plus the eventfd); everything else (the multi handle, the transfers, the calls'
+/// progress) belongs to the thread inside `run`. An engine loop starts its thread on the first
+/// command and is stopped by `stop`.
+public final class Loop: @unchecked Sendable {
     enum Command {
         case start(AsyncCall)
         case cancel(AsyncCall)
+        case pause(AsyncCall, Bool)
     }
 
     /// Guards the command queue and the calls' shared state (`AsyncCall`).
     let lock = Lock()
-    /// The process that made the engine: its thread and connections exist only there.
+    /// The process that made the loop: its thread, descriptors and connections exist only there.
     let process = Process.current
+    /// True for a client's engine (runs on a thread of its own); false for a host's loop.
+    let ownsThread: Bool
     private let multi: UnsafeMutableRawPointer?
+    /// The epoll, timer and event descriptors (C: struct epoll_event is packed).
+    private let fds: UnsafeMutablePointer<hl_loop_fds>
+    /// Why the loop could not be set up (errno of its descriptors; 0: libcurl, or none).
+    private let setupErrno: Int32
     private var commands: [Command] = []  // guarded by lock
+    /// The eventfd was written since the queue was last taken (guarded by lock).
+    private var signalled = false
     private var stopRequested = false  // guarded by lock
     private var threadStarted = false  // guarded by lock
     private var engineThread: pthread_t?  // guarded by lock
@@ -50,24 +65,47 @@ final class Engine: @unchecked Sendable {
     /// How often the low_speed_timeout of running transfers is checked (seconds).
     private static let stallCheckInterval = 0.25
 
-    init(maxConnections: Int) {
-        multi = CurlRuntime.isInitialized ? curl_multi_init() : nil
-        if let multi {
+    /// A loop with at most `maxConnections` connections; `ownsThread`: a client's engine.
+    /// `isUsable` is false when libcurl or the descriptors could not be set up (every call then
+    /// fails at once).
+    init(maxConnections: Int, ownsThread: Bool) {
+        self.ownsThread = ownsThread
+        fds = .allocate(capacity: 1)
+        fds.initialize(to: hl_loop_fds(epoll: -1, timer: -1, event: -1, curl_deadline_ns: -1))
+        let opened = hl_loop_fds_open(fds) == 0
+        setupErrno = opened ? 0 : errno
+        var made = CurlRuntime.isInitialized && opened ? curl_multi_init() : nil
+        if let multi = made {
             _ = hl_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnections)
             _ = hl_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxConnections)
             _ = hl_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+            if hl_loop_attach(multi, fds) != CURLM_OK {
+                curl_multi_cleanup(multi)
+                made = nil
+            }
         }
+        multi = made
     }
 
     deinit {
-        // Only an engine whose thread never ran gets here with its multi handle (a stopped one
-        // cleaned up on its thread; one of another process is never released).
-        if let multi, !threadStartedUnlocked { curl_multi_cleanup(multi) }
+        // A loop of this process that was never shut down (never started, or a host's loop
+        // freed without running) is cleaned up here; one of another process (inherited through
+        // fork()) only closes its copies of the descriptors: the epoll set and the connections
+        // are shared with the parent, whose they are.
+        if let multi, process == Process.current, !lock.withLock({ isShutDown }) {
+            curl_multi_cleanup(multi)
+        }
+        hl_loop_fds_close(fds)
+        fds.deallocate()
         pthread_cond_destroy(delivered)
         delivered.deallocate()
     }
 
-    private var threadStartedUnlocked: Bool { lock.withLock { threadStarted } }
+    /// False when libcurl or the loop's descriptors could not be set up.
+    public var isUsable: Bool { multi != nil }
+
+    /// The descriptor that is readable whenever `run` has work (hl_loop_fd).
+    public var fd: Int32 { fds.pointee.epoll }
 
     /// True on the engine's own thread (inside a sink).
     var isEngineThread: Bool { lock.withLock { isEngineThreadLocked } }
@@ -78,33 +116,60 @@ final class Engine: @unchecked Sendable {
         return pthread_equal(engineThread, pthread_self()) != 0
     }
 
-    /// Queues a command for the engine thread (starting it if needed) and wakes it.
-    /// The engine thread itself is not woken: it looks at the queue before it waits.
+    /// Queues a command for the thread that runs the loop (an engine starts its thread if
+    /// needed) and wakes it. The running thread itself is not woken: it looks at the queue
+    /// before it waits.
     func send(_ command: Command) {
-        guard let multi else { return }
-        let (start, needsWake) = lock.withLock { () -> (Bool, Bool) in
-            // A non-empty queue already has a wake-up on its way.
-            let needsWake = commands.isEmpty && !isEngineThreadLocked
+        guard multi != nil else {
+            if case .start(let asyncCall) = command { failUnusable(asyncCall) }
+            return
+        }
+        let (accepted, start, needsWake) = lock.withLock { () -> (Bool, Bool, Bool) in
+            // A loop shut down runs nothing more (and keeps no call alive).
+            guard !isShutDown else { return (false, false, false) }
             commands.append(command)
-            guard !threadStarted && !stopRequested else { return (false, needsWake) }
+            // A signalled loop already has a wake-up on its way.
+            let needsWake = !signalled && !isEngineThreadLocked
+            if needsWake { signalled = true }
+            guard ownsThread, !threadStarted && !stopRequested else { return (true, false, needsWake) }
             threadStarted = true
-            return (true, needsWake)
+            return (true, true, needsWake)
+        }
+        guard accepted else {
+            if case .start(let asyncCall) = command, let call = asyncCall.call {
+                deliver(asyncCall, call.envelope(.failure(.cancelled("the call was cancelled: its loop was freed"))), terminal: true)
+            }
+            return
         }
         if start { startThread() }
-        if needsWake { wake(multi) }
+        if needsWake { hl_loop_signal(fds) }
+    }
+
+    /// Makes `fd` readable and a `run` waiting in another thread return (hl_loop_wake).
+    public func wake() {
+        lock.withLock {
+            guard !isShutDown else { return }
+            signalled = true
+        }
+        hl_loop_signal(fds)
+    }
+
+    /// A call started on a loop that could not be set up ends at once.
+    private func failUnusable(_ asyncCall: AsyncCall) {
+        let failure: HumanloopError
+        if DescriptorBudget.isExhaustion(errno: Int(setupErrno)) {
+            let limit = DescriptorBudget.softLimit.map { "its limit of \($0) open files (RLIMIT_NOFILE)" } ?? "its limit of open files"
+            failure = .connectionError("too many open files: the process reached \(limit), so the library could not make its event loop; lower max_connections or raise the limit")
+        } else {
+            failure = .connectionError("libcurl could not be set up for this call (out of memory)")
+        }
+        deliver(asyncCall, asyncCall.startFailure ?? asyncCall.call?.envelope(.failure(failure)) ?? [], terminal: true)
     }
 
     /// Blocks until `asyncCall` is not being delivered (its sink returned). Not on the engine thread.
     func waitUntilDelivered(_ asyncCall: AsyncCall) {
         lock.withLock {
             while asyncCall.isDelivering { lock.wait(on: delivered) }
-        }
-    }
-
-    /// Wakes the engine thread (a write to libcurl's wake-up socket; never once it is gone).
-    private func wake(_ multi: UnsafeMutableRawPointer) {
-        lock.withLock {
-            if !isShutDown { _ = curl_multi_wakeup(multi) }
         }
     }
 
@@ -115,13 +180,13 @@ final class Engine: @unchecked Sendable {
         pthread_attr_setstacksize(&attributes, 1 << 20)
         let created = pthread_create(&thread, &attributes, { context in
             guard let context else { return nil }
-            let engine = Unmanaged<Engine>.fromOpaque(context).takeRetainedValue()
-            engine.run()
+            let loop = Unmanaged<Loop>.fromOpaque(context).takeRetainedValue()
+            loop.runThread()
             return nil
         }, context)
         pthread_attr_destroy(&attributes)
         if created != 0 {
-            Unmanaged<Engine>.fromOpaque(context).release()
+            Unmanaged<Loop>.fromOpaque(context).release()
             // No thread: the calls queued so far end at once with an error.
             let queued = lock.withLock { () -> [Command] in
                 threadStarted = false
@@ -136,15 +201,20 @@ final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Cancels every call in flight, delivers their terminal items and ends the engine thread
-    /// (waiting for it, unless called on it).
-    func stop() {
+    /// Engine: cancels every call in flight, delivers their terminal items and ends the thread
+    /// (waiting for it, unless called on it). Host loop: the same, on the calling thread (which
+    /// must be the only one running the loop; no `run` after this).
+    public func stop() {
         let (started, onThread) = lock.withLock { () -> (Bool, Bool) in
             stopRequested = true
             return (threadStarted, isEngineThreadLocked)
         }
-        guard started, let multi else { return }
-        wake(multi)
+        guard ownsThread else {
+            if multi != nil, process == Process.current, !lock.withLock({ isShutDown }) { shutDown() }
+            return
+        }
+        guard started, multi != nil else { return }
+        hl_loop_signal(fds)
         if onThread {
             pthread_detach(thread)
         } else {
@@ -152,29 +222,70 @@ final class Engine: @unchecked Sendable {
         }
     }
 
-    // MARK: - The engine thread
+    // MARK: - The thread that runs the loop
 
-    private func run() {
-        guard let multi else { return }
+    /// An engine's thread: runs the loop until it is stopped.
+    private func runThread() {
         lock.withLock { engineThread = pthread_self() }
         while true {
-            let (queued, stopping) = lock.withLock { () -> ([Command], Bool) in
-                defer { commands.removeAll(keepingCapacity: true) }
-                return (commands, stopRequested)
-            }
-            for command in queued { handle(command) }
-            if stopping { return shutDown() }
-            var running: Int32 = 0
-            let performed = curl_multi_perform(multi, &running)
-            if performed != CURLM_OK {
-                failAll("libcurl's multi interface failed: \(String(cString: curl_multi_strerror(performed)))")
-            }
-            readMessages()
-            progressAll()
-            // Commands sent from this thread (callbacks starting calls) wake nothing: run them now.
-            let wait = lock.withLock { commands.isEmpty } ? nextWaitMilliseconds() : 0
-            _ = curl_multi_poll(multi, nil, 0, wait, nil)
+            if lock.withLock({ stopRequested }) { return shutDown() }
+            step(waitMilliseconds: -1)
         }
+    }
+
+    /// Runs what is ready (commands, sockets, timers, the calls' progress), waiting up to
+    /// `timeoutMilliseconds` (-1: no limit, 0: never) when nothing is. Items go to the calls'
+    /// sinks as they come. One thread at a time; never in a process other than the loop's.
+    public func run(timeoutMilliseconds: Int32) {
+        guard multi != nil, process == Process.current, !lock.withLock({ isShutDown || stopRequested }) else { return }
+        step(waitMilliseconds: timeoutMilliseconds)
+    }
+
+    private func step(waitMilliseconds: Int32) {
+        guard let multi else { return }
+        hl_loop_drain_signals(fds)
+        let (queued, woken) = lock.withLock { () -> ([Command], Bool) in
+            defer {
+                signalled = false
+                commands.removeAll(keepingCapacity: true)
+            }
+            return (commands, signalled)
+        }
+        for command in queued { handle(command) }
+        // A wake-up (hl_loop_wake) ends this run without waiting; commands sent from inside a
+        // sink (callbacks starting calls) wake nothing: they run now.
+        let pending = woken || !queued.isEmpty || lock.withLock { !commands.isEmpty }
+        let wait = pending ? 0 : min(waitMilliseconds < 0 ? Int32.max : waitMilliseconds, nextWaitMilliseconds())
+        armTimer()
+        var ready = [Int32](repeating: 0, count: 64)
+        var flags = [Int32](repeating: 0, count: 64)
+        let count = hl_loop_wait(fds, wait == Int32.max ? -1 : wait, &ready, &flags, 64)
+        var running: Int32 = 0
+        for index in 0..<Int(max(0, count)) {
+            let acted = curl_multi_socket_action(multi, curl_socket_t(ready[index]), flags[index], &running)
+            if acted != CURLM_OK { failAll("libcurl's multi interface failed: \(String(cString: curl_multi_strerror(acted)))") }
+        }
+        let deadline = fds.pointee.curl_deadline_ns
+        if deadline >= 0 && hl_monotonic_ns() >= deadline {
+            fds.pointee.curl_deadline_ns = -1
+            let acted = curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+            if acted != CURLM_OK { failAll("libcurl's multi interface failed: \(String(cString: curl_multi_strerror(acted)))") }
+        }
+        readMessages()
+        progressAll()
+        armTimer()
+    }
+
+    /// Arms the timerfd for the earliest of libcurl's deadline and the loop's own (so that a
+    /// host polling `fd` runs the loop in time).
+    private func armTimer() {
+        var deadline = fds.pointee.curl_deadline_ns
+        let own = nextWaitMilliseconds()
+        if own < Int32.max {
+            let ownDeadline = hl_monotonic_ns() + Int64(own) * 1_000_000
+            deadline = deadline < 0 ? ownDeadline : min(deadline, ownDeadline)
+        }
+        hl_loop_arm(fds, deadline)
     }
 
     private func handle(_ command: Command) {
@@ -192,6 +303,10 @@ final class Engine: @unchecked Sendable {
             guard asyncCall.activeIndex >= 0 else { return }
             asyncCall.cancelSeen = true
             drive(asyncCall)
+        case .pause(let asyncCall, let paused):
+            guard asyncCall.activeIndex >= 0, asyncCall.paused != paused else { return }
+            asyncCall.paused = paused
+            asyncCall.transfer?.setPaused(paused)
         }
     }
 
@@ -230,7 +345,7 @@ final class Engine: @unchecked Sendable {
         var index = 0
         while index < active.count {
             let asyncCall = active[index]
-            if checkStalls { asyncCall.transfer?.checkStall(now: now) }
+            if checkStalls && !asyncCall.paused { asyncCall.transfer?.checkStall(now: now) }
             drive(asyncCall)
             // A call that ended left the list (its place now holds the last one).
             if index < active.count && active[index] === asyncCall { index += 1 }
@@ -252,6 +367,7 @@ final class Engine: @unchecked Sendable {
                 }
                 let transfer = call.startAttempt(handle: handle, multi: multi)
                 _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_PRIVATE, Unmanaged.passUnretained(asyncCall).toOpaque())
+                if asyncCall.paused { transfer.setPaused(true) }
                 asyncCall.transfer = transfer
             }
             guard let transfer = asyncCall.transfer else { return }
@@ -337,9 +453,11 @@ final class Engine: @unchecked Sendable {
         if idleHandles.count < Self.maximumIdle { idleHandles.append(handle) }
     }
 
-    /// How long to wait for network activity: until the next retry, the next stall check while
-    /// transfers run, at most 1 s (libcurl shortens it for its own timeouts).
+    /// How long until the loop has something of its own to do: the next retry, the next stall
+    /// check while transfers run or drain; `Int32.max` for nothing (libcurl's deadlines are
+    /// separate).
     private func nextWaitMilliseconds() -> Int32 {
+        guard !active.isEmpty || !draining.isEmpty else { return Int32.max }
         var wait = 1.0
         let now = Clock.monotonic()
         for asyncCall in active {
