@@ -43,6 +43,8 @@ int main(void) {
 C
 check "header is C99 (-pedantic)" 'cc -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -c "$tmp/v.c" -o "$tmp/v.o"'
 check "version macros match hl_version() and hl_version_num()" 'cc "$tmp/v.o" -Lbuild/lib -lhumanloop -Wl,-rpath,$PWD/build/lib -o "$tmp/v" && "$tmp/v"'
+printf '#include "humanloop.h"\nint main(void) { return hl_version_num() == HL_VERSION_NUM ? 0 : 1; }\n' >"$tmp/alone.c"
+check "header stands alone (included first, nothing before it)" 'cc -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -c "$tmp/alone.c" -o "$tmp/alone.o"'
 cp "$tmp/v.c" "$tmp/v.cpp"
 check "header compiles as C++" 'g++ -std=c++11 -Wall -Wextra -Werror -Iinclude -c "$tmp/v.cpp" -o "$tmp/vpp.o" && g++ "$tmp/vpp.o" -Lbuild/lib -lhumanloop -Wl,-rpath,$PWD/build/lib -o "$tmp/vpp" && "$tmp/vpp"'
 exit $fail

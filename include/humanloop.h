@@ -104,11 +104,13 @@
  *
  * Connections
  * -----------
- * Each client keeps the handles of finished calls for reuse, with their open keep-alive
- * connections: as many as the most calls it had in flight at once, up to 1024 idle handles,
- * so a burst of concurrent calls does not make later calls reconnect; at most
- * "max_connections" of them are in use at once (more blocking calls wait). hl_client_free
- * closes them. Asynchronous calls have their own connections (see "the engine" below).
+ * A blocking call (hl_complete*, hl_call_run, a stream of hl_complete_stream) runs on the
+ * calling thread a loop of its own (see "Loops"), checked out of its client's pool: the pool
+ * keeps the loops of finished calls with their open keep-alive connections, as many as the most
+ * blocking calls it had in flight at once, up to 1024 idle loops, so a burst of concurrent calls
+ * does not make later calls reconnect; at most "max_connections" of them are in use at once
+ * (more blocking calls wait). hl_client_free closes them. Asynchronous calls have their own
+ * connections (see "the engine" below).
  *
  * Proxies
  * -------
@@ -129,6 +131,8 @@
  */
 #ifndef HUMANLOOP_H
 #define HUMANLOOP_H
+
+#include <stddef.h> /* size_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -237,16 +241,16 @@ void hl_client_free(hl_client *client);
 
 /*
  * hl_client_info: the client's settings in effect, as a JSON object (free with hl_free):
- *   {"max_connections":1000,"engine_max_connections":763,"blocking_max_connections":256,
+ *   {"max_connections":1000,"engine_max_connections":763,"blocking_max_connections":128,
  *    "open_file_limit":1024}
  * "max_connections" is the configured value; the two caps in effect are lowered to what the
  * process's open-file limit (the soft RLIMIT_NOFILE when the client was made; null when there
  * is none) leaves room for, keeping a quarter of it for the host program: the engine uses one
  * descriptor per connection plus 5 of its own (a loop: epoll, timer and event descriptors and
- * libcurl's wake-up pair), a blocking call's handle 3 (its socket and its multi handle's
- * wake-up pair). A call that still finds no free descriptor (EMFILE, ENFILE)
- * waits for one, as calls beyond max_connections do, its "timeout" running; past it, a
- * "connection_error" that says "too many open files" and names the limit.
+ * libcurl's wake-up pair), a blocking call 6 (a loop of its own, with one connection). A call
+ * that still finds no free descriptor (EMFILE, ENFILE) waits for one, as calls beyond
+ * max_connections do, its "timeout" running; past it, a "connection_error" that says "too many
+ * open files" and names the limit.
  * client NULL: the default client (see hl_complete). Returns NULL when that client cannot be
  * made or memory is exhausted. Thread-safe.
  */
@@ -471,8 +475,10 @@ char *hl_batch(hl_client *client, const char *batch_json);
  *
  * fork(): a loop made before fork() is dead in the child: its descriptors and connections are
  * shared with the parent. In the child hl_loop_run returns 0 at once and does nothing, and
- * hl_loop_free releases only the child's memory and its copies of the descriptors (the epoll
- * set is not touched). Make a new loop in the child (Python: os.register_at_fork).
+ * hl_loop_free closes only the child's copies of the descriptors (the epoll set is not
+ * touched) and leaves libcurl's part of the loop allocated (a thread of the parent may have
+ * been in the middle of running it). Make a new loop in the child (Python:
+ * os.register_at_fork).
  *
  * Connections: each loop has its own connections, at most the client's "max_connections" in
  * effect (hl_client_info: engine_max_connections), and reuses them (keep-alive, HTTP/2).

@@ -83,6 +83,10 @@ typedef struct hl_loop_fds {
     /* libcurl's timer: monotonic nanoseconds when libcurl wants curl_multi_socket_action with
      * CURL_SOCKET_TIMEOUT, or -1 for none (set by the timer callback). */
     long long curl_deadline_ns;
+    /* What the timerfd is armed for (-1: disarmed), so that it is set only when it changes. */
+    long long armed_ns;
+    /* The multi handle (for curl_multi_assign: a socket already in the epoll set is marked). */
+    CURLM *multi;
 } hl_loop_fds;
 
 static inline long long hl_monotonic_ns(void) {
@@ -105,6 +109,7 @@ static inline int hl_loop_watch(int epoll, int fd, uint32_t events) {
  * epoll set. 0 on success; -1 (everything closed) on failure. */
 static inline int hl_loop_fds_open(hl_loop_fds *f) {
     f->curl_deadline_ns = -1;
+    f->armed_ns = -1;
     f->epoll = epoll_create1(EPOLL_CLOEXEC);
     f->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     f->event = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -135,8 +140,16 @@ static inline int hl_loop_socket_callback(CURL *easy, curl_socket_t s, int what,
         epoll_ctl(f->epoll, EPOLL_CTL_DEL, s, NULL);
         return 0;
     }
-    uint32_t events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
-    return hl_loop_watch(f->epoll, s, events) == 0 ? 0 : -1;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+    ev.data.fd = s;
+    /* socketp is set (curl_multi_assign) once the socket is in the epoll set. */
+    if (socketp != NULL) return epoll_ctl(f->epoll, EPOLL_CTL_MOD, s, &ev) == 0 ? 0 : -1;
+    if (epoll_ctl(f->epoll, EPOLL_CTL_ADD, s, &ev) != 0 && (errno != EEXIST || epoll_ctl(f->epoll, EPOLL_CTL_MOD, s, &ev) != 0))
+        return -1;
+    curl_multi_assign(f->multi, s, f);
+    return 0;
 }
 
 /* CURLMOPT_TIMERFUNCTION: records when libcurl wants to be called (the loop arms the timerfd). */
@@ -148,6 +161,7 @@ static inline int hl_loop_timer_callback(CURLM *multi, long timeout_ms, void *cl
 }
 
 static inline CURLMcode hl_loop_attach(CURLM *multi, hl_loop_fds *f) {
+    f->multi = multi;
     CURLMcode code = curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, hl_loop_socket_callback);
     if (code == CURLM_OK) code = curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, f);
     if (code == CURLM_OK) code = curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, hl_loop_timer_callback);
@@ -156,8 +170,10 @@ static inline CURLMcode hl_loop_attach(CURLM *multi, hl_loop_fds *f) {
 }
 
 /* Arms the timerfd for `deadline_ns` (monotonic; at least 1 ns ahead so it fires), or disarms
- * it for -1. */
+ * it for -1; nothing when it is armed so already. */
 static inline void hl_loop_arm(hl_loop_fds *f, long long deadline_ns) {
+    if (deadline_ns == f->armed_ns) return;
+    f->armed_ns = deadline_ns;
     struct itimerspec spec;
     memset(&spec, 0, sizeof spec);
     if (deadline_ns >= 0) {
@@ -175,19 +191,12 @@ static inline void hl_loop_signal(const hl_loop_fds *f) {
     (void)written;
 }
 
-/* Resets the event fd (and the timer fd) so that the epoll fd is readable only for new work. */
-static inline void hl_loop_drain_signals(const hl_loop_fds *f) {
-    uint64_t count;
-    ssize_t n = read(f->event, &count, sizeof count);
-    n = read(f->timer, &count, sizeof count);
-    (void)n;
-}
-
 /* Waits up to timeout_ms (-1: no limit) for readiness; fills fds/flags (CURL_CSELECT_*) with
- * libcurl's ready sockets (the timer and event fds are left out: they only wake the wait).
- * Returns how many sockets are ready, 0 on a timeout or a wake-up, -1 on an error (EINTR
- * counts as a wake-up: 0). */
-static inline int hl_loop_wait(const hl_loop_fds *f, int timeout_ms, int *fds, int *flags, int max) {
+ * libcurl's ready sockets. The timer and event fds only wake the wait: when ready they are
+ * read (so that the epoll fd is readable again only for new work; a timer that fired is then
+ * disarmed) and left out. Returns how many sockets are ready, 0 on a timeout or a wake-up, -1
+ * on an error (EINTR counts as a wake-up: 0). */
+static inline int hl_loop_wait(hl_loop_fds *f, int timeout_ms, int *fds, int *flags, int max) {
     struct epoll_event events[64];
     if (max > 64) max = 64;
     int n = epoll_wait(f->epoll, events, max, timeout_ms);
@@ -195,7 +204,13 @@ static inline int hl_loop_wait(const hl_loop_fds *f, int timeout_ms, int *fds, i
     int count = 0;
     for (int i = 0; i < n; i++) {
         int fd = events[i].data.fd;
-        if (fd == f->timer || fd == f->event) continue;
+        if (fd == f->timer || fd == f->event) {
+            uint64_t count;
+            ssize_t read_bytes = read(fd, &count, sizeof count);
+            (void)read_bytes;
+            if (fd == f->timer) f->armed_ns = -1;
+            continue;
+        }
         int flag = 0;
         if (events[i].events & EPOLLIN) flag |= CURL_CSELECT_IN;
         if (events[i].events & EPOLLOUT) flag |= CURL_CSELECT_OUT;

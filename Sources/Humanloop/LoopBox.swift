@@ -43,6 +43,7 @@ final class LoopBox {
     func run(timeoutMilliseconds: Int32, into items: UnsafeMutablePointer<CItem>?, max: Int) -> Int {
         releaseHandedOut()
         loop.run(timeoutMilliseconds: pendingTaken < pending.count ? 0 : timeoutMilliseconds)
+        loop.armTimerForHost()
         guard let items else { return 0 }
         var count = 0
         while count < max && pendingTaken < pending.count {

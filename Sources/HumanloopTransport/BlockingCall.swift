@@ -1,181 +1,163 @@
 import HumanloopCore
 
 /// A call driven on the caller's thread (the blocking calls, hl_call_run, and the streams of
-/// hl_complete_stream): each `nextOutput` lets libcurl make progress on the transfer's own multi
-/// handle until the call has something to deliver. Closing it (or dropping it) ends the
-/// transfer and closes an unfinished connection.
+/// hl_complete_stream): it checks a loop out of its client's pool and runs it until the call has
+/// something to deliver — the same driver as the engine's and a host's, run inline, as
+/// `curl_easy_perform` runs a private multi loop. Closing it (or dropping it) ends the call,
+/// closes an unfinished connection and returns the loop, with its open connection, to the pool.
 ///
 /// Not thread-safe, except `cancel`, which any thread may call at any time.
 public final class BlockingCall {
+    /// What the call delivered and the caller has not taken yet (filled by the loop's sink, on
+    /// the caller's thread, inside `Loop.run`).
+    private final class Inbox {
+        var items: [(envelope: [UInt8], isTerminal: Bool)] = []
+        var taken = 0
+    }
+
     private let client: HumanloopClient
     private let call: Call?
     private var pendingFailure: HumanloopError?
-    private var transfer: Transfer?
-    private var retryAt: Double?
+    /// Deliver the events one by one (a stream), else one envelope (a stream request merged).
+    private let deliversEvents: Bool
+    private let inbox = Inbox()
+    private var loop: Loop?
+    private var asyncCall: AsyncCall?
     private var finished = false
     /// The process that started the call: it alone may drive it.
     private let process = Process.current
-    /// Set for calls that can be cancelled from another thread (streams).
-    private let cancellation: Cancellation?
-    private var merged: MergedStream?
+    private let cancellation = Cancellation()
 
-    /// Attempts made so far.
-    public var attempts: Int { call?.attempts ?? 0 }
-
-    init(client: HumanloopClient, call: Call, cancellable: Bool) {
+    init(client: HumanloopClient, call: Call, deliversEvents: Bool) {
         self.client = client
         self.call = call
-        cancellation = cancellable ? Cancellation() : nil
+        self.deliversEvents = deliversEvents
     }
 
     init(client: HumanloopClient, failure: HumanloopError) {
         self.client = client
         call = nil
         pendingFailure = failure
-        cancellation = nil
+        deliversEvents = false
     }
 
     deinit { close() }
 
-    /// Ends the transfer (closing an unfinished connection). Later calls return nothing.
+    /// Ends the call (closing an unfinished connection) and returns the loop. Later calls return
+    /// nothing.
     public func close() {
         finished = true
-        cancellation?.track(nil)
-        transfer?.release(to: client.pool)
-        transfer = nil
+        guard let loop else { return }
+        self.loop = nil
+        cancellation.track(nil)
+        // A call inherited through fork(): its loop is the parent's.
+        guard process == Process.current else {
+            asyncCall = nil
+            return Loop.abandon(loop)
+        }
+        if let asyncCall {
+            self.asyncCall = nil
+            asyncCall.release()
+            // The loop sees the cancel now: the transfer is detached, its connection closed.
+            loop.run(timeoutMilliseconds: 0)
+        }
+        // A finished stream's rest is read (at most 1 s and 64 KiB) so that its connection
+        // stays open for the next call.
+        loop.finishDraining(until: cancellation.isCancelled ? 0 : Clock.monotonic() + 1)
+        client.pool.checkIn(loop)
     }
 
     /// Makes the call end promptly with a "cancelled" failure (from any thread; idempotent).
     public func cancel() {
-        cancellation?.cancel()
+        cancellation.cancel()
     }
 
     /// Runs the call to its end and returns its envelope: a buffered answer's, or for a request
     /// with `"stream": true` the events merged into one.
     public func runToEnvelope() -> [UInt8] {
-        guard let call else { return nextEnvelope() ?? [] }
-        if call.mode == .eventStream { merged = MergedStream(limit: call.settings.maxResponseBytes) }
-        while let output = nextOutput() {
-            guard case .event(let raw, _) = output else {
-                return merged.map { $0.envelope(output, of: call) } ?? call.envelope(output)
-            }
-            if let failure = merged?.add(raw) {
-                close()
-                return call.envelope(.failure(failure))
-            }
-        }
-        return call.envelope(.failure(.connectionError("the call ended without a result")))
+        nextEnvelope() ?? client.encode(client.failureEnvelope(.connectionError("the call ended without a result"), attempts: 0))
     }
 
     /// The next item as an envelope (a stream's event, then its terminal item), or nil after
-    /// the terminal item.
+    /// the terminal item. Blocks until it is there.
     public func nextEnvelope() -> [UInt8]? {
         if let failure = pendingFailure, !finished {
             finished = true
             return client.encode(client.failureEnvelope(failure, attempts: 0))
         }
-        guard let call, let output = nextOutput() else { return nil }
-        return call.envelope(output)
-    }
-
-    /// The next output, blocking until it is available; nil after the terminal one.
-    func nextOutput() -> Call.Output? {
         guard !finished, let call else { return nil }
-        guard process == Process.current else { return end(with: .failure(ForkGuard.crossedFork)) }
-        while true {
-            if cancellation?.isCancelled == true { return end(with: call.cancelledOutput(during: transfer)) }
-            if let at = retryAt {
-                let left = at - Clock.monotonic()
-                if left > 0 {
-                    // In slices, so that a cancel cuts the delay short.
-                    Clock.sleep(seconds: cancellation == nil ? left : min(left, 0.05))
-                    continue
-                }
-                retryAt = nil
+        while inbox.taken >= inbox.items.count {
+            guard process == Process.current else { return end(call.envelope(.failure(ForkGuard.crossedFork))) }
+            if asyncCall == nil, let failure = start(call) { return end(failure) }
+            loop?.run(timeoutMilliseconds: 1000)
+        }
+        let item = inbox.items[inbox.taken]
+        inbox.taken += 1
+        if inbox.taken == inbox.items.count {
+            inbox.items.removeAll(keepingCapacity: true)
+            inbox.taken = 0
+        }
+        return item.isTerminal ? end(item.envelope) : item.envelope
+    }
+
+    /// Checks a loop out (waiting while `max_connections` loops are out, its timeout running)
+    /// and starts the call on it; the envelope of the failure when it cannot start.
+    private func start(_ call: Call) -> [UInt8]? {
+        let deadline = call.settings.timeoutSeconds.map { Clock.monotonic() + $0 }
+        switch client.pool.checkOut(deadline: deadline, isCancelled: { cancellation.isCancelled }) {
+        case .success(let taken):
+            loop = taken
+            let inbox = inbox
+            let started = AsyncCall(engine: taken, call: call, deliversEvents: deliversEvents) { envelope, isTerminal in
+                inbox.items.append((envelope, isTerminal))
             }
-            if transfer == nil {
-                let deadline = call.settings.timeoutSeconds.map { Clock.monotonic() + $0 }
-                let handle: CurlHandle
-                switch client.pool.checkOut(deadline: deadline, isCancelled: { cancellation?.isCancelled == true }) {
-                case .success(let taken):
-                    handle = taken
-                case .failure(.cancelled):
-                    continue
-                case .failure(.timedOut):
-                    return end(with: .failure(.timeout(
-                        "the request timed out after \(call.settings.timeoutText) s (timeout) waiting for a connection (max_connections): nothing was sent")))
-                case .failure(.noHandle):
-                    return end(with: .failure(.connectionError("libcurl could not create a transfer")))
-                }
-                guard let multi = handle.ownMulti else {
-                    client.pool.checkIn(handle)
-                    return end(with: .failure(.connectionError("libcurl could not create a transfer")))
-                }
-                let started = call.startAttempt(handle: handle, multi: multi)
-                transfer = started
-                cancellation?.track(started)
-            }
-            guard let current = transfer else { continue }
-            switch call.step(current) {
-            case .output(let output):
-                guard output.isTerminal else { return output }
-                if case .done = output { drain(current) }
-                return end(with: output)
-            case .retry(let delay):
-                cancellation?.track(nil)
-                current.release(to: client.pool)
-                transfer = nil
-                if delay > 0 { retryAt = Clock.monotonic() + delay }
-            case .wait:
-                current.step(waitMilliseconds: 1000)
-            }
+            asyncCall = started
+            taken.startInline(started)
+            cancellation.track(started)
+            return nil
+        case .failure(.cancelled):
+            return call.envelope(call.cancelledOutput(during: nil))
+        case .failure(.timedOut):
+            return call.envelope(.failure(.timeout(
+                "the request timed out after \(call.settings.timeoutText) s (timeout) waiting for a connection (max_connections): nothing was sent")))
+        case .failure(.noLoop):
+            return call.envelope(.failure(.connectionError("libcurl could not be set up for this call (out of memory or file descriptors)")))
         }
     }
 
-    /// After a stream's `[DONE]`: reads the rest of the body (at most 1 s and 64 KiB), so that
-    /// the connection goes back to the pool instead of being closed.
-    private func drain(_ transfer: Transfer) {
-        transfer.drainRest(maximumBytes: 64 * 1024)
-        let deadline = Clock.monotonic() + 1
-        while !transfer.isComplete && cancellation?.isCancelled != true {
-            let left = deadline - Clock.monotonic()
-            guard left > 0 else { break }
-            transfer.step(waitMilliseconds: Int32(min(1000, (left * 1000).rounded(.up))))
-        }
-    }
-
-    private func end(with output: Call.Output) -> Call.Output {
+    /// The call's terminal envelope: the call is over and its loop goes back to the pool.
+    private func end(_ envelope: [UInt8]) -> [UInt8] {
+        asyncCall = nil  // finished: nothing to cancel
         close()
-        return output
+        return envelope
     }
 }
 
-/// The cancellation of a `BlockingCall`: a flag any thread may set, which also wakes the
-/// transfer being driven.
+/// The cancellation of a `BlockingCall`: a flag any thread may set, passed on to the call once it
+/// runs on its loop (which wakes the loop).
 final class Cancellation: @unchecked Sendable {
     private let lock = Lock()
     private var cancelled = false  // guarded by lock
-    private var current: Transfer?  // guarded by lock
+    private var current: AsyncCall?  // guarded by lock
 
     var isCancelled: Bool { lock.withLock { cancelled } }
 
-    /// The transfer a cancel must wake (nil: none).
-    func track(_ transfer: Transfer?) {
-        let previous = lock.withLock { () -> Transfer? in
+    /// The running call a cancel goes to (nil: none); cancelled at once when the cancel came first.
+    func track(_ asyncCall: AsyncCall?) {
+        let (previous, cancelNow) = lock.withLock { () -> (AsyncCall?, Bool) in
             let previous = current
-            current = transfer
-            return previous
+            current = asyncCall
+            return (previous, cancelled)
         }
         _ = previous  // released outside the lock
+        if cancelNow { asyncCall?.cancel() }
     }
 
     func cancel() {
-        let transfer = lock.withLock { () -> Transfer? in
+        let asyncCall = lock.withLock { () -> AsyncCall? in
             cancelled = true
             return current
         }
-        // The transfer's handle lives as long as this reference; a wake-up that reaches the
-        // handle after it moved on to another transfer is only a spurious wake-up there.
-        transfer?.wake()
+        asyncCall?.cancel()
     }
 }

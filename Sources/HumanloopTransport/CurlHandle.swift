@@ -11,15 +11,12 @@ enum CurlRuntime {
     static let isInitialized: Bool = curl_global_init(HL_CURL_GLOBAL_DEFAULT) == CURLE_OK
 }
 
-/// One libcurl easy handle. A handle of a pool (blocking calls, streams) has its own multi
-/// handle, which holds its connection cache; the engine's handles use the engine's multi handle.
+/// One libcurl easy handle, of one loop (whose multi handle holds the connections).
 ///
-/// A handle is used by one transfer at a time; `HandlePool` hands it out exclusively. Its
-/// sockets are registered with `ForkGuard`, and it is stamped with the process that made it.
+/// A handle is used by one transfer at a time. Its sockets are registered with `ForkGuard`, and
+/// it is stamped with the process that made it.
 final class CurlHandle: @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
-    /// The handle's own multi handle (nil for the engine's handles).
-    let ownMulti: UnsafeMutableRawPointer?
     /// The process that made the handle: its connections belong to that process only.
     let process = Process.current
     /// True once the client's fixed options are set on `easy` (see `Transfer`).
@@ -30,18 +27,9 @@ final class CurlHandle: @unchecked Sendable {
     /// libcurl reports every such failure as "could not connect".
     fileprivate(set) var socketErrno: Int32 = 0
 
-    init?(withMulti: Bool = true) {
+    init?() {
         guard CurlRuntime.isInitialized, let easy = curl_easy_init() else { return nil }
-        var multi: UnsafeMutableRawPointer?
-        if withMulti {
-            multi = curl_multi_init()
-            if multi == nil {
-                curl_easy_cleanup(easy)
-                return nil
-            }
-        }
         self.easy = easy
-        ownMulti = multi
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         _ = hl_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
@@ -52,7 +40,6 @@ final class CurlHandle: @unchecked Sendable {
     }
 
     deinit {
-        if let ownMulti { curl_multi_cleanup(ownMulti) }
         curl_easy_cleanup(easy)
         errorBuffer.deallocate()
     }

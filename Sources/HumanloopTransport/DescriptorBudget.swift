@@ -6,10 +6,10 @@ import Musl
 
 /// How many connections the process's open-file limit leaves room for.
 ///
-/// A connection costs one descriptor (a socket); a blocking call's handle also keeps its own
-/// multi handle, whose wake-up pair costs two more; the engine's loop costs five for itself (its
-/// epoll, timer and event descriptors, and its multi handle's wake-up pair). A quarter of the
-/// soft `RLIMIT_NOFILE` is left to the host program.
+/// A connection costs one descriptor (a socket); a loop costs five for itself (its epoll, timer
+/// and event descriptors, and its multi handle's wake-up pair): the engine's loop once, and each
+/// blocking call's loop (one connection each). A quarter of the soft `RLIMIT_NOFILE` is left to
+/// the host program.
 enum DescriptorBudget {
     /// The soft limit of open files, or nil when there is none (or it cannot be read).
     static var softLimit: Int? {
@@ -30,10 +30,10 @@ enum DescriptorBudget {
         return max(1, min(configured, usable - 5))
     }
 
-    /// The handles of blocking calls (each: a socket and its multi handle's wake-up pair).
+    /// The loops of blocking calls (each: its own five descriptors and one socket).
     static func blockingConnections(configured: Int, softLimit: Int?) -> Int {
         guard let usable = usable(softLimit: softLimit) else { return configured }
-        return max(1, min(configured, usable / 3))
+        return max(1, min(configured, usable / 6))
     }
 
     /// True when `errno` says the process (or the system) ran out of descriptors.

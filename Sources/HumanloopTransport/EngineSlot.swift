@@ -1,16 +1,16 @@
-/// A client's engine, made on first use and stopped when the client is freed. After `fork()`
+/// A client's engine, made with the client and stopped when the client is freed. After `fork()`
 /// the child gets a new engine: the inherited one (its thread does not exist in the child, its
-/// connections belong to the parent) is abandoned, never touched again.
+/// descriptors and connections belong to the parent) is abandoned (`Loop.abandon`).
 final class EngineSlot: @unchecked Sendable {
     private let lock = Lock()
     private var engine: Loop?  // guarded by lock
     private let maxConnections: Int
 
-    /// Engines inherited across fork(): kept (never cleaned up) so nothing of them runs here.
-    nonisolated(unsafe) private static var abandoned: [Loop] = []
-    private static let abandonedLock = Lock()
-
     init(maxConnections: Int) { self.maxConnections = maxConnections }
+
+    deinit {
+        if let engine, engine.process != Process.current { Loop.abandon(engine) }
+    }
 
     /// The engine of this process.
     var current: Loop {
@@ -25,7 +25,7 @@ final class EngineSlot: @unchecked Sendable {
             engine = made
             return (made, inherited)
         }
-        if let inherited { Self.abandonedLock.withLock { Self.abandoned.append(inherited) } }
+        if let inherited { Loop.abandon(inherited) }
         return chosen
     }
 

@@ -7,7 +7,7 @@ public final class HumanloopClient: Sendable {
     /// The configuration the client was built with.
     public let configuration: ClientConfiguration
     let settings: TransportSettings
-    let pool: HandlePool
+    let pool: LoopPool
     let retryPolicy: RetryPolicy
     /// The client's secrets (API key, provider keys), kept out of every text it writes.
     let secrets: Secrets
@@ -34,7 +34,7 @@ public final class HumanloopClient: Sendable {
         engineMaxConnections = DescriptorBudget.engineConnections(configured: configuration.maxConnections, softLimit: softLimit)
         blockingMaxConnections = DescriptorBudget.blockingConnections(configured: configuration.maxConnections, softLimit: softLimit)
         engines = EngineSlot(maxConnections: engineMaxConnections)
-        pool = HandlePool(limit: blockingMaxConnections)
+        pool = LoopPool(limit: blockingMaxConnections)
         // The engine's descriptors are made now, while the program has them to spare (its
         // thread starts with the first asynchronous call).
         _ = engines.current
@@ -110,7 +110,7 @@ public final class HumanloopClient: Sendable {
     public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?, options: CallOptions = CallOptions()) -> [UInt8] {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
-            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: options), cancellable: false)
+            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: options), deliversEvents: false)
                 .runToEnvelope()
         } catch {
             return encode(failureEnvelope(error, attempts: 0))
@@ -122,7 +122,7 @@ public final class HumanloopClient: Sendable {
     public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> BlockingCall {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: true)
-            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: CallOptions()), cancellable: true)
+            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: CallOptions()), deliversEvents: true)
         } catch {
             return BlockingCall(client: self, failure: error)
         }

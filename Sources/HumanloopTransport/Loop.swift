@@ -71,7 +71,7 @@ public final class Loop: @unchecked Sendable {
     init(maxConnections: Int, ownsThread: Bool) {
         self.ownsThread = ownsThread
         fds = .allocate(capacity: 1)
-        fds.initialize(to: hl_loop_fds(epoll: -1, timer: -1, event: -1, curl_deadline_ns: -1))
+        fds.initialize(to: hl_loop_fds(epoll: -1, timer: -1, event: -1, curl_deadline_ns: -1, armed_ns: -1, multi: nil))
         let opened = hl_loop_fds_open(fds) == 0
         setupErrno = opened ? 0 : errno
         var made = CurlRuntime.isInitialized && opened ? curl_multi_init() : nil
@@ -90,15 +90,29 @@ public final class Loop: @unchecked Sendable {
     deinit {
         // A loop of this process that was never shut down (never started, or a host's loop
         // freed without running) is cleaned up here; one of another process (inherited through
-        // fork()) only closes its copies of the descriptors: the epoll set and the connections
-        // are shared with the parent, whose they are.
+        // fork(), freed by the host: see `abandon` for the library's own) only closes its copies
+        // of the descriptors: the epoll set and the connections are the parent's.
         if let multi, process == Process.current, !lock.withLock({ isShutDown }) {
+            for entry in draining { _ = entry.transfer.releaseHandle() }
+            draining.removeAll()
+            idleHandles.removeAll()
             curl_multi_cleanup(multi)
         }
         hl_loop_fds_close(fds)
         fds.deallocate()
         pthread_cond_destroy(delivered)
         delivered.deallocate()
+    }
+
+    /// Loops inherited through fork(): kept, never cleaned up or run — libcurl's state may be in
+    /// the middle of a step of a thread that does not exist here, and the descriptors and
+    /// connections are the parent's — so nothing of them runs in this process.
+    nonisolated(unsafe) private static var abandoned: [Loop] = []
+    private static let abandonedLock = Lock()
+
+    /// Keeps `loop` (of another process) for good. Not while holding a lock of the library.
+    static func abandon(_ loop: Loop) {
+        abandonedLock.withLock { abandoned.append(loop) }
     }
 
     /// False when libcurl or the loop's descriptors could not be set up.
@@ -120,6 +134,8 @@ public final class Loop: @unchecked Sendable {
     /// needed) and wakes it. The running thread itself is not woken: it looks at the queue
     /// before it waits.
     func send(_ command: Command) {
+        // A loop of another process is never touched (its eventfd is the parent's too).
+        guard process == Process.current else { return }
         guard multi != nil else {
             if case .start(let asyncCall) = command { failUnusable(asyncCall) }
             return
@@ -145,8 +161,20 @@ public final class Loop: @unchecked Sendable {
         if needsWake { hl_loop_signal(fds) }
     }
 
+    /// Queues the start of a call that the calling thread is about to run the loop for (a
+    /// blocking call): nothing is woken, the next `run` takes it before it waits.
+    func startInline(_ asyncCall: AsyncCall) {
+        let accepted = lock.withLock { () -> Bool in
+            guard !isShutDown, process == Process.current else { return false }
+            commands.append(.start(asyncCall))
+            return true
+        }
+        if !accepted { send(.start(asyncCall)) }
+    }
+
     /// Makes `fd` readable and a `run` waiting in another thread return (hl_loop_wake).
     public func wake() {
+        guard process == Process.current else { return }
         lock.withLock {
             guard !isShutDown else { return }
             signalled = true
@@ -243,7 +271,6 @@ public final class Loop: @unchecked Sendable {
 
     private func step(waitMilliseconds: Int32) {
         guard let multi else { return }
-        hl_loop_drain_signals(fds)
         let (queued, woken) = lock.withLock { () -> ([Command], Bool) in
             defer {
                 signalled = false
@@ -255,8 +282,7 @@ public final class Loop: @unchecked Sendable {
         // A wake-up (hl_loop_wake) ends this run without waiting; commands sent from inside a
         // sink (callbacks starting calls) wake nothing: they run now.
         let pending = woken || !queued.isEmpty || lock.withLock { !commands.isEmpty }
-        let wait = pending ? 0 : min(waitMilliseconds < 0 ? Int32.max : waitMilliseconds, nextWaitMilliseconds())
-        armTimer()
+        let wait = pending ? 0 : min(waitMilliseconds < 0 ? Int32.max : waitMilliseconds, nextWaitMilliseconds(), curlWaitMilliseconds())
         var ready = [Int32](repeating: 0, count: 64)
         var flags = [Int32](repeating: 0, count: 64)
         let count = hl_loop_wait(fds, wait == Int32.max ? -1 : wait, &ready, &flags, 64)
@@ -273,16 +299,39 @@ public final class Loop: @unchecked Sendable {
         }
         readMessages()
         progressAll()
-        armTimer()
     }
 
-    /// Arms the timerfd for the earliest of libcurl's deadline and the loop's own (so that a
-    /// host polling `fd` runs the loop in time).
-    private func armTimer() {
+    /// How long until libcurl's deadline (milliseconds, rounded up); `Int32.max` for none.
+    private func curlWaitMilliseconds() -> Int32 {
+        let deadline = fds.pointee.curl_deadline_ns
+        guard deadline >= 0 else { return Int32.max }
+        return Int32(clamping: max(0, (deadline - hl_monotonic_ns() + 999_999) / 1_000_000))
+    }
+
+    /// True while a finished stream's connection is being read to its end (see `end`).
+    var isDraining: Bool { !draining.isEmpty }
+
+    /// Runs the loop until its finished streams are read to their end, at most until `deadline`
+    /// (monotonic seconds); what is still draining then is closed. The thread that runs the loop.
+    func finishDraining(until deadline: Double) {
+        while !draining.isEmpty, process == Process.current {
+            let left = deadline - Clock.monotonic()
+            guard left > 0 else { break }
+            step(waitMilliseconds: Int32(min(1000, (left * 1000).rounded(.up))))
+        }
+        for entry in draining { recycle(entry.transfer) }
+        draining.removeAll()
+    }
+
+    /// Arms the timerfd for the earliest of libcurl's deadline and the loop's own, so that a host
+    /// polling `fd` runs the loop in time (the loop's own runs pass the deadlines to their wait
+    /// instead). After each `run` of a host.
+    public func armTimerForHost() {
+        guard multi != nil, process == Process.current else { return }
         var deadline = fds.pointee.curl_deadline_ns
-        let own = nextWaitMilliseconds()
-        if own < Int32.max {
-            let ownDeadline = hl_monotonic_ns() + Int64(own) * 1_000_000
+        if let own = nextOwnDeadline() {
+            // Clock.monotonic() and hl_monotonic_ns() read the same clock (CLOCK_MONOTONIC).
+            let ownDeadline = Int64(min(own * 1e9, 9e18))
             deadline = deadline < 0 ? ownDeadline : min(deadline, ownDeadline)
         }
         hl_loop_arm(fds, deadline)
@@ -362,7 +411,7 @@ public final class Loop: @unchecked Sendable {
                 asyncCall.retryAt = nil
             }
             if asyncCall.transfer == nil {
-                guard let multi, let handle = idleHandles.popLast() ?? CurlHandle(withMulti: false) else {
+                guard let multi, let handle = idleHandles.popLast() ?? CurlHandle() else {
                     return end(asyncCall, with: .failure(.connectionError("libcurl could not create a transfer")))
                 }
                 let transfer = call.startAttempt(handle: handle, multi: multi)
@@ -453,18 +502,23 @@ public final class Loop: @unchecked Sendable {
         if idleHandles.count < Self.maximumIdle { idleHandles.append(handle) }
     }
 
-    /// How long until the loop has something of its own to do: the next retry, the next stall
-    /// check while transfers run or drain; `Int32.max` for nothing (libcurl's deadlines are
-    /// separate).
-    private func nextWaitMilliseconds() -> Int32 {
-        guard !active.isEmpty || !draining.isEmpty else { return Int32.max }
-        var wait = 1.0
-        let now = Clock.monotonic()
+    /// When the loop has something of its own to do (monotonic seconds): the next retry, the
+    /// next stall check while transfers run or drain; nil for nothing (libcurl's deadlines are
+    /// separate). Absolute, so that the timerfd is set again only when it changes.
+    private func nextOwnDeadline() -> Double? {
+        guard !active.isEmpty || !draining.isEmpty else { return nil }
+        let stallCheck = lastStallCheck + Self.stallCheckInterval
+        var deadline = draining.isEmpty ? Double.infinity : stallCheck
         for asyncCall in active {
-            if let at = asyncCall.retryAt { wait = min(wait, at - now) } else { wait = min(wait, Self.stallCheckInterval) }
+            deadline = min(deadline, asyncCall.retryAt ?? stallCheck)
         }
-        if !draining.isEmpty { wait = min(wait, Self.stallCheckInterval) }
-        return Int32(max(0, (wait * 1000).rounded(.up)))
+        return deadline
+    }
+
+    /// How long until `nextOwnDeadline` (milliseconds, rounded up); `Int32.max` for none.
+    private func nextWaitMilliseconds() -> Int32 {
+        guard let deadline = nextOwnDeadline() else { return Int32.max }
+        return Int32(max(0, min(Double(Int32.max - 1), ((deadline - Clock.monotonic()) * 1000).rounded(.up))))
     }
 
     private func failAll(_ message: String) {

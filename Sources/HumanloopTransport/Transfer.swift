@@ -9,9 +9,8 @@ enum TransferOutcome {
     case failure(HumanloopError, retryable: Bool)
 }
 
-/// One HTTP POST (one attempt of a call) on a handle attached to a multi handle: the handle's
-/// own (driven step by step on the caller's thread by `step`) or the engine's (driven by the
-/// engine, which reports the end with `finish(with:)`).
+/// One HTTP POST (one attempt of a call) on a handle attached to a loop's multi handle (the
+/// loop reports the end with `finish(with:)`).
 final class Transfer {
     let handle: CurlHandle
     let multi: UnsafeMutableRawPointer
@@ -36,8 +35,6 @@ final class Transfer {
     private(set) var timedOutInQueue = false
     /// What libcurl's multi interface reported when it failed (the transfer then ends).
     private var multiFailure: CURLMcode?
-    /// Set when the transfer is driven in a process other than the one that started it.
-    private var crossedFork = false
 
     /// Starts the exchange: attaches `handle` to `multi` (a failure to attach ends it at once).
     init(handle: CurlHandle, multi: UnsafeMutableRawPointer, settings: TransportSettings, url: String, body: [UInt8],
@@ -119,35 +116,6 @@ final class Transfer {
         result = CURLE_FAILED_INIT
     }
 
-    /// Lets libcurl make progress, waiting up to `waitMilliseconds` for network activity.
-    func step(waitMilliseconds: Int32) {
-        guard result == nil else { return }
-        guard handle.process == Process.current else {
-            // Opened before a fork(): the connection belongs to the parent (and was detached
-            // from this process by ForkGuard). Never read or write it here.
-            crossedFork = true
-            result = CURLE_FAILED_INIT
-            return
-        }
-        var running: Int32 = 0
-        let performed = curl_multi_perform(multi, &running)
-        guard performed == CURLM_OK else { return fail(multi: performed) }
-        readCompletion()
-        if result == nil && !collector.hasItems {
-            var wait = waitMilliseconds
-            if let deadline = [idleDeadline, firstEventDeadline].compactMap({ $0 }).min() {
-                let left = (deadline - Clock.monotonic()) * 1000
-                wait = Int32(max(0, min(Double(wait), left.rounded(.up))))
-            }
-            let polled = curl_multi_poll(multi, nil, 0, wait, nil)
-            guard polled == CURLM_OK else { return fail(multi: polled) }
-            let again = curl_multi_perform(multi, &running)
-            guard again == CURLM_OK else { return fail(multi: again) }
-            readCompletion()
-        }
-        checkStall(now: Clock.monotonic())
-    }
-
     /// Ends the exchange as a timeout when its time is up: no byte arrived for
     /// low_speed_timeout, a stream's first event did not arrive within `timeout`, or the request
     /// waited for a connection for `timeout`. Returns true when it did (the engine then
@@ -187,11 +155,6 @@ final class Transfer {
         if result == nil { result = code }
     }
 
-    /// Wakes a `step` waiting in `curl_multi_poll` (from any thread).
-    func wake() {
-        _ = curl_multi_wakeup(multi)
-    }
-
     /// When a stream's attempt ends for want of its first event (`timeout` after it started);
     /// nil once an event arrived, for a buffered answer (libcurl times those), or with no limit.
     private var firstEventDeadline: Double? {
@@ -206,15 +169,6 @@ final class Transfer {
         guard requestSent else { return nil }
         let sentAt = startTime + handle.infoSeconds(CURLINFO_PRETRANSFER_TIME_T)
         return max(collector.lastReceive, sentAt) + settings.lowSpeedSeconds
-    }
-
-    private func readCompletion() {
-        var remaining: Int32 = 0
-        while let message = curl_multi_info_read(multi, &remaining) {
-            if message.pointee.msg == CURLMSG_DONE {
-                result = message.pointee.data.result
-            }
-        }
     }
 
     /// Seconds since the exchange started.
@@ -250,7 +204,6 @@ final class Transfer {
     }
 
     private func classify(_ code: CURLcode) -> HumanloopError {
-        if crossedFork { return ForkGuard.crossedFork }
         if let multiFailure {
             return .connectionError("libcurl's multi interface failed: \(String(cString: curl_multi_strerror(multiFailure)))")
         }
@@ -385,13 +338,6 @@ final class Transfer {
         _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_HEADERDATA, nil)
         _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_WRITEDATA, nil)
         _ = hl_curl_easy_setopt_pointer(handle.easy, CURLOPT_POSTFIELDS, nil)
-    }
-
-    /// Ends the exchange (closing an unfinished connection) and gives the handle up: it goes
-    /// back to its pool, or to the engine's idle handles.
-    func release(to pool: HandlePool) {
-        guard let handle = releaseHandle() else { return }
-        pool.checkIn(handle)
     }
 
     /// Ends the exchange and hands over its handle (nil when already released).
