@@ -319,7 +319,7 @@ static void test_client_info_caps_connections_by_open_files(void)
     CHECK_JINT(j, "max_connections", 3000);
     CHECK_JINT(j, "open_file_limit", 100);
     CHECK_JINT(j, "engine_max_connections", 100 - 25 - 5);
-    CHECK_JINT(j, "blocking_max_connections", (100 - 25) / 3);
+    CHECK_JINT(j, "blocking_max_connections", (100 - 25) / 6);
     json_decref(j);
     hl_free(info);
     hl_client_free(c);
