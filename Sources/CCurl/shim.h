@@ -214,7 +214,10 @@ static inline int hl_loop_wait(hl_loop_fds *f, int timeout_ms, int *fds, int *fl
         int flag = 0;
         if (events[i].events & EPOLLIN) flag |= CURL_CSELECT_IN;
         if (events[i].events & EPOLLOUT) flag |= CURL_CSELECT_OUT;
-        if (events[i].events & (EPOLLERR | EPOLLHUP)) flag |= CURL_CSELECT_ERR;
+        /* An error or hang-up is handed over as readable and writable, as libcurl's own poll
+         * loop does: its recv/send then report what happened (a reset: CURLE_RECV_ERROR).
+         * CURL_CSELECT_ERR alone would end the transfer as "select/poll returned error". */
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) flag |= CURL_CSELECT_IN | CURL_CSELECT_OUT;
         fds[count] = fd;
         flags[count] = flag;
         count++;
