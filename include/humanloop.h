@@ -563,6 +563,81 @@ void hl_loop_free(hl_loop *loop);
 void hl_call_pause(hl_call *call, int paused);
 
 /*
+ * Queues: items of calls that the engine thread runs, for hosts without an event loop
+ * -----------------------------------------------------------------------------------
+ * A queue is where the engine (the thread of hl_call_start, see above) puts the items of the
+ * calls submitted to it with hl_call_submit, for a host that runs no event loop of its own (Go,
+ * C threads): no code of the host runs on the engine thread. One consumer takes the items,
+ * waiting with hl_queue_wait or by polling hl_queue_fd, and takes up to `max` per crossing with
+ * hl_queue_drain. A host with an event loop uses a loop (hl_loop) instead.
+ *
+ * Threads: one consumer per queue (hl_queue_drain, hl_queue_wait); hl_call_submit,
+ * hl_queue_wake, hl_call_cancel, hl_call_pause and hl_call_free from any thread. Calls of
+ * several clients may deliver to one queue.
+ *
+ * Memory: while the queue holds more than "max_pending_bytes" (default 16 MiB) of items, the
+ * streams delivering to it are paused and resumed once the consumer has drained it below half;
+ * nothing is dropped.
+ *
+ * fork(): a queue made before fork() belongs to the parent; in the child, the engine of a
+ * client is new and delivers nothing to it. Make a new queue in the child.
+ */
+
+/* A queue of items of calls run by the engine. */
+typedef struct hl_queue hl_queue;
+
+/*
+ * hl_queue_new: a queue. options_json: NULL, "{}" or {"max_pending_bytes": N} (N >= 1); any
+ * other key or value returns NULL, as does running out of memory or of file descriptors. Free
+ * with hl_queue_free. Thread-safe.
+ */
+hl_queue *hl_queue_new(const char *options_json);
+
+/*
+ * hl_queue_fd: an eventfd (close-on-exec, non-blocking) readable while items are pending: it is
+ * signalled only when the queue goes from empty to non-empty, and reset only by a drain that
+ * leaves the queue empty (and by hl_queue_wake, which signals it). This suits level-triggered
+ * pollers and edge-triggered ones (Go's netpoller, EPOLLET) alike; an edge-triggered consumer
+ * must drain until hl_queue_drain returns 0 before it waits again. Never read or write it.
+ */
+int hl_queue_fd(hl_queue *queue);
+
+/*
+ * hl_call_submit: start the call `name` on client's engine (as hl_call_start: the same names,
+ * requests, options and items) with its items going to `queue`, each carrying `tag`. Returns at
+ * once; every error, validation included, arrives as the call's HL_ITEM_RESULT on the queue.
+ * Returns NULL for a NULL queue. The handle works with hl_call_cancel, hl_call_pause and
+ * hl_call_free (exactly once per handle, whatever ended the call); once hl_call_free returns,
+ * no item of the call is drained any more. Any thread.
+ */
+hl_call *hl_call_submit(hl_client *client, const char *name, const char *request_json,
+                        const char *options_json, hl_queue *queue, void *tag);
+
+/*
+ * hl_queue_drain: take up to `max` pending items into `items` (never blocks); returns how many.
+ * Their json is valid until the next hl_queue_drain or hl_queue_free. The consumer only.
+ */
+size_t hl_queue_drain(hl_queue *queue, hl_item *items, size_t max);
+
+/*
+ * hl_queue_wait: block until an item is pending (returns 1), until timeout_ms passed (returns
+ * 0; -1: no limit) or until hl_queue_wake is called (returns 1 if an item is pending then, else
+ * 0). The consumer only.
+ */
+int hl_queue_wait(hl_queue *queue, int timeout_ms);
+
+/* hl_queue_wake: end a wait in hl_queue_wait and make hl_queue_fd readable. Any thread. */
+void hl_queue_wake(hl_queue *queue);
+
+/*
+ * hl_queue_free: cancel the calls still delivering to the queue and free it with its pending
+ * items; no item is put on it afterwards (the engine keeps what it needs until those calls end,
+ * without delivering). The calls' handles stay valid until hl_call_free. Not while the consumer
+ * is inside hl_queue_drain or hl_queue_wait. NULL is a no-op.
+ */
+void hl_queue_free(hl_queue *queue);
+
+/*
  * Logging
  * -------
  * At "info" the library writes one line per HTTP attempt: time, call, method, URL, status or

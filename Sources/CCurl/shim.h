@@ -225,6 +225,19 @@ static inline int hl_loop_wait(hl_loop_fds *f, int timeout_ms, int *fds, int *fl
     return count;
 }
 
+/* A queue's descriptor (ItemQueue.swift): an eventfd, readable while items are pending. */
+static inline int hl_queue_fd_open(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+static inline void hl_queue_fd_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t written = write(fd, &one, sizeof one);
+    (void)written;
+}
+static inline void hl_queue_fd_reset(int fd) {
+    uint64_t count;
+    ssize_t n = read(fd, &count, sizeof count);
+    (void)n;
+}
+
 /* Option constants that Swift imports awkwardly (enum values built from macros). */
 static const long HL_CURL_GLOBAL_DEFAULT = CURL_GLOBAL_DEFAULT;
 static const long HL_CURLPROTO_HTTP_HTTPS = CURLPROTO_HTTP | CURLPROTO_HTTPS;

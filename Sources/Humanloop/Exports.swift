@@ -178,6 +178,63 @@ public func hl_loop_free(_ loop: OpaquePointer?) {
     box.release()
 }
 
+@_cdecl("hl_queue_new")
+public func hl_queue_new(_ options: UnsafePointer<CChar>?) -> OpaquePointer? {
+    var maxPendingBytes = ItemQueue.defaultMaxPendingBytes
+    if let options {
+        guard case .object(let object)? = try? JSONReader.parse(CStrings.bytes(options) ?? []),
+              object.keys.allSatisfy({ $0 == "max_pending_bytes" }) else { return nil }
+        if let value = object["max_pending_bytes"] {
+            guard case .number(let number) = value, let bytes = number.intValue, bytes >= 1 else { return nil }
+            maxPendingBytes = bytes
+        }
+    }
+    guard let queue = ItemQueue(maxPendingBytes: maxPendingBytes) else { return nil }
+    return OpaquePointer(Unmanaged.passRetained(QueueBox(queue: queue)).toOpaque())
+}
+
+@_cdecl("hl_queue_fd")
+public func hl_queue_fd(_ queue: OpaquePointer?) -> Int32 {
+    guard let queue else { return -1 }
+    return Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue().queue.fd
+}
+
+@_cdecl("hl_call_submit")
+public func hl_call_submit(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ request: UnsafePointer<CChar>?,
+                           _ options: UnsafePointer<CChar>?, _ queue: OpaquePointer?, _ tag: UnsafeMutableRawPointer?) -> OpaquePointer? {
+    guard let queue else { return nil }
+    let box = Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue()
+    return submitCall(client, name: name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) },
+                      request: request, options: options, queue: box.queue, tag: tag)
+}
+
+@_cdecl("hl_queue_drain")
+public func hl_queue_drain(_ queue: OpaquePointer?, _ items: UnsafeMutableRawPointer?, _ max: Int) -> Int {
+    guard let queue else { return 0 }
+    let box = Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue()
+    return box.drain(into: items?.assumingMemoryBound(to: CItem.self), max: max)
+}
+
+@_cdecl("hl_queue_wait")
+public func hl_queue_wait(_ queue: OpaquePointer?, _ timeoutMilliseconds: Int32) -> Int32 {
+    guard let queue else { return 0 }
+    return Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue().queue.wait(timeoutMilliseconds: timeoutMilliseconds) ? 1 : 0
+}
+
+@_cdecl("hl_queue_wake")
+public func hl_queue_wake(_ queue: OpaquePointer?) {
+    guard let queue else { return }
+    Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue().queue.wake()
+}
+
+@_cdecl("hl_queue_free")
+public func hl_queue_free(_ queue: OpaquePointer?) {
+    guard let queue else { return }
+    let box = Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue))
+    box.takeUnretainedValue().queue.close()
+    box.release()
+}
+
 @_cdecl("hl_call_run")
 public func hl_call_run(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ request: UnsafePointer<CChar>?,
                         _ options: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {

@@ -76,6 +76,30 @@ func submitCall(_ box: LoopBox, name: String?, request: UnsafePointer<CChar>?, o
     return pointer
 }
 
+/// Submits a call to the client's engine whose items go to `queue` (hl_call_submit); returns
+/// the retained box as the hl_call handle.
+func submitCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<CChar>?, options: UnsafePointer<CChar>?,
+                queue: ItemQueue, tag: UnsafeMutableRawPointer?) -> OpaquePointer {
+    let callBox = CallBox()
+    let pointer = OpaquePointer(Unmanaged.passRetained(callBox).toOpaque())
+    let tagAddress = UInt(bitPattern: tag)
+    let sink: ItemSink = { [weak callBox] item, terminal in
+        queue.push(ItemQueue.Item(call: pointer, tag: UnsafeMutableRawPointer(bitPattern: tagAddress), asyncCall: callBox?.call,
+                                  isTerminal: terminal, json: item))
+    }
+    let callName = name ?? "(NULL)"
+    switch resolveClient(handle) {
+    case .success(let client):
+        callBox.call = client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
+                                       optionsJSON: CStrings.bytes(options), sink: sink)
+    case .failure(let error):
+        callBox.call = HumanloopClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
+    }
+    if let call = callBox.call { queue.register(call) }
+    callBox.call?.start()
+    return pointer
+}
+
 /// Starts an asynchronous call for the C ABI; returns the retained box as the hl_call handle.
 func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<CChar>?, options: UnsafePointer<CChar>?,
                callback: @escaping CallCallback, userData: UnsafeMutableRawPointer?) -> OpaquePointer {
