@@ -219,7 +219,10 @@ static long rss_kib(void)
  * 64 MiB; drained, every event arrives. (Over HTTP/1.1: libcurl 7.88 has pause bugs over HTTP/2.) */
 static void test_streams_pause_while_the_queue_is_full(void)
 {
-    enum { EVENTS = 20000 };
+    /* Under valgrind (20-50 times slower, its own RSS) a smaller stream checks that everything
+     * arrives through the pauses; the bounds are checked natively. */
+    const int valgrind = getenv("VALGRIND") && strcmp(getenv("VALGRIND"), "1") == 0;
+    const int EVENTS = valgrind ? 500 : 20000;
     hl_client *c = tu_client(",\"low_speed_timeout\":30,\"timeout\":120");
     hl_queue *q = hl_queue_new("{\"max_pending_bytes\":1048576}");
     char output[8001];
@@ -236,8 +239,10 @@ static void test_streams_pause_while_the_queue_is_full(void)
     long pending = 0, events = 0;
     size_t got;
     while ((got = hl_queue_drain(q, items, 64)) > 0) pending += (long)got;
-    CHECKF(pending > 0 && pending < EVENTS / 4, "items pending after 2 s without draining: %ld of %d", pending, EVENTS);
-    CHECKF(rss1 - rss0 < 64 * 1024, "the process grew by %ld KiB while the consumer slept", rss1 - rss0);
+    if (!valgrind) {
+        CHECKF(pending > 0 && pending < EVENTS / 4, "items pending after 2 s without draining: %ld of %d", pending, EVENTS);
+        CHECKF(rss1 - rss0 < 64 * 1024, "the process grew by %ld KiB while the consumer slept", rss1 - rss0);
+    }
     events = pending;
     int done = 0;
     double end = tu_now() + 60 * F;
