@@ -18,7 +18,7 @@ public func fuzzEnvelope(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let body = Array(bytes[min(bytes.count, split + 2)...])
     let head = ResponseHead(status: 400 + Int(size % 200), reason: "Reason", headers: headers)
     let envelopes = [
-        Envelope.failure(.apiError(head, body: body, roundTripTime: 0.5), attempts: 1, secrets: ["secret-key"]),
+        Envelope.failure(.apiError(head, body: body, roundTripTime: 0.5), attempts: 1, secrets: Secrets(["secret-key"])),
         Envelope.failure(.invalidResponse("bad", status: 200, body: String(decoding: body, as: UTF8.self)), attempts: 1),
     ]
     for envelope in envelopes {
