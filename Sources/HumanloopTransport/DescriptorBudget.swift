@@ -36,6 +36,13 @@ enum DescriptorBudget {
         return max(1, min(configured, usable / 6))
     }
 
+    /// The message of a call that found no free descriptor: "too many open files", the limit,
+    /// what could not be done, and what to do.
+    static func tooManyOpenFiles(_ consequence: String) -> String {
+        let limit = softLimit.map { "its limit of \($0) open files (RLIMIT_NOFILE)" } ?? "its limit of open files"
+        return "too many open files: the process reached \(limit), so \(consequence); lower max_connections or raise the limit"
+    }
+
     /// True when `errno` says the process (or the system) ran out of descriptors.
     static func isExhaustion(errno code: Int) -> Bool {
         code == Int(EMFILE) || code == Int(ENFILE)

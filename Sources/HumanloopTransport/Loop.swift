@@ -186,8 +186,7 @@ public final class Loop: @unchecked Sendable {
     private func failUnusable(_ asyncCall: AsyncCall) {
         let failure: HumanloopError
         if DescriptorBudget.isExhaustion(errno: Int(setupErrno)) {
-            let limit = DescriptorBudget.softLimit.map { "its limit of \($0) open files (RLIMIT_NOFILE)" } ?? "its limit of open files"
-            failure = .connectionError("too many open files: the process reached \(limit), so the library could not make its event loop; lower max_connections or raise the limit")
+            failure = .connectionError(DescriptorBudget.tooManyOpenFiles("the library could not make its event loop"))
         } else {
             failure = .connectionError("libcurl could not be set up for this call (out of memory)")
         }

@@ -225,8 +225,7 @@ final class Transfer {
             }
             return .timeout("the request timed out after \(settings.timeoutText) s (timeout)\(progressSuffix)")
         case CURLE_COULDNT_CONNECT where ranOutOfDescriptors:
-            let limit = DescriptorBudget.softLimit.map { "its limit of \($0) open files (RLIMIT_NOFILE)" } ?? "its limit of open files"
-            return .connectionError("too many open files: the process reached \(limit), so no connection could be opened; lower max_connections or raise the limit")
+            return .connectionError(DescriptorBudget.tooManyOpenFiles("no connection could be opened"))
         default:
             return .connectionError(connectionMessage(code, detail))
         }
