@@ -158,10 +158,12 @@ public func hl_loop_submit(_ loop: OpaquePointer?, _ name: UnsafePointer<CChar>?
 }
 
 @_cdecl("hl_loop_run")
-public func hl_loop_run(_ loop: OpaquePointer?, _ timeoutMilliseconds: Int32, _ items: UnsafeMutableRawPointer?, _ max: Int) -> Int {
+public func hl_loop_run(_ loop: OpaquePointer?, _ timeoutMilliseconds: Int32, _ items: UnsafeMutableRawPointer?, _ max: UInt) -> UInt {
     guard let loop else { return 0 }
     let box = Unmanaged<LoopBox>.fromOpaque(UnsafeRawPointer(loop)).takeUnretainedValue()
-    return box.run(timeoutMilliseconds: timeoutMilliseconds, into: items?.assumingMemoryBound(to: CItem.self), max: max)
+    // size_t: SIZE_MAX ("as many as there are") must not read as -1.
+    return UInt(box.run(timeoutMilliseconds: timeoutMilliseconds, into: items?.assumingMemoryBound(to: CItem.self),
+                        max: Int(clamping: max)))
 }
 
 @_cdecl("hl_loop_wake")
@@ -209,10 +211,10 @@ public func hl_call_submit(_ client: OpaquePointer?, _ name: UnsafePointer<CChar
 }
 
 @_cdecl("hl_queue_drain")
-public func hl_queue_drain(_ queue: OpaquePointer?, _ items: UnsafeMutableRawPointer?, _ max: Int) -> Int {
+public func hl_queue_drain(_ queue: OpaquePointer?, _ items: UnsafeMutableRawPointer?, _ max: UInt) -> UInt {
     guard let queue else { return 0 }
     let box = Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue()
-    return box.drain(into: items?.assumingMemoryBound(to: CItem.self), max: max)
+    return UInt(box.drain(into: items?.assumingMemoryBound(to: CItem.self), max: Int(clamping: max)))
 }
 
 @_cdecl("hl_queue_wait")

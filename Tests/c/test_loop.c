@@ -205,6 +205,25 @@ static void test_items_beyond_max_stay_pending(void)
     collect_run(l, &got, 0, 0); /* reads everything the server sent, hands out nothing */
     CHECK_INT(got.n, 0);
     CHECK(readable(hl_loop_fd(l), 0));
+    hl_item room[64]; /* max is a size_t: SIZE_MAX takes everything pending (7 items here) */
+    size_t all = hl_loop_run(l, 0, room, (size_t)-1);
+    CHECK_INT(all, 7);
+    for (size_t i = 0; i < all && got.n < 64; i++) {
+        got.json[got.n] = strdup(room[i].json);
+        got.items[got.n] = room[i];
+        got.items[got.n].json = got.json[got.n];
+        got.n++;
+    }
+    free_collected(&got);
+    hl_call_free(call);
+    /* again, taking at most 2 at a time */
+    tu_reset();
+    tu_script("[{\"stream\":{\"events\":[" E1 "," E1 "," E1 "," E1 "," E1 "," E1 "]}}]");
+    call = hl_loop_submit(l, "complete", TU_REQ, "{\"stream\":true}", NULL);
+    end = tu_now() + 5 * F;
+    while (tu_request_count() < 1 && tu_now() < end) collect_run(l, &got, 50, 0);
+    tu_sleep(0.3);
+    collect_run(l, &got, 0, 0);
     collect_run(l, &got, 100, 2);
     CHECKF(got.n == 2, "a run hands out at most max items (%d)", got.n);
     CHECK(readable(hl_loop_fd(l), 0));
