@@ -162,10 +162,12 @@ def test_batch_empty_input(srv):
 
 
 def test_batch_multiline_body_is_one_output_line(srv):
-    """A server body written over several lines still gives one output line per request."""
+    """A server body written over several lines still gives one output line per request. (One
+    call at a time: with two in flight, either may reach the server first and take the script.)"""
     raw = '{\n  "data": [\n    {"index": 0, "output": "x", "r": 1.50}\n  ]\n}\n'
     srv.script([{"body": raw, "headers": {"Content-Type": "application/json"}}])
-    p = run(["batch", "-", "--call", "complete-deployed"], srv, input=jsonl(deployed(0), deployed(1)))
+    p = run(["batch", "-", "--call", "complete-deployed", "--concurrency", "1"], srv,
+            input=jsonl(deployed(0), deployed(1)))
     assert p.returncode == 0, p.stderr
     got = envelopes(p)
     assert len(got) == 2
