@@ -14,9 +14,6 @@
 #   make install       install the library, its header, humanloop.pc and the hl command under
 #                      $(DESTDIR)$(PREFIX) (PREFIX defaults to /usr/local); make uninstall removes them
 SHELL := /bin/bash
-SONAME := libhumanloop.so.0
-LIBDIR := build/lib
-LIB := $(LIBDIR)/$(SONAME)
 # The version, from the macros of the public header.
 HL_HEADER := include/humanloop.h
 VERSION_MAJOR := $(shell sed -n 's/^\#define HL_VERSION_MAJOR  *\([0-9][0-9]*\).*/\1/p' $(HL_HEADER))
@@ -24,6 +21,11 @@ VERSION_MINOR := $(shell sed -n 's/^\#define HL_VERSION_MINOR  *\([0-9][0-9]*\).
 VERSION_PATCH := $(shell sed -n 's/^\#define HL_VERSION_PATCH  *\([0-9][0-9]*\).*/\1/p' $(HL_HEADER))
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 REALNAME := libhumanloop.so.$(VERSION)
+# The soname: while the ABI is 0.x every minor version may break it (libhumanloop.so.0.2), from
+# 1.0 on only a major version does (libhumanloop.so.1).
+SONAME := libhumanloop.so.$(if $(filter 0,$(VERSION_MAJOR)),0.$(VERSION_MINOR),$(VERSION_MAJOR))
+LIBDIR := build/lib
+LIB := $(LIBDIR)/$(SONAME)
 SWIFT_SOURCES := $(shell find Sources -type f -not -path "Sources/hl/*") Package.swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := libcurl4-openssl-dev libjansson-dev pkg-config valgrind make gcc g++ binutils openssl python3 python3-venv patchelf nginx-light golang-go

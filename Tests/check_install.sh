@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests/check_install.sh — checks `make install` and `make uninstall` as a C user would see them:
 #   - into a scratch DESTDIR (PREFIX /opt/humanloop) and into a scratch PREFIX without DESTDIR:
-#     lib/libhumanloop.so.<version> (a real file), the libhumanloop.so.0 soname link to it, the
+#     lib/libhumanloop.so.<version> (a real file), the libhumanloop.so.0.2 soname link to it, the
 #     libhumanloop.so development link, include/humanloop.h, lib/pkgconfig/humanloop.pc, bin/hl;
 #   - no RPATH/RUNPATH in the installed library; the installed hl carries exactly the RUNPATH
 #     $ORIGIN/../lib (and no RPATH), so it runs from any prefix;
@@ -16,13 +16,13 @@
 #     which runs it with python3: `hl-test-server --port 0` prints PORT=<n> and answers a POST
 #     /v4/completion (curl, 127.0.0.1), and stops on SIGTERM;
 #   - make uninstall removes every installed file.
-# Needs build/lib/libhumanloop.so.0 and build/bin/hl (make test-install builds them), patchelf,
+# Needs build/lib/libhumanloop.so.0.2 and build/bin/hl (make test-install builds them), patchelf,
 # pkg-config, readelf, cc, python3, curl. Prints PASS/FAIL lines; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 MAKE="${MAKE:-make}"
-LIB=build/lib/libhumanloop.so.0
+LIB=build/lib/libhumanloop.so.0.2
 fail=0
 # (No `cmd | grep -q` below: with pipefail, grep -q leaving early can fail the pipeline.)
 check() { if eval "$2"; then echo "PASS $1"; else echo "FAIL $1"; fail=1; fi; }
@@ -95,12 +95,12 @@ server_answers() {
 }
 
 # loads_installed PROGRAM LIBDIR: in a clean environment (env -i, PATH only) the dynamic loader
-# resolves PROGRAM's libhumanloop.so.0 to LIBDIR's (hl's RUNPATH gives it as <prefix>/bin/../lib).
+# resolves PROGRAM's libhumanloop.so.0.2 to LIBDIR's (hl's RUNPATH gives it as <prefix>/bin/../lib).
 loads_installed() {
     local found
-    found="$(env -i PATH="$PATH" ldd "$1" | sed -n 's/^[[:space:]]*libhumanloop\.so\.0 => \(.*\) (0x[0-9a-f]*)$/\1/p')"
-    [[ -n "$found" && "$(readlink -f "$found")" == "$(readlink -f "$2/libhumanloop.so.0")" ]] ||
-        { echo "    $1 loads libhumanloop.so.0 from: ${found:-nowhere}"; return 1; }
+    found="$(env -i PATH="$PATH" ldd "$1" | sed -n 's/^[[:space:]]*libhumanloop\.so\.0\.2 => \(.*\) (0x[0-9a-f]*)$/\1/p')"
+    [[ -n "$found" && "$(readlink -f "$found")" == "$(readlink -f "$2/libhumanloop.so.0.2")" ]] ||
+        { echo "    $1 loads libhumanloop.so.0.2 from: ${found:-nowhere}"; return 1; }
 }
 
 # check_tree NAME DESTDIR PREFIX: install, check, uninstall, check again.
@@ -109,15 +109,15 @@ check_tree() {
     local root="$destdir$prefix"
     local libdir="$root/lib"
     local pcdir="$libdir/pkgconfig"
-    local files=("$libdir/$realname" "$libdir/libhumanloop.so.0" "$libdir/libhumanloop.so"
+    local files=("$libdir/$realname" "$libdir/libhumanloop.so.0.2" "$libdir/libhumanloop.so"
                  "$root/include/humanloop.h" "$pcdir/humanloop.pc" "$root/bin/hl"
                  "$root/bin/hl-test-server" "$root/share/humanloop/hl_test_server.py")
     local make_vars=("PREFIX=$prefix" "DESTDIR=$destdir")
 
     check "$name: make install" 'run_make "$tmp/install.log" install "${make_vars[@]}"'
     check "$name: $realname is a real file" '[[ -f "$libdir/$realname" && ! -L "$libdir/$realname" ]]'
-    check "$name: libhumanloop.so.0 links to $realname" \
-        '[[ -L "$libdir/libhumanloop.so.0" && "$(readlink "$libdir/libhumanloop.so.0")" == "$realname" ]]'
+    check "$name: libhumanloop.so.0.2 links to $realname" \
+        '[[ -L "$libdir/libhumanloop.so.0.2" && "$(readlink "$libdir/libhumanloop.so.0.2")" == "$realname" ]]'
     check "$name: libhumanloop.so links to the library" \
         '[[ -L "$libdir/libhumanloop.so" && "$(readlink -f "$libdir/libhumanloop.so")" == "$(readlink -f "$libdir/$realname")" ]]'
     check "$name: include/humanloop.h" 'cmp -s include/humanloop.h "$root/include/humanloop.h"'
@@ -130,7 +130,7 @@ check_tree() {
          grep -qx "Libs: -L\${libdir} -lhumanloop" "$pcdir/humanloop.pc" &&
          grep -qx "Cflags: -I\${includedir}" "$pcdir/humanloop.pc" &&
          grep -qx "Requires.private: libcurl jansson" "$pcdir/humanloop.pc"'
-    check "$name: soname kept" 'grep -q "SONAME.*\[libhumanloop.so.0\]" <<<"$(readelf -d "$libdir/$realname")"'
+    check "$name: soname kept" 'grep -q "SONAME.*\[libhumanloop.so.0.2\]" <<<"$(readelf -d "$libdir/$realname")"'
     check "$name: no RPATH/RUNPATH in the installed library" '! grep -q -E "RPATH|RUNPATH" <<<"$(readelf -d "$libdir/$realname")"'
     # Every RPATH/RUNPATH entry of the installed hl, as "TAG value" lines: exactly one, the RUNPATH.
     check "$name: the installed hl carries exactly the RUNPATH \$ORIGIN/../lib (no RPATH)" \

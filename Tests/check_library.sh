@@ -11,8 +11,8 @@ lib=build/lib/libhumanloop.so
 fail=0
 check() { if eval "$2"; then echo "PASS $1"; else echo "FAIL $1"; fail=1; fi; }
 
-check "soname file and link" '[[ -f build/lib/libhumanloop.so.0 && ! -L build/lib/libhumanloop.so.0 && -L $lib ]]'
-check "soname recorded" 'readelf -d $lib | grep -q "SONAME.*libhumanloop.so.0"'
+check "soname file and link" '[[ -f build/lib/libhumanloop.so.0.2 && ! -L build/lib/libhumanloop.so.0.2 && -L $lib ]]'
+check "soname recorded" 'readelf -d $lib | grep -q "SONAME.*libhumanloop.so.0.2"'
 
 declared=$(grep -o -E '\bhl_[a-z_]+\s*\(' include/humanloop.h | tr -d '( ' | sort -u)
 exported=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v -E '^(__bss_start|_edata|_end)$' | sort -u)

@@ -333,11 +333,10 @@ static void run_batch_rows(void) {
 
 static atomic_long g_done, g_ok;
 
-static void on_item(hl_call *call, char *item, void *ud) {
-    (void)call; (void)ud;
+static void on_item(hl_call *call, int kind, const char *item, size_t len, void *ud) {
+    (void)call; (void)kind; (void)len; (void)ud;
     if (item && strncmp(item, "{\"ok\":true,", 11) == 0) atomic_fetch_add(&g_ok, 1);
     else if (atomic_load(&g_done) < 3) fprintf(stderr, "  async call: %.300s\n", item ? item : "(null)");
-    hl_free(item);
     atomic_fetch_add(&g_done, 1);
 }
 

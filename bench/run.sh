@@ -43,7 +43,7 @@ mkdir -p "$OUT"
 
 build() {   # build NAME: bench/NAME.c -> build/bench/NAME
     local name=$1
-    if [[ ! -x "$OUT/$name" || "bench/$name.c" -nt "$OUT/$name" || "$LIBDIR/libhumanloop.so.0" -nt "$OUT/$name" ]]; then
+    if [[ ! -x "$OUT/$name" || "bench/$name.c" -nt "$OUT/$name" || "$LIBDIR/libhumanloop.so.0.2" -nt "$OUT/$name" ]]; then
         "$CC" -O2 -Wall -Wextra -I include "bench/$name.c" -o "$OUT/$name" \
             -L "$LIBDIR" -lhumanloop -lcurl -ljansson -lpthread "-Wl,-rpath,$LIBDIR"
     fi

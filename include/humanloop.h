@@ -139,14 +139,14 @@ extern "C" {
 #endif
 
 #define HL_VERSION_MAJOR 0
-#define HL_VERSION_MINOR 1
+#define HL_VERSION_MINOR 2
 #define HL_VERSION_PATCH 0
-#define HL_VERSION_STRING "0.1.0"
+#define HL_VERSION_STRING "0.2.0"
 /* The version as one number, 0xMMmmpp (major, minor, patch), for comparisons in #if. */
-#define HL_VERSION_NUM 0x000100
+#define HL_VERSION_NUM 0x000200
 
 /*
- * hl_version: the library's version, e.g. "0.1.0" (the HL_VERSION_STRING it was built with).
+ * hl_version: the library's version, e.g. "0.2.0" (the HL_VERSION_STRING it was built with).
  * Returns a static string: never free it. Thread-safe.
  */
 const char *hl_version(void);
@@ -382,10 +382,11 @@ void hl_stream_cancel(hl_stream *stream);
 typedef struct hl_call hl_call;
 
 /*
- * The callback of an asynchronous call. item_json is a new string owned by the callee (free it
- * with hl_free, on any thread, whenever); call is the handle hl_call_start returned. item_json
- * is NULL only when memory is exhausted: the item is lost, and when it was the call's terminal
- * item, no other item comes (hl_call_cancel has no effect then; hl_call_free as usual).
+ * The callback of an asynchronous call. kind is HL_ITEM_EVENT (one stream event) or
+ * HL_ITEM_RESULT (the call's terminal item); item_json is the item, NUL-terminated, len bytes
+ * long (the NUL not counted). The item belongs to the library and is valid only while the
+ * callback runs: copy what you keep. call is the handle hl_call_start returned. item_json is
+ * never NULL.
  *
  * It runs on the engine thread of the call's client, never on the thread that started the call
  * and never for two items of one client at the same time. It must return quickly: while it
@@ -394,9 +395,13 @@ typedef struct hl_call hl_call;
  * calls hl_complete* and hl_call_run (these run on the calling thread, not on the engine, but
  * they stall the engine for their duration). It must not call hl_client_free on its call's
  * client, nor hl_batch on that client: both wait for the engine that is running the callback
- * (hl_batch returns an "invalid_request" envelope saying so).
+ * (hl_batch returns an "invalid_request" envelope saying so). It runs outside the library's
+ * fork gate (see "Fork"): it may fork.
+ *
+ * Changed in 0.2.0: the callback used to receive a string it owned (char *item_json, freed with
+ * hl_free) and no kind; see CHANGELOG.md.
  */
-typedef void (*hl_callback)(hl_call *call, char *item_json, void *user_data);
+typedef void (*hl_callback)(hl_call *call, int kind, const char *item_json, size_t len, void *user_data);
 
 /*
  * hl_call_start: start the call `name` with request_json and options_json, and return at once

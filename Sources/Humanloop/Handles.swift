@@ -2,13 +2,13 @@ import HumanloopCore
 import HumanloopTransport
 
 /// The version of this library, as a NUL-terminated static string (hl_version returns it).
-let libraryVersionLiteral: StaticString = "0.1.0"
+let libraryVersionLiteral: StaticString = "0.2.0"
 
 /// The version of this library.
 let libraryVersion = libraryVersionLiteral.description
 
 /// The version as 0xMMmmpp (hl_version_num returns it; HL_VERSION_NUM in the header).
-let libraryVersionNumber: Int32 = 0x00_01_00
+let libraryVersionNumber: Int32 = 0x00_02_00
 
 /// Builds a client from config JSON and the environment.
 func makeClient(configJSON: [UInt8]?) -> Result<HumanloopClient, HumanloopError> {
@@ -50,8 +50,10 @@ final class StreamBox {
     }
 }
 
-/// The C callback of an asynchronous call (hl_callback).
-public typealias CallCallback = @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutableRawPointer?) -> Void
+/// The C callback of an asynchronous call (hl_callback): the call, the item's kind
+/// (`CItem.event` or `CItem.result`), the item (NUL-terminated, valid during the callback) and
+/// its length without the NUL, the user data.
+public typealias CallCallback = @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Void
 
 /// What an hl_call handle points at.
 final class CallBox {
@@ -106,8 +108,14 @@ func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<C
     let box = CallBox()
     let pointer = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
     let userAddress = UInt(bitPattern: userData)
-    let sink: ItemSink = { item, _ in
-        callback(pointer, CStrings.copy(item), UnsafeMutableRawPointer(bitPattern: userAddress))
+    let sink: ItemSink = { item, terminal in
+        var text = item
+        text.append(0)
+        text.withUnsafeBufferPointer { bytes in
+            bytes.baseAddress?.withMemoryRebound(to: CChar.self, capacity: bytes.count) { json in
+                callback(pointer, terminal ? CItem.result : CItem.event, json, item.count, UnsafeMutableRawPointer(bitPattern: userAddress))
+            }
+        }
     }
     let callName = name ?? "(NULL)"
     switch resolveClient(handle) {

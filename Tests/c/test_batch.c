@@ -443,14 +443,15 @@ static void *batch_thread(void *arg)
     return NULL;
 }
 
-static void ignore_cb(hl_call *call, char *item, void *ud)
+static void ignore_cb(hl_call *call, int kind, const char *item, size_t len, void *ud)
 {
     (void)call;
+    (void)kind;
+    (void)len;
     int *count = ud;
     json_t *j = json_loads(item, 0, NULL);
     if (j && json_is_true(json_object_get(j, "ok"))) __atomic_fetch_add(count, 1, __ATOMIC_SEQ_CST);
     json_decref(j);
-    hl_free(item);
 }
 
 static void test_batches_from_threads(void)

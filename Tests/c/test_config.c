@@ -248,7 +248,7 @@ static void test_user_agent_and_timeouts_used(void)
     hl_client_free(c);
     c = tu_client(NULL);
     r = one_request(c);
-    CHECK_STR(tu_req_header(r, "User-Agent"), "libhumanloop/0.1.0");
+    CHECK_STR(tu_req_header(r, "User-Agent"), "libhumanloop/0.2.0");
     json_decref(r);
     hl_client_free(c);
 }

@@ -419,14 +419,15 @@ typedef struct {
     int do_nested;
 } chain_t;
 
-static void chain_cb(hl_call *call, char *item, void *ud)
+static void chain_cb(hl_call *call, int kind, const char *item, size_t len, void *ud)
 {
     chain_t *ch = ud;
     (void)call;
+    (void)kind;
+    (void)len;
     json_t *j = json_loads(item, 0, NULL);
     int ok = j && json_is_true(json_object_get(j, "ok"));
     json_decref(j);
-    hl_free(item);
     if (ch->do_nested) {
         ch->run_result = hl_call_run(ch->client, "complete", TU_REQ, NULL);
         ch->batch_result = hl_batch(ch->client, "{\"requests\":[{\"call\":\"complete\",\"request\":" TU_REQ "}]}");
@@ -1126,13 +1127,14 @@ typedef struct {
     hl_call *late_call;
 } restart_ctx;
 
-static void restart_on_terminal(hl_call *call, char *item_json, void *user_data)
+static void restart_on_terminal(hl_call *call, int kind, const char *item_json, size_t len, void *user_data)
 {
     (void)call;
+    (void)kind;
+    (void)len;
     restart_ctx *r = user_data;
     if (r->late_call == NULL && strstr(item_json, "\"cancelled\"") != NULL)
         r->late_call = tu_async_start(r->late, r->client, "complete", TU_REQ, NULL);
-    hl_free(item_json);
 }
 
 static void test_call_started_during_client_free_gets_its_item(void)

@@ -813,6 +813,7 @@ void tu_async_destroy(tu_async *a)
     async_impl *im = a->impl;
     if (!im) return;
     pthread_mutex_lock(&im->mu);
+    CHECK(a->kind_errors == 0);
     for (int i = 0; i < TU_ASYNC_MAX; i++) {
         free(a->raw[i]);
         a->raw[i] = NULL;
@@ -844,11 +845,15 @@ int tu_async_max_running(void)
     return m;
 }
 
-void tu_async_cb(hl_call *call, char *item_json, void *user_data)
+void tu_async_cb(hl_call *call, int kind, const char *item_json, size_t len, void *user_data)
 {
     tu_async *a = user_data;
     async_impl *im = a->impl;
-    int terminal = !a->stream || !item_is_event(item_json);
+    int terminal = kind == HL_ITEM_RESULT;
+    /* The kind agrees with the JSON (an event item only for a stream), len with the NUL. */
+    int kind_error = item_json == NULL || len != strlen(item_json) ||
+                     (kind != HL_ITEM_RESULT && kind != HL_ITEM_EVENT) ||
+                     (kind == HL_ITEM_EVENT) != (a->stream && item_is_event(item_json));
     int do_free = 0, do_cancel = 0;
     pthread_mutex_lock(&g_run_mu);
     if (++g_run_now > g_run_max) g_run_max = g_run_now;
@@ -856,6 +861,7 @@ void tu_async_cb(hl_call *call, char *item_json, void *user_data)
     pthread_mutex_lock(&im->mu);
     if (a->running) a->concurrent++;
     a->running = 1;
+    if (kind_error) a->kind_errors++;
     if (a->n < TU_ASYNC_MAX) a->raw[a->n] = item_json ? strdup(item_json) : NULL;
     if (a->terminal) a->after_terminal++;
     if (a->freed) a->after_free++;
@@ -865,7 +871,6 @@ void tu_async_cb(hl_call *call, char *item_json, void *user_data)
     if (a->n == 1 && a->cancel_in_cb) do_cancel = 1;
     if ((a->free_in_cb == 1 && terminal) || (a->free_in_cb == 2 && a->n == 1)) do_free = 1;
     pthread_mutex_unlock(&im->mu);
-    hl_free(item_json);
     if (do_cancel) hl_call_cancel(call);
     if (do_free) {
         hl_call_free(call);

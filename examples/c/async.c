@@ -31,8 +31,10 @@ static void finish(int ok) {
 }
 
 /* A blocking-style call: exactly one item, the envelope. Runs on the engine thread: be quick. */
-static void on_answer(hl_call *call, char *item, void *user_data) {
+static void on_answer(hl_call *call, int kind, const char *item, size_t len, void *user_data) {
     (void)call;
+    (void)kind;                             /* HL_ITEM_RESULT: the only item of a call */
+    (void)len;
     int number = (int)(long)user_data;
     json_t *envelope = json_loads(item, 0, NULL);
     int ok = json_is_true(json_object_get(envelope, "ok"));
@@ -44,18 +46,18 @@ static void on_answer(hl_call *call, char *item, void *user_data) {
         printf("call %d: %s\n", number,
                json_string_value(json_object_get(json_object_get(envelope, "error"), "type")));
     }
-    json_decref(envelope);
-    hl_free(item);                          /* the item belongs to the callback */
+    json_decref(envelope);                  /* the item itself is the library's: not freed */
     finish(ok);
 }
 
 /* A stream ("stream": true in the options): event items, then one terminal item. */
-static void on_stream_item(hl_call *call, char *item, void *user_data) {
+static void on_stream_item(hl_call *call, int kind, const char *item, size_t len, void *user_data) {
     (void)call;
+    (void)len;
     (void)user_data;
     json_t *parsed = json_loads(item, 0, NULL);
     json_t *event = json_object_get(parsed, "event");
-    if (event != NULL) {
+    if (kind == HL_ITEM_EVENT) {
         json_t *data = json_array_get(json_object_get(event, "data"), 0);
         printf("stream event: \"%s\"\n", json_string_value(json_object_get(data, "output")));
     } else {
@@ -64,17 +66,17 @@ static void on_stream_item(hl_call *call, char *item, void *user_data) {
         finish(ok);
     }
     json_decref(parsed);
-    hl_free(item);
 }
 
-static void on_cancelled(hl_call *call, char *item, void *user_data) {
+static void on_cancelled(hl_call *call, int kind, const char *item, size_t len, void *user_data) {
     (void)call;
+    (void)kind;
+    (void)len;
     (void)user_data;
     /* Cancelled before its answer: {"ok":false,"error":{"type":"cancelled",...}}; a call that
      * had already finished keeps its answer (cancelling then has no effect). */
     printf("the cancelled call ended with: %s\n",
            strstr(item, "\"cancelled\"") != NULL ? "cancelled" : "its answer (it was faster)");
-    hl_free(item);
     finish(1);
 }
 

@@ -14,7 +14,7 @@ import (
 	"unsafe"
 )
 
-// Version returns the version of the libhumanloop the program runs with, e.g. "0.1.0".
+// Version returns the version of the libhumanloop the program runs with, e.g. "0.2.0".
 func Version() string { return C.GoString(C.hl_version()) }
 
 // Config configures a client. Every field is optional; the zero Config takes the API key from

@@ -3,7 +3,7 @@
 package humanloop
 
 // Linking, default: the repository's build tree first (include/ and build/lib/ of the checkout this
-// package sits in, with an rpath to build/lib so the program finds libhumanloop.so.0 when it
+// package sits in, with an rpath to build/lib so the program finds libhumanloop.so.0.2 when it
 // runs), then the compiler's and linker's default directories (/usr/local/include and
 // /usr/local/lib on Debian: what `make install` uses). Missing directories are ignored.
 // Build with -tags humanloop_pkgconfig to take the flags from pkg-config instead

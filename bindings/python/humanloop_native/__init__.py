@@ -44,7 +44,7 @@ from ._native import library_path as LIBRARY_PATH
 from ._native import lib as _lib
 from ._stream import AsyncCompletionStream, CompletionStream
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 for _cls in (Humanloop, ApiResponse, Headers, CompletionStream, AsyncCompletionStream, HumanloopError,
              ApiException, ApiStreamingException, BadRequestError, AuthenticationError,
@@ -56,7 +56,7 @@ del _cls
 
 
 def lib_version() -> str:
-    """The version of the loaded libhumanloop (``hl_version()``), e.g. "0.1.0"."""
+    """The version of the loaded libhumanloop (``hl_version()``), e.g. "0.2.0"."""
     version: bytes = _lib.hl_version()
     return version.decode("ascii")
 

@@ -3,10 +3,10 @@
 Search order (the first that loads wins):
 
 1. the environment variable ``HUMANLOOP_LIB`` (a path to the shared library);
-2. the copy bundled inside this package (wheels carry ``libhumanloop.so.0``);
+2. the copy bundled inside this package (wheels carry ``libhumanloop.so.0.2``);
 3. the repository's ``build/lib/`` (a source checkout or ``pip install -e`` after ``make``);
 4. the system: ``ctypes.util.find_library("humanloop")``, then the plain soname
-   ``libhumanloop.so.0`` (``LD_LIBRARY_PATH``, ``ldconfig`` paths).
+   ``libhumanloop.so.0.2`` (``LD_LIBRARY_PATH``, ``ldconfig`` paths).
 
 Every function is declared with ``argtypes``/``restype``. Strings returned by the library are
 declared ``c_void_p`` (never ``c_char_p``) so that the pointer survives and can be released with
@@ -24,7 +24,7 @@ from typing import List, Optional, Tuple
 
 __all__ = ["lib", "library_path", "take_string", "SONAME", "LOG_CALLBACK", "CALL_CALLBACK"]
 
-SONAME = "libhumanloop.so.0"
+SONAME = "libhumanloop.so.0.2"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # bindings/python/humanloop_native -> repository root

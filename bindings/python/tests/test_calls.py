@@ -220,6 +220,6 @@ def test_close_is_idempotent_and_final(srv):
 
 
 def test_version_and_library_path():
-    assert humanloop_native.lib_version() == "0.1.0"
+    assert humanloop_native.lib_version() == "0.2.0"
     assert humanloop_native.LIBRARY_PATH
     assert humanloop_native.__version__

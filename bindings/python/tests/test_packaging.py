@@ -17,7 +17,7 @@ from hlpy_support import API_KEY
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = ROOT / "bindings" / "python"
-REPO_LIB = ROOT / "build" / "lib" / "libhumanloop.so.0"
+REPO_LIB = ROOT / "build" / "lib" / "libhumanloop.so.0.2"
 
 
 def clean_env(**extra):
@@ -53,9 +53,9 @@ def test_import_error_names_every_place(tmp_path):
     message = result.stderr
     assert "ImportError" in message
     assert "$HUMANLOOP_LIB: " + str(tmp_path / "missing.so") in message
-    assert str(tmp_path / "site" / "humanloop_native" / "libhumanloop.so.0") in message
+    assert str(tmp_path / "site" / "humanloop_native" / "libhumanloop.so.0.2") in message
     assert "repository build" in message
-    assert "system (dynamic loader): libhumanloop.so.0" in message
+    assert "system (dynamic loader): libhumanloop.so.0.2" in message
     assert "find_library" in message
     assert "make" in message
 
@@ -65,29 +65,29 @@ def test_search_order(tmp_path):
     own = tmp_path / "custom" / "libhumanloop-custom.so"
     own.parent.mkdir()
     own.symlink_to(REPO_LIB)
-    (package / "libhumanloop.so.0").symlink_to(REPO_LIB)
+    (package / "libhumanloop.so.0.2").symlink_to(REPO_LIB)
     code = "import humanloop_native as h; print(h.LIBRARY_PATH); print(h.lib_version())"
     # 1. HUMANLOOP_LIB wins over the bundled copy
     result = run_python(code, cwd=tmp_path / "site", env=clean_env(HUMANLOOP_LIB=str(own)))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [str(own), "0.1.0"]
+    assert result.stdout.split() == [str(own), "0.2.0"]
     # 2. then the copy inside the package
     result = run_python(code, cwd=tmp_path / "site", env=clean_env())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[0] == str(package / "libhumanloop.so.0")
+    assert result.stdout.split()[0] == str(package / "libhumanloop.so.0.2")
     # an unusable HUMANLOOP_LIB falls through, with a warning
     result = run_python(code, cwd=tmp_path / "site", env=clean_env(HUMANLOOP_LIB="/nonexistent.so"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[0] == str(package / "libhumanloop.so.0")
+    assert result.stdout.split()[0] == str(package / "libhumanloop.so.0.2")
     assert "HUMANLOOP_LIB could not be used" in result.stderr
     # 4. the system, through the dynamic loader
-    (package / "libhumanloop.so.0").unlink()
+    (package / "libhumanloop.so.0.2").unlink()
     libdir = tmp_path / "libdir"
     libdir.mkdir()
-    (libdir / "libhumanloop.so.0").symlink_to(REPO_LIB)
+    (libdir / "libhumanloop.so.0.2").symlink_to(REPO_LIB)
     result = run_python(code, cwd=tmp_path / "site", env=clean_env(LD_LIBRARY_PATH=str(libdir)))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["libhumanloop.so.0", "0.1.0"]
+    assert result.stdout.split() == ["libhumanloop.so.0.2", "0.2.0"]
 
 
 def _pip_available():
@@ -109,7 +109,7 @@ def _can_build_without_isolation():
 @pytest.mark.skipif(not _pip_available(), reason="pip or venv is not available")
 def test_wheel_bundles_library_and_works_in_a_fresh_venv(tmp_path, srv):
     if not REPO_LIB.is_file():
-        pytest.skip("build/lib/libhumanloop.so.0 is missing: run make")
+        pytest.skip("build/lib/libhumanloop.so.0.2 is missing: run make")
     dist = tmp_path / "dist"
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(PACKAGE_DIR)]
     if _can_build_without_isolation():
@@ -125,10 +125,10 @@ def test_wheel_bundles_library_and_works_in_a_fresh_venv(tmp_path, srv):
     assert wheel.name.endswith("-py3-none-linux_x86_64.whl") or "-py3-none-" in wheel.name
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        assert "humanloop_native/libhumanloop.so.0" in names
+        assert "humanloop_native/libhumanloop.so.0.2" in names
         assert "humanloop_native/py.typed" in names
         assert "humanloop_native/__init__.py" in names
-        assert archive.getinfo("humanloop_native/libhumanloop.so.0").file_size == REPO_LIB.stat().st_size
+        assert archive.getinfo("humanloop_native/libhumanloop.so.0.2").file_size == REPO_LIB.stat().st_size
         # the test server (humanloop_native.testing), copied from Tests/server at build time
         assert "humanloop_native/testing.py" in names
         assert archive.read("humanloop_native/_test_server.py") == (ROOT / "Tests" / "server" / "hl_test_server.py").read_bytes()
@@ -164,7 +164,7 @@ def test_wheel_bundles_library_and_works_in_a_fresh_venv(tmp_path, srv):
     result = run_python(code, cwd=empty, env=clean_env(), python=str(python))
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
-    assert report["lib"].startswith(report["prefix"]) and report["lib"].endswith("humanloop_native/libhumanloop.so.0")
+    assert report["lib"].startswith(report["prefix"]) and report["lib"].endswith("humanloop_native/libhumanloop.so.0.2")
     assert report["output"] == "Hello from the test server"
     assert report["events"] == 4
     assert '"temperature":0.7' in srv.requests()[0]["body"]

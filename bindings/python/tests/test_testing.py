@@ -21,7 +21,7 @@ from hlpy_support import API_KEY
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = ROOT / "bindings" / "python"
 SERVER = ROOT / "Tests" / "server" / "hl_test_server.py"
-REPO_LIB = ROOT / "build" / "lib" / "libhumanloop.so.0"
+REPO_LIB = ROOT / "build" / "lib" / "libhumanloop.so.0.2"
 
 # A user's test module: the fixture, a blocking call and a stream through humanloop_native.
 USER_TESTS = textwrap.dedent('''
@@ -183,7 +183,7 @@ def test_sdist_and_wheel_carry_the_server_and_the_plugin(tmp_path):
     installed in a fresh venv: the package carries the server, the pytest11 entry point makes the
     fixture available without -p, python -m humanloop_native.testing answers."""
     if not REPO_LIB.is_file():
-        pytest.skip("build/lib/libhumanloop.so.0 is missing: run make")
+        pytest.skip("build/lib/libhumanloop.so.0.2 is missing: run make")
     if not shutil.which("tar"):
         pytest.skip("tar is needed")
     source = tmp_path / "src"
@@ -210,7 +210,7 @@ def test_sdist_and_wheel_carry_the_server_and_the_plugin(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("humanloop_native-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        assert "humanloop_native/libhumanloop.so.0" in names
+        assert "humanloop_native/libhumanloop.so.0.2" in names
         assert "humanloop_native/testing.py" in names
         assert zf.read("humanloop_native/_test_server.py") == SERVER.read_bytes()
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
