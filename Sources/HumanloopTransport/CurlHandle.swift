@@ -8,7 +8,7 @@ import CCurl
 /// libcurl's process-wide initialisation, done once on first use.
 enum CurlRuntime {
     /// True when `curl_global_init` succeeded.
-    static let isInitialized: Bool = curl_global_init(HL_CURL_GLOBAL_DEFAULT) == CURLE_OK
+    static let isInitialized: Bool = ForkGate.shared.inside { curl_global_init(HL_CURL_GLOBAL_DEFAULT) } == CURLE_OK
 }
 
 /// One libcurl easy handle, of one loop (whose multi handle holds the connections).
@@ -28,7 +28,7 @@ final class CurlHandle: @unchecked Sendable {
     fileprivate(set) var socketErrno: Int32 = 0
 
     init?() {
-        guard CurlRuntime.isInitialized, let easy = curl_easy_init() else { return nil }
+        guard CurlRuntime.isInitialized, let easy = ForkGate.shared.inside({ curl_easy_init() }) else { return nil }
         self.easy = easy
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -40,7 +40,7 @@ final class CurlHandle: @unchecked Sendable {
     }
 
     deinit {
-        curl_easy_cleanup(easy)
+        ForkGate.shared.inside { curl_easy_cleanup(easy) }
         errorBuffer.deallocate()
     }
 

@@ -39,6 +39,7 @@ final class ForkGuard: @unchecked Sendable {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
+        _ = ForkGate.shared  // made now, not in the prepare handler
         pthread_atfork(forkPrepare, forkParent, forkChild)
     }
 
@@ -77,6 +78,8 @@ final class ForkGuard: @unchecked Sendable {
     }
 
     fileprivate func prepare() {
+        // First no thread of the library inside libcurl (one inside may need a lock to get out).
+        ForkGate.shared.close()
         pthread_mutex_lock(mutex)
         for lock in locks { pthread_mutex_lock(lock.assumingMemoryBound(to: pthread_mutex_t.self)) }
     }
@@ -84,6 +87,7 @@ final class ForkGuard: @unchecked Sendable {
     fileprivate func parent() {
         for lock in locks { pthread_mutex_unlock(lock.assumingMemoryBound(to: pthread_mutex_t.self)) }
         pthread_mutex_unlock(mutex)
+        ForkGate.shared.reopenInParent()
     }
 
     /// In the child, right after fork: detach every inherited socket, then release the locks.
@@ -100,6 +104,7 @@ final class ForkGuard: @unchecked Sendable {
         }
         for lock in locks { pthread_mutex_unlock(lock.assumingMemoryBound(to: pthread_mutex_t.self)) }
         pthread_mutex_unlock(mutex)
+        ForkGate.shared.reopenInChild()
     }
 }
 

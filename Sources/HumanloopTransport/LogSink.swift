@@ -77,7 +77,7 @@ public final class LogSink: @unchecked Sendable {
             text.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }  // one write per line
             return
         }
-        line.withCString { callback(level.rawValue, $0, userData) }
+        ForkGate.shared.outside { line.withCString { callback(level.rawValue, $0, userData) } }
         locked {
             running -= 1
             if running == 0 { pthread_cond_broadcast(finished) }

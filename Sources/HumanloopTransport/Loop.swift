@@ -74,17 +74,17 @@ public final class Loop: @unchecked Sendable {
         fds.initialize(to: hl_loop_fds(epoll: -1, timer: -1, event: -1, curl_deadline_ns: -1, armed_ns: -1, multi: nil))
         let opened = hl_loop_fds_open(fds) == 0
         setupErrno = opened ? 0 : errno
-        var made = CurlRuntime.isInitialized && opened ? curl_multi_init() : nil
-        if let multi = made {
+        multi = ForkGate.shared.inside { [fds] () -> UnsafeMutableRawPointer? in
+            guard CurlRuntime.isInitialized && opened, let multi = curl_multi_init() else { return nil }
             _ = hl_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnections)
             _ = hl_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxConnections)
             _ = hl_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
-            if hl_loop_attach(multi, fds) != CURLM_OK {
+            guard hl_loop_attach(multi, fds) == CURLM_OK else {
                 curl_multi_cleanup(multi)
-                made = nil
+                return nil
             }
+            return multi
         }
-        multi = made
     }
 
     deinit {
@@ -93,10 +93,12 @@ public final class Loop: @unchecked Sendable {
         // fork(), freed by the host: see `abandon` for the library's own) only closes its copies
         // of the descriptors: the epoll set and the connections are the parent's.
         if let multi, process == Process.current, !lock.withLock({ isShutDown }) {
-            for entry in draining { _ = entry.transfer.releaseHandle() }
-            draining.removeAll()
-            idleHandles.removeAll()
-            curl_multi_cleanup(multi)
+            ForkGate.shared.inside {
+                for entry in draining { _ = entry.transfer.releaseHandle() }
+                draining.removeAll()
+                idleHandles.removeAll()
+                curl_multi_cleanup(multi)
+            }
         }
         hl_loop_fds_close(fds)
         fds.deallocate()
@@ -268,8 +270,9 @@ public final class Loop: @unchecked Sendable {
         step(waitMilliseconds: timeoutMilliseconds)
     }
 
+    /// One step: the commands, then a wait for readiness (outside the fork gate: nothing of
+    /// libcurl runs while the loop waits), then the sockets, timers and calls that are ready.
     private func step(waitMilliseconds: Int32) {
-        guard let multi else { return }
         let (queued, woken) = lock.withLock { () -> ([Command], Bool) in
             defer {
                 signalled = false
@@ -277,7 +280,7 @@ public final class Loop: @unchecked Sendable {
             }
             return (commands, signalled)
         }
-        for command in queued { handle(command) }
+        if !queued.isEmpty { ForkGate.shared.inside { for command in queued { handle(command) } } }
         // A wake-up (hl_loop_wake) ends this run without waiting; commands sent from inside a
         // sink (callbacks starting calls) wake nothing: they run now.
         let pending = woken || !queued.isEmpty || lock.withLock { !commands.isEmpty }
@@ -285,8 +288,14 @@ public final class Loop: @unchecked Sendable {
         var ready = [Int32](repeating: 0, count: 64)
         var flags = [Int32](repeating: 0, count: 64)
         let count = hl_loop_wait(fds, wait == Int32.max ? -1 : wait, &ready, &flags, 64)
+        ForkGate.shared.inside { act(onReady: ready, flags: flags, count: Int(max(0, count))) }
+    }
+
+    /// libcurl's part of a step: the ready sockets, its timer, the finished transfers, the calls.
+    private func act(onReady ready: [Int32], flags: [Int32], count: Int) {
+        guard let multi else { return }
         var running: Int32 = 0
-        for index in 0..<Int(max(0, count)) {
+        for index in 0..<count {
             let acted = curl_multi_socket_action(multi, curl_socket_t(ready[index]), flags[index], &running)
             if acted != CURLM_OK { failAll("libcurl's multi interface failed: \(String(cString: curl_multi_strerror(acted)))") }
         }
@@ -485,7 +494,8 @@ public final class Loop: @unchecked Sendable {
             return true
         }
         guard proceed else { return false }
-        asyncCall.sink(item, terminal)
+        // Host code (callbacks, hand-offs): never inside the fork gate.
+        ForkGate.shared.outside { asyncCall.sink(item, terminal) }
         return lock.withLock { () -> Bool in
             asyncCall.isDelivering = false
             if asyncCall.isReleased { pthread_cond_broadcast(delivered) }
@@ -530,6 +540,10 @@ public final class Loop: @unchecked Sendable {
     /// started meanwhile (a callback may start one while its own call is being cancelled); then
     /// everything of libcurl is cleaned up on this thread.
     private func shutDown() {
+        ForkGate.shared.inside { shutDownInside() }
+    }
+
+    private func shutDownInside() {
         endActiveCalls()
         while true {
             let queued = lock.withLock { () -> [Command] in

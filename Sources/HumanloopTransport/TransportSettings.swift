@@ -7,11 +7,11 @@ final class HeaderList: @unchecked Sendable {
 
     init(_ lines: [String]) {
         var list: UnsafeMutablePointer<curl_slist>?
-        for line in lines { list = curl_slist_append(list, line) }
+        ForkGate.shared.inside { for line in lines { list = curl_slist_append(list, line) } }
         self.list = list
     }
 
-    deinit { curl_slist_free_all(list) }
+    deinit { ForkGate.shared.inside { curl_slist_free_all(list) } }
 }
 
 /// The transfer options of a client, computed once from the configuration, or of one call
