@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -855,8 +854,9 @@ static int run_command(const struct command *cmd, int argc, char **argv) {
 static const char BATCH_HELP[] =
     "Usage: hl batch [FILE.jsonl | -] [--concurrency N] [--call COMMAND] [flags]\n"
     "\n"
-    "Runs many requests concurrently on the library's engine (hl_call_start): one request per\n"
-    "line of a JSON Lines file ('-' or no file: standard input), at most N in flight at once.\n"
+    "Runs many requests concurrently on the library's engine (hl_call_submit, the answers taken\n"
+    "from a completion queue): one request per line of a JSON Lines file ('-' or no file:\n"
+    "standard input), at most N in flight at once.\n"
     "\n"
     "A line is either\n"
     "  a request object (the endpoint's body fields), sent with the call of --call, e.g.\n"
@@ -867,7 +867,7 @@ static const char BATCH_HELP[] =
     "     \"headers\":{\"X-Trace\":\"a\"}}}\n"
     "Calls are named as the commands (complete, complete-deployed, complete-experiment,\n"
     "complete-model-config) or as the library names them (complete_deployed, ...,\n"
-    "complete_model_configuration). Options are those of hl_call_start except \"stream\" (put\n"
+    "complete_model_configuration). Options are those of hl_call_submit except \"stream\" (put\n"
     "\"stream\": true in the request instead: the answer is streamed and merged). Blank lines are\n"
     "skipped, and so is a UTF-8 byte order mark at the start of the input.\n"
     "\n"
@@ -913,7 +913,7 @@ static const char BATCH_HELP[] =
     "  hl batch requests.jsonl --call complete-deployed --concurrency 32 > answers.jsonl\n"
     "  jq -c '{project:\"demo\",inputs:{question:.}}' questions.json | hl batch - --call complete-deployed\n";
 
-/* The call names: the command's, the library's, and the library's name passed to hl_call_start. */
+/* The call names: the command's, the library's, and the library's name passed to hl_call_submit. */
 static const struct {
     const char *name;
     const char *call;
@@ -937,36 +937,14 @@ static const char *library_call_name(const char *name) {
 
 /* One request line of the batch. */
 struct batch_entry {
-    char *envelope; /* its envelope once known (NULL while the call is in flight) */
-    int own;        /* envelope made by hl (free()), else by the library (hl_free()) */
+    char *envelope; /* its envelope (malloc'ed) once known; NULL while the call is in flight */
     int ok;
-    hl_call *call;  /* NULL for a line that never went to the engine */
+    hl_call *call;  /* the call while it is in flight (NULL otherwise, and for a line never started) */
     long line;      /* line number in the input, from 1 */
 };
 
-/* The state shared by the main thread and the engine thread (the callbacks): under mu. */
-static struct {
-    pthread_mutex_t mu;
-    struct batch_entry *entries;
-    size_t n_entries, cap;
-    size_t finished;  /* entries whose envelope is known */
-    size_t errors;    /* of those, the failures */
-    size_t in_flight; /* calls started whose envelope has not arrived */
-} B = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, 0};
-
+/* Set by Ctrl-C; the main loop looks at it at least every 100 ms (it never sleeps longer). */
 static volatile sig_atomic_t batch_interrupted = 0;
-
-/* The main thread sleeps in poll(2) on this pipe (and on the input): a callback or Ctrl-C writes
- * a byte to wake it. Both ends are non-blocking. */
-static int wake_pipe[2] = {-1, -1};
-
-static void wake_main(void) {
-    int saved = errno;
-    if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
-        /* full (EAGAIN): the main thread is already due to wake */
-    }
-    errno = saved;
-}
 
 /* First Ctrl-C: stop (the main loop cancels the calls in flight); second: leave at once. */
 static void on_batch_sigint(int sig) {
@@ -978,7 +956,6 @@ static void on_batch_sigint(int sig) {
         _exit(EXIT_INTERRUPTED);
     }
     batch_interrupted = 1;
-    wake_main();
 }
 
 static void install_batch_sigint_handler(void) {
@@ -993,37 +970,6 @@ static void install_batch_sigint_handler(void) {
 }
 
 static int envelope_is_ok(const char *text) { return strncmp(text, "{\"ok\":true", 10) == 0; }
-
-/* The callback of every call of the batch (on the engine thread): keeps the envelope. */
-static void batch_callback(hl_call *call, char *item, void *user_data) {
-    (void)call;
-    size_t index = (size_t)(uintptr_t)user_data;
-    if (item != NULL && strncmp(item, "{\"ok\":true,\"event\"", 19) == 0) {
-        hl_free(item); /* a stream event: not asked for (options.stream is refused) */
-        return;
-    }
-    pthread_mutex_lock(&B.mu);
-    struct batch_entry *e = &B.entries[index];
-    if (e->envelope == NULL) {
-        if (item != NULL) {
-            e->envelope = item;
-            e->own = 0;
-            e->ok = envelope_is_ok(item);
-        } else {
-            e->envelope = strdup("{\"ok\":false,\"error\":{\"type\":\"out_of_memory\","
-                                 "\"message\":\"the library ran out of memory\"},\"attempts\":0}");
-            e->own = 1;
-            e->ok = 0;
-        }
-        B.finished++;
-        B.in_flight--;
-        if (!e->ok) B.errors++;
-        wake_main();
-    } else if (item != NULL) {
-        hl_free(item);
-    }
-    pthread_mutex_unlock(&B.mu);
-}
 
 /* An invalid_request envelope of hl's own for a malformed line (malloc'ed; NULL when out of
  * memory). path may be "" (the line as a whole). */
@@ -1495,275 +1441,332 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
     return EXIT_OK;
 }
 
-/* Adds an entry (under B.mu). Returns its index, or (size_t)-1 when out of memory. */
-static size_t add_entry_locked(long line) {
-    if (B.n_entries == B.cap) {
-        size_t cap = B.cap == 0 ? 256 : B.cap * 2;
-        struct batch_entry *bigger = realloc(B.entries, cap * sizeof *bigger);
-        if (bigger == NULL) return (size_t)-1;
-        B.entries = bigger;
-        B.cap = cap;
+/* ---- hl batch: the main loop ------------------------------------------------------------------
+ * The calls are submitted to the client's engine with their items going to one queue
+ * (hl_call_submit); only the main thread touches this state: it starts calls, waits on the
+ * queue, drains it and writes the envelopes in input order. No code of hl runs on the engine. */
+
+struct batch {
+    struct batch_options o;
+    hl_client *client;
+    hl_queue *queue;
+    const char *source; /* the input's name in messages */
+    int close_input;    /* the input is a file hl opened */
+    struct line_reader reader;
+    struct batch_entry *entries; /* one per non-blank line read, in input order */
+    size_t n_entries, cap;
+    size_t finished, errors, in_flight; /* envelopes known, failures among them, calls in flight */
+    size_t printed, line_failures, cancelled_lines;
+    long line_no;
+    long long read_requests, total; /* total: -1 until known */
+    int show_progress, eof, cancelled, write_failed, out_of_mem, read_failed, fatal;
+    double start, last_draw, cancel_time;
+};
+
+#define BATCH_DRAIN_MAX 64
+
+static const char LATE_CANCEL_ENVELOPE[] =
+    "{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
+    "\"cancelled (the call did not end in time)\"},\"attempts\":0}";
+static const char LIBRARY_OOM_ENVELOPE[] =
+    "{\"ok\":false,\"error\":{\"type\":\"out_of_memory\","
+    "\"message\":\"the library ran out of memory\"},\"attempts\":0}";
+
+/* What erases the progress line before a message on stderr ("" without one). */
+static const char *erase_progress(const struct batch *b) { return b->show_progress ? "\r\033[K" : ""; }
+
+static int batch_stopping(const struct batch *b) {
+    return batch_interrupted || b->write_failed || b->out_of_mem || b->fatal;
+}
+
+static void input_failed(struct batch *b) {
+    fprintf(stderr, "%shl: batch: cannot read %s: %s\n", erase_progress(b), b->source, strerror(errno));
+    b->read_failed = 1;
+}
+
+/* Adds an entry. Returns it, or NULL when out of memory. */
+static struct batch_entry *add_entry(struct batch *b, long line) {
+    if (b->n_entries == b->cap) {
+        size_t cap = b->cap == 0 ? 256 : b->cap * 2;
+        struct batch_entry *bigger = realloc(b->entries, cap * sizeof *bigger);
+        if (bigger == NULL) return NULL;
+        b->entries = bigger;
+        b->cap = cap;
     }
-    struct batch_entry *e = &B.entries[B.n_entries];
+    struct batch_entry *e = &b->entries[b->n_entries++];
     memset(e, 0, sizeof *e);
     e->line = line;
-    return B.n_entries++;
+    return e;
 }
 
-/* Empties the wake pipe. */
-static void drain_wake_pipe(void) {
-    char buf[256];
-    while (read(wake_pipe[0], buf, sizeof buf) > 0) {
+/* Gives an entry its envelope (malloc'ed; taken over). NULL: out of memory, the batch stops. */
+static void set_envelope(struct batch *b, struct batch_entry *e, char *envelope, int was_in_flight) {
+    if (was_in_flight) b->in_flight--;
+    if (envelope == NULL) {
+        b->out_of_mem = 1;
+        return;
+    }
+    e->envelope = envelope;
+    e->ok = envelope_is_ok(envelope);
+    b->finished++;
+    if (!e->ok) b->errors++;
+}
+
+static char *copy_text(const char *text, size_t len) {
+    char *copy = malloc(len + 1);
+    if (copy == NULL) return NULL;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+/* 1. Reads ahead what the input has now; the total is known once the input has ended. */
+static void read_input(struct batch *b) {
+    if (!b->eof && !b->read_failed && read_ahead(&b->reader) < 0) {
+        input_failed(b);
+        b->eof = 1;
+        b->total = b->read_requests;
+    }
+    if (b->total < 0 && b->reader.eof) b->total = b->read_requests + buffered_lines(&b->reader);
+}
+
+/* Starts the call of one input line (or gives a malformed line its error envelope). */
+static void start_line(struct batch *b, char *line, size_t len) {
+    b->line_no++;
+    /* A UTF-8 byte order mark (EF BB BF) at the start of the input is no part of the first
+     * request (some editors write one); anywhere else it stays (not JSON). */
+    if (b->line_no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
+    if (is_blank(line, len)) return;
+    while (len > 0 && line[len - 1] == '\r') len--;
+    b->read_requests++;
+    struct prepared p;
+    char *error = NULL;
+    int prc = prepare_line(line, len, b->line_no, b->o.call, &p, &error);
+    struct batch_entry *e = prc == EXIT_OTHER ? NULL : add_entry(b, b->line_no);
+    if (e == NULL || prc == EXIT_USAGE) {
+        if (e != NULL) set_envelope(b, e, error, 0);
+        else free(error);
+        if (e == NULL) b->out_of_mem = 1;
+        free(p.request);
+        free(p.options);
+        return;
+    }
+    void *tag = (void *)(uintptr_t)(size_t)(e - b->entries);
+    e->call = hl_call_submit(b->client, p.call, p.request, p.options, b->queue, tag);
+    free(p.request);
+    free(p.options);
+    if (e->call != NULL) b->in_flight++;
+    else set_envelope(b, e, line_error(b->line_no, "", "out of memory: the call could not start"), 0);
+}
+
+/* 2. Starts calls while there is room and a whole line to read. */
+static void start_calls(struct batch *b) {
+    while (!batch_stopping(b) && !b->eof && b->in_flight < (size_t)b->o.concurrency) {
+        char *line;
+        size_t len;
+        int got = read_line(&b->reader, &line, &len);
+        if (got == 0) break;
+        if (got < 0) {
+            if (got == -2) input_failed(b);
+            b->eof = 1;
+            b->total = b->read_requests;
+            break;
+        }
+        start_line(b, line, len);
     }
 }
 
-static int run_batch(int argc, char **argv) {
-    struct batch_options o;
-    int rc = parse_batch_options(argc, argv, &o);
-    if (rc != EXIT_OK) return rc;
-    if (o.help) {
-        fputs(BATCH_HELP, stdout);
-        return finish_output(EXIT_OK);
+/* 3. Ctrl-C (or no way to go on): start nothing more and cancel the calls in flight, once.
+ * Their "cancelled" envelopes come through the queue. */
+static void cancel_in_flight(struct batch *b) {
+    b->cancelled = 1;
+    b->cancel_time = now_seconds();
+    b->eof = 1;
+    for (size_t i = b->printed; i < b->n_entries; i++)
+        if (b->entries[i].call != NULL) hl_call_cancel(b->entries[i].call);
+}
+
+/* Cancelled calls end within 100 ms (humanloop.h); should one not, release it (none of its
+ * items is drained after hl_call_free) and give it a "cancelled" envelope of hl's own. */
+static void abandon_late_calls(struct batch *b) {
+    for (size_t i = b->printed; i < b->n_entries && !b->out_of_mem; i++) {
+        struct batch_entry *e = &b->entries[i];
+        if (e->call == NULL) continue;
+        hl_call_free(e->call);
+        e->call = NULL;
+        set_envelope(b, e, strdup(LATE_CANCEL_ENVELOPE), 1);
     }
-    const char *path = o.file != NULL ? o.file : "-";
+}
+
+/* Keeps a call's terminal item as its line's envelope and releases the call. */
+static void take_item(struct batch *b, const hl_item *item) {
+    if (item->kind != HL_ITEM_RESULT) return; /* a stream event: not asked for (options.stream is refused) */
+    size_t index = (size_t)(uintptr_t)item->tag;
+    if (index >= b->n_entries || b->entries[index].call != item->call) return; /* not expected */
+    struct batch_entry *e = &b->entries[index];
+    char *envelope = item->json != NULL ? copy_text(item->json, item->len) : strdup(LIBRARY_OOM_ENVELOPE);
+    hl_call_free(e->call);
+    e->call = NULL;
+    set_envelope(b, e, envelope, 1);
+}
+
+/* 4. Takes every item on the queue (never blocks). */
+static void collect_results(struct batch *b) {
+    hl_item items[BATCH_DRAIN_MAX];
+    size_t n;
+    do {
+        n = hl_queue_drain(b->queue, items, BATCH_DRAIN_MAX);
+        for (size_t i = 0; i < n; i++) take_item(b, &items[i]);
+    } while (n == BATCH_DRAIN_MAX);
+}
+
+/* Writes one line's envelope, and its error on stderr unless it was cancelled by Ctrl-C. */
+static void write_entry(struct batch *b, const struct batch_entry *e) {
+    if (!b->write_failed && !write_envelope_line(e->envelope)) {
+        fprintf(stderr, "%shl: batch: cannot write the output: %s\n", erase_progress(b), strerror(errno));
+        b->write_failed = 1;
+    }
+    if (e->ok) return;
+    b->line_failures++;
+    if (b->cancelled && strstr(e->envelope, "\"type\":\"cancelled\"") != NULL) {
+        b->cancelled_lines++;
+    } else if (!b->write_failed) {
+        fputs(erase_progress(b), stderr);
+        report_line_error(e->line, e->envelope);
+        b->last_draw = -1;
+    }
+}
+
+/* 5. Writes the envelopes that are next in order. */
+static void write_ready(struct batch *b) {
+    while (b->printed < b->n_entries && b->entries[b->printed].envelope != NULL) {
+        struct batch_entry *e = &b->entries[b->printed++];
+        write_entry(b, e);
+        free(e->envelope);
+        e->envelope = NULL;
+    }
+}
+
+/* 6. The progress line, at most ten times a second. */
+static void update_progress(struct batch *b, int done) {
+    double t = now_seconds();
+    if (b->show_progress && (done || b->last_draw < 0 || t - b->last_draw >= 0.1)) {
+        draw_progress(b->finished, b->total, b->errors, b->in_flight, t - b->start);
+        b->last_draw = t;
+    }
+}
+
+/* 7. Sleeps until an item is on the queue, or input is there (when there is room for a call or
+ * for reading ahead), or 100 ms have passed (for Ctrl-C and the progress line). hl_queue_wait
+ * cannot watch the input, so while the input matters the queue's descriptor is polled with it. */
+static void wait_for_work(struct batch *b) {
+    int wait_input = !b->eof && !batch_interrupted && !b->reader.eof &&
+                     (b->in_flight < (size_t)b->o.concurrency || b->reader.end - b->reader.start < READ_AHEAD);
+    if (!wait_input) {
+        hl_queue_wait(b->queue, 100);
+        return;
+    }
+    struct pollfd pfds[2] = {{hl_queue_fd(b->queue), POLLIN, 0}, {b->reader.fd, POLLIN, 0}};
+    if (poll(pfds, 2, 100) < 0 && errno != EINTR) {
+        fprintf(stderr, "%shl: batch: poll: %s\n", erase_progress(b), strerror(errno));
+        b->fatal = 1; /* cannot go on: stop as on Ctrl-C */
+    }
+}
+
+static void batch_loop(struct batch *b) {
+    for (;;) {
+        collect_results(b);
+        read_input(b);
+        start_calls(b);
+        if (batch_stopping(b) && !b->cancelled) cancel_in_flight(b);
+        else if (b->cancelled && now_seconds() - b->cancel_time > 5) abandon_late_calls(b);
+        write_ready(b);
+        /* Out of memory, a line may have no envelope: stop once no call is in flight. */
+        int done = b->eof && (b->printed == b->n_entries || (b->out_of_mem && b->in_flight == 0));
+        update_progress(b, done);
+        if (done) return;
+        wait_for_work(b);
+    }
+}
+
+/* Opens the input ("-": standard input). Returns the descriptor, or -1 (the message said). */
+static int open_batch_input(const char *path, const char *source) {
     int from_stdin = strcmp(path, "-") == 0;
-    const char *source = from_stdin ? "standard input" : path;
     int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
         int saved = fd < 0 || !S_ISDIR(st.st_mode) ? errno : EISDIR;
         fprintf(stderr, "hl: batch: cannot read %s: %s\n", source, strerror(saved));
         if (fd >= 0 && !from_stdin) close(fd);
-        return EXIT_USAGE;
+        return -1;
     }
-    if (pipe(wake_pipe) != 0 || fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
-        fprintf(stderr, "hl: batch: cannot create a pipe: %s\n", strerror(errno));
-        if (!from_stdin) close(fd);
+    return fd;
+}
+
+/* Releases everything: calls still held (after out of memory), the queue, the client. */
+static void end_batch(struct batch *b) {
+    for (size_t i = 0; i < b->n_entries; i++) {
+        hl_call_free(b->entries[i].call);
+        free(b->entries[i].envelope);
+    }
+    hl_queue_free(b->queue);
+    hl_client_free(b->client);
+    free(b->entries);
+    free(b->reader.buf);
+    if (b->close_input) close(b->reader.fd);
+}
+
+static int batch_exit_code(const struct batch *b) {
+    if (b->out_of_mem) return out_of_memory();
+    if (b->write_failed || b->fatal) return EXIT_OTHER;
+    if (batch_interrupted) {
+        fprintf(stderr, "hl: batch: interrupted: %zu line%s written, %zu of them cancelled\n", b->printed,
+                b->printed == 1 ? "" : "s", b->cancelled_lines);
+        return EXIT_INTERRUPTED;
+    }
+    if (b->read_failed) return EXIT_USAGE;
+    return b->line_failures > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+}
+
+static int run_batch(int argc, char **argv) {
+    struct batch b;
+    memset(&b, 0, sizeof b);
+    int rc = parse_batch_options(argc, argv, &b.o);
+    if (rc != EXIT_OK) return rc;
+    if (b.o.help) {
+        fputs(BATCH_HELP, stdout);
+        return finish_output(EXIT_OK);
+    }
+    const char *path = b.o.file != NULL ? b.o.file : "-";
+    b.close_input = strcmp(path, "-") != 0;
+    b.source = b.close_input ? path : "standard input";
+    int fd = open_batch_input(path, b.source);
+    if (fd < 0) return EXIT_USAGE;
+    b.queue = hl_queue_new(NULL);
+    if (b.queue == NULL) {
+        fprintf(stderr, "hl: batch: cannot create a queue: out of memory or of file descriptors\n");
+        if (b.close_input) close(fd);
         return EXIT_OTHER;
     }
-    hl_client *client = make_client(&o.client, &rc);
-    if (client == NULL) {
-        if (!from_stdin) close(fd);
+    b.client = make_client(&b.o.client, &rc);
+    if (b.client == NULL) {
+        hl_queue_free(b.queue);
+        if (b.close_input) close(fd);
         return rc;
     }
     install_batch_sigint_handler();
-
-    int show_progress = o.progress && isatty(STDERR_FILENO);
-    long long total = count_lines(fd); /* -1: not known before the end of the input */
-    struct line_reader reader = {fd, NULL, 0, 0, 0, 0};
-    double start = now_seconds(), last_draw = -1;
-    long line_no = 0;
-    long long read_requests = 0;
-    int eof = 0, cancelled = 0, write_failed = 0, out_of_mem = 0, read_failed = 0, fatal = 0;
-    double cancel_time = 0;
-    size_t printed = 0, line_failures = 0, cancelled_lines = 0;
-
-    for (;;) {
-        /* 1. Start calls while there is room and a whole line to read. */
-        if (!eof && !read_failed && read_ahead(&reader) < 0) {
-            fprintf(stderr, "%shl: batch: cannot read %s: %s\n", show_progress ? "\r\033[K" : "", source,
-                    strerror(errno));
-            read_failed = 1;
-            eof = 1;
-            total = read_requests;
-        }
-        if (total < 0 && reader.eof) total = read_requests + buffered_lines(&reader);
-        while (!batch_interrupted && !write_failed && !out_of_mem && !fatal && !eof) {
-            pthread_mutex_lock(&B.mu);
-            size_t in_flight = B.in_flight;
-            pthread_mutex_unlock(&B.mu);
-            if (in_flight >= (size_t)o.concurrency) break;
-            char *line;
-            size_t len;
-            int got = read_line(&reader, &line, &len);
-            if (got == 0) break;
-            if (got < 0) {
-                if (got == -2) {
-                    fprintf(stderr, "%shl: batch: cannot read %s: %s\n", show_progress ? "\r\033[K" : "", source,
-                            strerror(errno));
-                    read_failed = 1;
-                }
-                eof = 1;
-                total = read_requests;
-                break;
-            }
-            line_no++;
-            /* A UTF-8 byte order mark (EF BB BF) at the start of the input is no part of the
-             * first request (some editors write one); anywhere else it stays (not JSON). */
-            if (line_no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-                line += 3;
-                len -= 3;
-            }
-            if (is_blank(line, len)) continue;
-            while (len > 0 && line[len - 1] == '\r') len--;
-            read_requests++;
-            struct prepared p;
-            char *error = NULL;
-            int prc = prepare_line(line, len, line_no, o.call, &p, &error);
-            pthread_mutex_lock(&B.mu);
-            size_t index = prc == EXIT_OTHER ? (size_t)-1 : add_entry_locked(line_no);
-            if (index != (size_t)-1) {
-                if (prc == EXIT_USAGE) {
-                    B.entries[index].envelope = error;
-                    B.entries[index].own = 1;
-                    B.finished++;
-                    B.errors++;
-                } else {
-                    B.in_flight++;
-                }
-            }
-            pthread_mutex_unlock(&B.mu);
-            if (index == (size_t)-1) {
-                free(error);
-                free(p.request);
-                free(p.options);
-                out_of_mem = 1;
-                break;
-            }
-            if (prc != EXIT_OK) continue;
-            /* Never under B.mu: the callback may run (on the engine thread) before this returns. */
-            hl_call *call = hl_call_start(client, p.call, p.request, p.options, batch_callback,
-                                          (void *)(uintptr_t)index);
-            free(p.request);
-            free(p.options);
-            pthread_mutex_lock(&B.mu);
-            if (call != NULL) {
-                B.entries[index].call = call;
-            } else if (B.entries[index].envelope == NULL) {
-                B.entries[index].envelope = line_error(line_no, "", "out of memory: the call could not start");
-                B.entries[index].own = 1;
-                B.finished++;
-                B.errors++;
-                B.in_flight--;
-                out_of_mem = B.entries[index].envelope == NULL;
-            }
-            pthread_mutex_unlock(&B.mu);
-            if (out_of_mem) break;
-        }
-        int stopping = batch_interrupted || write_failed || out_of_mem || fatal;
-
-        /* 2. Ctrl-C (or no way to go on): start nothing more, cancel the calls in flight, once. */
-        if (stopping && !cancelled) {
-            cancelled = 1;
-            cancel_time = now_seconds();
-            eof = 1;
-            pthread_mutex_lock(&B.mu);
-            size_t n = B.n_entries;
-            pthread_mutex_unlock(&B.mu);
-            for (size_t i = printed; i < n; i++) {
-                pthread_mutex_lock(&B.mu);
-                hl_call *call = B.entries[i].envelope == NULL ? B.entries[i].call : NULL;
-                pthread_mutex_unlock(&B.mu);
-                /* Only this thread frees calls, so the handle is valid here. */
-                if (call != NULL) hl_call_cancel(call);
-            }
-        } else if (cancelled && now_seconds() - cancel_time > 5) {
-            /* Cancelled calls end within 100 ms (humanloop.h); should one not, release it (no
-             * callback runs after hl_call_free) and write a "cancelled" envelope of hl's own. */
-            pthread_mutex_lock(&B.mu);
-            size_t n = B.n_entries;
-            pthread_mutex_unlock(&B.mu);
-            for (size_t i = printed; i < n; i++) {
-                pthread_mutex_lock(&B.mu);
-                hl_call *call = B.entries[i].envelope == NULL ? B.entries[i].call : NULL;
-                pthread_mutex_unlock(&B.mu);
-                if (call == NULL) continue;
-                hl_call_free(call);
-                pthread_mutex_lock(&B.mu);
-                if (B.entries[i].envelope == NULL) {
-                    B.entries[i].envelope = strdup("{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
-                                                   "\"cancelled (the call did not end in time)\"},\"attempts\":0}");
-                    B.entries[i].own = 1;
-                    B.finished++;
-                    B.errors++;
-                    B.in_flight--;
-                }
-                B.entries[i].call = NULL;
-                if (B.entries[i].envelope == NULL) out_of_mem = 1;
-                pthread_mutex_unlock(&B.mu);
-                if (out_of_mem) break;
-            }
-            if (out_of_mem) break;
-        }
-
-        /* 3. Write the envelopes that are next in order. */
-        for (;;) {
-            pthread_mutex_lock(&B.mu);
-            struct batch_entry e = {NULL, 0, 0, NULL, 0};
-            if (printed < B.n_entries && B.entries[printed].envelope != NULL) {
-                e = B.entries[printed];
-                B.entries[printed].envelope = NULL;
-                B.entries[printed].call = NULL;
-            }
-            pthread_mutex_unlock(&B.mu);
-            if (e.envelope == NULL) break;
-            printed++;
-            if (e.call != NULL) hl_call_free(e.call); /* waits for its callback to return */
-            if (!write_failed && !write_envelope_line(e.envelope)) {
-                fprintf(stderr, "%shl: batch: cannot write the output: %s\n", show_progress ? "\r\033[K" : "",
-                        strerror(errno));
-                write_failed = 1;
-            }
-            if (!e.ok) {
-                line_failures++;
-                if (cancelled && strstr(e.envelope, "\"type\":\"cancelled\"") != NULL) {
-                    cancelled_lines++;
-                } else if (!write_failed) {
-                    if (show_progress) fputs("\r\033[K", stderr);
-                    report_line_error(e.line, e.envelope);
-                    last_draw = -1;
-                }
-            }
-            if (e.own) free(e.envelope);
-            else hl_free(e.envelope);
-        }
-
-        pthread_mutex_lock(&B.mu);
-        size_t n_entries = B.n_entries, finished = B.finished, errors = B.errors, in_flight = B.in_flight;
-        pthread_mutex_unlock(&B.mu);
-        int done = eof && printed == n_entries;
-
-        /* 4. The progress line, at most ten times a second. */
-        double t = now_seconds();
-        if (show_progress && (done || last_draw < 0 || t - last_draw >= 0.1)) {
-            draw_progress(finished, total, errors, in_flight, t - start);
-            last_draw = t;
-        }
-        if (done) break;
-
-        /* 5. Sleep until a callback, Ctrl-C, input (when there is room for a call) or 100 ms. */
-        int wait_input = !eof && !batch_interrupted && !reader.eof &&
-                         (in_flight < (size_t)o.concurrency || reader.end - reader.start < READ_AHEAD);
-        pthread_mutex_lock(&B.mu);
-        int next_ready = printed < B.n_entries && B.entries[printed].envelope != NULL;
-        pthread_mutex_unlock(&B.mu);
-        if (!next_ready) {
-            struct pollfd pfds[2] = {{wake_pipe[0], POLLIN, 0}, {fd, POLLIN, 0}};
-            if (poll(pfds, wait_input ? 2 : 1, 100) < 0 && errno != EINTR) {
-                fprintf(stderr, "hl: batch: poll: %s\n", strerror(errno));
-                fatal = 1; /* cannot go on: stop as on Ctrl-C */
-            }
-        }
-        drain_wake_pipe();
-    }
-    if (show_progress) fputc('\n', stderr);
-    hl_client_free(client);
-    free(reader.buf);
-    if (!from_stdin) close(fd);
-    free(B.entries);
-    B.entries = NULL;
-    B.n_entries = B.cap = 0;
-
-    if (out_of_mem) return out_of_memory();
-    if (write_failed || fatal) return EXIT_OTHER;
-    if (batch_interrupted) {
-        fprintf(stderr, "hl: batch: interrupted: %zu line%s written, %zu of them cancelled\n", printed,
-                printed == 1 ? "" : "s", cancelled_lines);
-        return EXIT_INTERRUPTED;
-    }
-    if (read_failed) return EXIT_USAGE;
-    return line_failures > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+    b.show_progress = b.o.progress && isatty(STDERR_FILENO);
+    b.total = count_lines(fd); /* -1: not known before the end of the input */
+    b.reader.fd = fd;
+    b.start = now_seconds();
+    b.last_draw = -1;
+    batch_loop(&b);
+    if (b.show_progress) fputc('\n', stderr);
+    end_batch(&b);
+    return batch_exit_code(&b);
 }
 
 int main(int argc, char **argv) {

@@ -1,5 +1,6 @@
 """Tests of `hl batch` (Sources/hl/hl.c): many requests from a JSON Lines file on the library's
-engine (hl_call_start), against the test server (Tests/server/hl_test_server.py).
+engine (hl_call_submit and a completion queue), against the test server
+(Tests/server/hl_test_server.py).
 
     build/venv/bin/python -m pytest -q Tests/cli        (make test-cli)
 
@@ -372,6 +373,51 @@ def test_batch_sigint_cancels_the_calls_in_flight(srv, tmp_path):
     assert len(srv.requests()) == 3                    # nothing started after Ctrl-C
     # the cancelled transfers' connections were closed (the server's waits end when the client leaves)
     assert wait_for(lambda: srv.stats()["connections_open"] == 0, timeout=5), srv.stats()
+
+
+def test_batch_sigint_writes_answers_that_finished_out_of_order(srv):
+    """Ctrl-C while line 1 hangs and line 2 has already been answered (taken from the queue, held
+    back for the order): both are written, line 1 cancelled, line 2 with its answer."""
+    srv.script([{"delay": 30}, {}])
+    proc = subprocess.Popen([HL, "batch", "-", "--call", "complete-deployed", "--concurrency", "2"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=base_env(srv), preexec_fn=_sigint_default)
+    try:
+        # one line at a time, so that line 1 takes the hanging answer and line 2 the quick one
+        proc.stdin.write((json.dumps(deployed(0)) + "\n").encode())
+        proc.stdin.flush()
+        assert wait_for(lambda: len(srv.requests()) == 1), srv.requests()
+        proc.stdin.write((json.dumps(deployed(1)) + "\n").encode())
+        proc.stdin.flush()
+        assert wait_for(lambda: len(srv.requests()) == 2), srv.requests()
+        time.sleep(0.5)
+        assert proc.poll() is None
+        ready, _, _ = select.select([proc.stdout], [], [], 0)
+        assert not ready, "line 2 was written before line 1"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    got = [json.loads(line) for line in out.decode().splitlines()]
+    assert len(got) == 2
+    assert got[0]["ok"] is False and got[0]["error"]["type"] == "cancelled"
+    assert got[1]["ok"] is True and inputs_of(got[1]) == {"i": "1"}
+    assert err.decode().splitlines()[-1] == "hl: batch: interrupted: 2 lines written, 1 of them cancelled"
+
+
+def test_batch_many_answers_at_once(srv):
+    """More answers arrive together than hl takes from the queue in one drain: all are written,
+    in input order."""
+    n = 150
+    srv.script([{"delay": 0.5}] * n)
+    p = run(["batch", "-", "--call", "complete-deployed", "--concurrency", str(n)], srv,
+            input=jsonl(*[deployed(i) for i in range(n)]))
+    assert p.returncode == 0, p.stderr
+    assert [inputs_of(e)["i"] for e in envelopes(p)] == [str(i) for i in range(n)]
+    assert p.stderr == ""
 
 
 # ---- the progress line on a terminal ---------------------------------------------------------------
