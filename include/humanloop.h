@@ -91,12 +91,21 @@
  * deadlocks on one of the library's locks; a call another thread was making at that moment
  * simply does not exist in the child (it completes in the parent). Sockets are also
  * close-on-exec.
- * OpenSSL's locks (libcurl's TLS) are not the library's: a fork() at the instant another
- * thread is inside OpenSSL (TLS code of the program, of another library, or of an https call
- * of this library in progress on another thread or on the engine thread) can leave the child
- * an OpenSSL lock that is never released, and the child's first https call then hangs. This
- * is true of every OpenSSL program; fork while no other thread does TLS (as prefork servers do:
- * before their workers start calls), or exec in the child.
+ * The fork gate: every libcurl entry of the library (and so every OpenSSL entry of its TLS)
+ * passes a gate that fork()'s prepare handler closes: fork() first waits until no thread is
+ * inside libcurl for the library (the engine, a blocking caller, a host running hl_loop_run),
+ * which is short, as no libcurl step of the library blocks; threads that want to enter wait
+ * until the parent and the child reopen it. A child therefore never inherits a libcurl or
+ * OpenSSL lock held by a thread of the library, whatever those threads were doing. Host code
+ * never runs inside the gate (callbacks, hand-offs to loops and queues, the log callback), so
+ * a callback may fork, and a host whose fork() holds its own locks (CPython's os.fork holds
+ * the GIL) cannot deadlock against the library.
+ * What stays the program's responsibility: TLS of its own threads (its own OpenSSL code or
+ * another library's) at the instant of fork() can still leave the child a lock that is never
+ * released; fork while no other thread of the program does TLS, or exec in the child.
+ * libcurl resolves names on threads of its own (getaddrinfo), outside the gate: a lookup in
+ * progress at fork() does not exist in the child (the child's calls make their own lookups on
+ * new threads; glibc makes its resolver's locks safe across fork()).
  * Not possible: a stream (or call) open across fork() belongs to the parent. In the child,
  * hl_stream_next on it returns a terminal "connection_error" saying so, without touching the
  * connection; hl_stream_free on it is safe. Only fork() through the C library runs these

@@ -7,7 +7,7 @@
  * inherited a lock held by one of the parent's library threads at the moment of fork() would
  * hang in it: every child must finish, with its own answer, within its deadline.
  *
- * 500 forks (40 under valgrind, where every child is slow), one child at a time. Not in the
+ * 500 forks (12 under valgrind, where every child is slow), one child at a time. Not in the
  * ThreadSanitizer run: TSan kills a forked child that starts threads.
  */
 #include "testutil.h"
@@ -70,14 +70,18 @@ static void *engine_feeder(void *arg)
     return NULL;
 }
 
-/* In a child: one https call, then exit() (not _exit: the libraries' exit handlers run). */
-static void child(void)
+/* In a child: one https call, then exit() (not _exit: the libraries' exit handlers run). The
+ * slot tells the parent, under valgrind, a child whose only complaint is the exit-time leak
+ * check (the objects of the parent's threads are unreachable in a child) from a failed one. */
+static void child(tu_child_slot *slot)
 {
+    tu_child_begin(slot);
     char *s = hl_call_run(g_client, "complete", TU_REQ, OPTIONS);
     json_t *j = s ? tu_json(s) : NULL;
     int ok = tu_is_ok(j);
     json_decref(j);
     hl_free(s);
+    tu_child_end(ok ? 0 : 3);
     exit(ok ? 0 : 3);
 }
 
@@ -103,7 +107,7 @@ static void test_fork_while_library_threads_do_tls(void)
 {
     g_client = tu_tls_client(",\"timeout\":%g,\"max_retries\":0", 10 * tu_factor());
     if (!g_client) return;
-    int forks = tu_factor() > 1 ? 40 : 500;
+    int forks = tu_factor() > 1 ? 12 : 500;
     pthread_t blocking, feeder;
     CHECK(pthread_create(&blocking, NULL, blocking_caller, NULL) == 0);
     CHECK(pthread_create(&feeder, NULL, engine_feeder, NULL) == 0);
@@ -113,11 +117,13 @@ static void test_fork_while_library_threads_do_tls(void)
            tu_now() < warm)
         tu_sleep(0.005);
     int hung = 0, failed = 0, forked = 0;
+    tu_child_slot *slot = tu_child_slots(1);
     for (int i = 0; i < forks; i++) {
         fflush(stdout);
         fflush(stderr);
+        memset((void *)slot, 0, sizeof *slot);
         pid_t pid = fork();
-        if (pid == 0) child();
+        if (pid == 0) child(slot);
         if (pid < 0) {
             failed++;
             continue;
@@ -126,7 +132,8 @@ static void test_fork_while_library_threads_do_tls(void)
         int status = wait_child(pid, 10 * tu_factor());
         if (status == -1) {
             if (hung++ == 0) tu_note("child %d (pid %ld) hung: killed after %gs", i, (long)pid, 10 * tu_factor());
-        } else if (!(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        } else if (!(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+                   !(status >= 0 && tu_child_leak_check_only(slot, status))) {
             if (failed++ == 0) tu_note("child %d (pid %ld) ended with status 0x%x", i, (long)pid, status);
         }
     }
