@@ -104,8 +104,10 @@
  * another library's) at the instant of fork() can still leave the child a lock that is never
  * released; fork while no other thread of the program does TLS, or exec in the child.
  * libcurl resolves names on threads of its own (getaddrinfo), outside the gate: a lookup in
- * progress at fork() does not exist in the child (the child's calls make their own lookups on
- * new threads; glibc makes its resolver's locks safe across fork()).
+ * progress at fork() does not exist in the child (the child never waits for it: its calls
+ * make their own lookups on new threads). Whether a lock inside glibc's getaddrinfo, held by
+ * such a thread at that instant, can reach the child is glibc's matter, as for any threaded
+ * program that forks.
  * Not possible: a stream (or call) open across fork() belongs to the parent. In the child,
  * hl_stream_next on it returns a terminal "connection_error" saying so, without touching the
  * connection; hl_stream_free on it is safe. Only fork() through the C library runs these
