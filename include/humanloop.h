@@ -205,11 +205,14 @@ typedef struct hl_client hl_client;
  *   "log_level"        "off", "info" or "debug"; default: the environment variable
  *                      HUMANLOOP_LOG (same values; anything else there is ignored), else "off".
  *                      See "Logging" at hl_set_log_callback.
- *   "max_connections"  integer 1..100000; default 1000: the most connections to the host,
- *                      for the blocking calls and streams (at most this many in flight at once)
- *                      and for the engine (asynchronous calls and batches) each; more calls
- *                      wait for a connection, their "timeout" running while they wait (past
- *                      it: "timeout", nothing sent, not counted in "attempts")
+ *   "max_connections"  integer 1..100000; default 1000: the most requests of the client on
+ *                      the wire at once (each on a connection of its own, or a stream of an
+ *                      HTTP/2 connection), one cap for the whole client: its blocking calls and
+ *                      streams, its engine (asynchronous calls, queues, batches) and its host
+ *                      loops (hl_loop_new) together; more calls wait for a connection, their
+ *                      "timeout" running while they wait (past it: "timeout", nothing sent, not
+ *                      counted in "attempts"). Idle keep-alive connections are not counted:
+ *                      each loop keeps at most this many.
  *   "proxy"            proxy URL; "" for none (default: libcurl's http_proxy, https_proxy,
  *                      no_proxy environment variables; see "Proxies" above)
  * Timeouts (the client's, or a call's options; each ends the attempt as "timeout"):
@@ -363,8 +366,8 @@ void hl_stream_cancel(hl_stream *stream);
  * Connections of the engine: HTTP/1.1 keep-alive, and HTTP/2 with multiplexing when an https
  * server offers it (ALPN): calls to one host then share one connection (a new call waits for
  * the connection that can carry it rather than opening another one). The configuration key
- * "max_connections" (integer 1..100000, default 1000) caps the engine's connections to the host
- * (and, separately, those of the blocking calls); calls beyond it wait in a queue (their
+ * "max_connections" (integer 1..100000, default 1000) caps the client's requests in flight, the
+ * engine's, the blocking calls' and the host loops' together; calls beyond it wait (their
  * "timeout" runs while they wait). Answers may be sent
  * compressed (the library sends Accept-Encoding for every encoding libcurl decodes: gzip,
  * deflate and, where built in, br and zstd; every path, blocking too) and are decoded before
@@ -496,8 +499,9 @@ char *hl_batch(hl_client *client, const char *batch_json);
  * been in the middle of running it). Make a new loop in the child (Python:
  * os.register_at_fork).
  *
- * Connections: each loop has its own connections, at most the client's "max_connections" in
- * effect (hl_client_info: engine_max_connections), and reuses them (keep-alive, HTTP/2).
+ * Connections: each loop has its own connections and reuses them (keep-alive, HTTP/2); the
+ * client's "max_connections" in effect (hl_client_info: engine_max_connections) caps the
+ * requests in flight of all its loops together, and the idle connections each loop keeps.
  */
 
 /* One item of hl_loop_run. */

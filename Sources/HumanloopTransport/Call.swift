@@ -66,6 +66,21 @@ final class Call {
         url = client.url(of: request.endpoint)
     }
 
+    /// When the call began to wait for a free connection of its client (max_connections), if it
+    /// had to before its first attempt.
+    private var connectionWaitStart: Double?
+
+    /// A call that finds every connection of its client in use waits (not an attempt) until its
+    /// `timeout` after its first attempt (or after it began to wait): nil while it may wait on,
+    /// else its terminal output.
+    func connectionWaitFailure(now: Double) -> Output? {
+        if connectionWaitStart == nil { connectionWaitStart = now }
+        guard let timeout = settings.timeoutSeconds, let start = firstAttemptTime ?? connectionWaitStart,
+              now - start >= timeout else { return nil }
+        return .failure(.timeout("the request timed out after \(settings.timeoutText) s (timeout) waiting for a connection "
+                                 + "(max_connections): nothing was sent"))
+    }
+
     /// The transfer of the next attempt, on `handle` attached to `multi`.
     func startAttempt(handle: CurlHandle, multi: UnsafeMutableRawPointer) -> Transfer {
         if firstAttemptTime == nil { firstAttemptTime = Clock.monotonic() }

@@ -5,8 +5,12 @@ final class EngineSlot: @unchecked Sendable {
     private let lock = Lock()
     private var engine: Loop?  // guarded by lock
     private let maxConnections: Int
+    private let budget: ConnectionBudget
 
-    init(maxConnections: Int) { self.maxConnections = maxConnections }
+    init(maxConnections: Int, budget: ConnectionBudget) {
+        self.maxConnections = maxConnections
+        self.budget = budget
+    }
 
     deinit {
         if let engine, engine.process != Process.current { Loop.abandon(engine) }
@@ -18,7 +22,7 @@ final class EngineSlot: @unchecked Sendable {
         // An engine that could not be set up (no descriptor free then) is made again.
         if let engine = lock.withLock({ engine }), engine.process == current, engine.isUsable { return engine }
         // Made outside the lock: an engine makes a `Lock` (see `Lock`).
-        let made = Loop(maxConnections: maxConnections, ownsThread: true)
+        let made = Loop(maxConnections: maxConnections, ownsThread: true, budget: budget)
         let (chosen, inherited) = lock.withLock { () -> (Loop, Loop?) in
             if let engine, engine.process == current, engine.isUsable { return (engine, nil) }
             let inherited = engine?.process == current ? nil : engine

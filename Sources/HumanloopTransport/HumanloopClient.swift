@@ -12,6 +12,8 @@ public final class HumanloopClient: Sendable {
     /// The client's secrets (API key, provider keys), kept out of every text it writes.
     let secrets: Secrets
     let engines: EngineSlot
+    /// The one cap on open connections across all the client's loops (max_connections).
+    let connections: ConnectionBudget
     /// The connection caps in effect: `max_connections`, lowered to what the process's open-file
     /// limit (RLIMIT_NOFILE, soft) leaves room for when the client was made.
     public let engineMaxConnections: Int
@@ -20,7 +22,7 @@ public final class HumanloopClient: Sendable {
     public let openFileLimit: Int?
     /// Runs calls whose client could not be made (the default client without an API key), so
     /// that their failure arrives through the callback like every other result.
-    static let orphanEngines = EngineSlot(maxConnections: 1)
+    static let orphanEngines = EngineSlot(maxConnections: 1, budget: ConnectionBudget(limit: 1))
 
     /// A client for `configuration`.
     public init(configuration: ClientConfiguration) {
@@ -33,8 +35,9 @@ public final class HumanloopClient: Sendable {
         openFileLimit = softLimit
         engineMaxConnections = DescriptorBudget.engineConnections(configured: configuration.maxConnections, softLimit: softLimit)
         blockingMaxConnections = DescriptorBudget.blockingConnections(configured: configuration.maxConnections, softLimit: softLimit)
-        engines = EngineSlot(maxConnections: engineMaxConnections)
-        pool = LoopPool(limit: blockingMaxConnections)
+        connections = ConnectionBudget(limit: engineMaxConnections)
+        engines = EngineSlot(maxConnections: engineMaxConnections, budget: connections)
+        pool = LoopPool(limit: blockingMaxConnections, budget: connections)
         // The engine's descriptors are made now, while the program has them to spare (its
         // thread starts with the first asynchronous call).
         _ = engines.current
@@ -55,7 +58,7 @@ public final class HumanloopClient: Sendable {
 
     /// A loop for the host to run (hl_loop_new), or nil when its descriptors cannot be made.
     public func makeLoop() -> Loop? {
-        let loop = Loop(maxConnections: engineMaxConnections, ownsThread: false)
+        let loop = Loop(maxConnections: engineMaxConnections, ownsThread: false, budget: connections)
         return loop.isUsable ? loop : nil
     }
 

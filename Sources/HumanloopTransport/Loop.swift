@@ -31,6 +31,8 @@ public final class Loop: @unchecked Sendable {
     let process = Process.current
     /// True for a client's engine (runs on a thread of its own); false for a host's loop.
     let ownsThread: Bool
+    /// The client's cap on connections, shared by all its loops.
+    let budget: ConnectionBudget
     private let multi: UnsafeMutableRawPointer?
     /// The epoll, timer and event descriptors (C: struct epoll_event is packed).
     private let fds: UnsafeMutablePointer<hl_loop_fds>
@@ -68,8 +70,9 @@ public final class Loop: @unchecked Sendable {
     /// A loop with at most `maxConnections` connections; `ownsThread`: a client's engine.
     /// `isUsable` is false when libcurl or the descriptors could not be set up (every call then
     /// fails at once).
-    init(maxConnections: Int, ownsThread: Bool) {
+    init(maxConnections: Int, ownsThread: Bool, budget: ConnectionBudget) {
         self.ownsThread = ownsThread
+        self.budget = budget
         fds = .allocate(capacity: 1)
         fds.initialize(to: hl_loop_fds(epoll: -1, timer: -1, event: -1, curl_deadline_ns: -1, armed_ns: -1, multi: nil))
         let opened = hl_loop_fds_open(fds) == 0
@@ -419,7 +422,15 @@ public final class Loop: @unchecked Sendable {
                 asyncCall.retryAt = nil
             }
             if asyncCall.transfer == nil {
+                // A slot of the client's max_connections first (shared by all its loops).
+                guard budget.tryAcquire() else {
+                    let now = Clock.monotonic()
+                    if let failure = call.connectionWaitFailure(now: now) { return end(asyncCall, with: failure) }
+                    asyncCall.retryAt = now + ConnectionBudget.retryInterval
+                    return
+                }
                 guard let multi, let handle = idleHandles.popLast() ?? CurlHandle() else {
+                    budget.release()
                     return end(asyncCall, with: .failure(.connectionError("libcurl could not create a transfer")))
                 }
                 let transfer = call.startAttempt(handle: handle, multi: multi)
@@ -433,6 +444,7 @@ public final class Loop: @unchecked Sendable {
                 return
             case .retry(let delay):
                 asyncCall.transfer = nil
+                budget.release()
                 recycle(transfer)
                 if delay > 0 { asyncCall.retryAt = Clock.monotonic() + delay }
             case .output(let output):
@@ -458,6 +470,7 @@ public final class Loop: @unchecked Sendable {
     private func end(_ asyncCall: AsyncCall, with output: Call.Output) {
         if let transfer = asyncCall.transfer {
             asyncCall.transfer = nil
+            budget.release()
             if case .done = output, !transfer.isComplete {
                 transfer.drainRest(maximumBytes: 64 * 1024)
                 _ = hl_curl_easy_setopt_pointer(transfer.handle.easy, CURLOPT_PRIVATE, nil)

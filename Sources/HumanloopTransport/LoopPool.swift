@@ -33,9 +33,14 @@ final class LoopPool: @unchecked Sendable {
     private var out = 0  // guarded by lock
     private var process = Process.current  // guarded by lock
 
-    /// - Parameter limit: the most loops out at once.
-    init(limit: Int = Int.max) {
+    private let budget: ConnectionBudget
+
+    /// - Parameters:
+    ///   - limit: the most loops out at once.
+    ///   - budget: the client's cap on connections, shared with its other loops.
+    init(limit: Int, budget: ConnectionBudget) {
         self.limit = max(1, limit)
+        self.budget = budget
         returned = .allocate(capacity: 1)
         returned.initialize(to: pthread_cond_t())
         pthread_cond_init(returned, nil)
@@ -77,7 +82,7 @@ final class LoopPool: @unchecked Sendable {
         }
         if let idleLoop = taken.flatMap({ $0 }) { return .success(idleLoop) }
         // Made outside the lock: a loop makes a `Lock` (see `Lock`).
-        let made = Loop(maxConnections: 1, ownsThread: false)
+        let made = Loop(maxConnections: 1, ownsThread: false, budget: budget)
         if made.isUsable { return .success(made) }
         lock.withLock {
             out -= 1

@@ -67,7 +67,7 @@ static void test_version_and_null_frees(void)
     CHECK_STR(hl_version(), HL_VERSION_STRING);
     CHECK(hl_version() == hl_version() || strcmp(hl_version(), hl_version()) == 0);
     CHECK_INT(HL_VERSION_MAJOR, 0);
-    CHECK_INT(HL_VERSION_MINOR, 1);
+    CHECK_INT(HL_VERSION_MINOR, 2);
     CHECK_INT(HL_VERSION_PATCH, 0);
     hl_free(NULL);
     hl_client_free(NULL);

@@ -359,6 +359,75 @@ static void test_fork(void)
     hl_client_free(c);
 }
 
+/* Another thread's blocking call, for test_max_connections_is_one_cap_for_the_client. */
+typedef struct {
+    hl_client *client;
+    char *envelope;
+} blocking_job;
+
+static void *blocking_call(void *arg)
+{
+    blocking_job *job = arg;
+    job->envelope = hl_call_run(job->client, "complete", TU_REQ, NULL);
+    return NULL;
+}
+
+/* max_connections is one cap for the whole client: two host loops, the engine and a blocking
+ * call, each wanting two (or one) connections to a slow server at once, never have more than
+ * max_connections (2) requests on the wire together (the server's count); every call still
+ * gets its answer (the others wait for a free connection, their timeout running). */
+static void test_max_connections_is_one_cap_for_the_client(void)
+{
+    hl_client *c = tu_client(",\"max_connections\":2,\"timeout\":%g", 30 * F);
+    tu_script("[{\"delay\":0.3},{\"delay\":0.3},{\"delay\":0.3},{\"delay\":0.3},{\"delay\":0.3},{\"delay\":0.3},"
+              "{\"delay\":0.3}]");
+    hl_loop *loops[2] = {hl_loop_new(c, NULL), hl_loop_new(c, NULL)};
+    CHECK(loops[0] && loops[1]);
+    hl_call *calls[4];
+    for (int i = 0; i < 4; i++) calls[i] = hl_loop_submit(loops[i / 2], "complete", TU_REQ, NULL, NULL);
+    tu_async engine[2];
+    hl_call *engine_calls[2];
+    for (int i = 0; i < 2; i++) {
+        tu_async_init(&engine[i], 0);
+        engine_calls[i] = tu_async_start(&engine[i], c, "complete", TU_REQ, NULL);
+    }
+    blocking_job job = {c, NULL};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, blocking_call, &job) == 0);
+    collected got[2] = {{0}, {0}};
+    double end = tu_now() + 30 * F;
+    while ((got[0].n < 2 || got[1].n < 2) && tu_now() < end)
+        for (int i = 0; i < 2; i++) collect_run(loops[i], &got[i], 20, 64);
+    pthread_join(thread, NULL);
+    for (int i = 0; i < 4; i++) {
+        const hl_item *r = result_of(&got[i / 2], calls[i]);
+        json_t *e = r ? tu_parse_env(r->json) : NULL;
+        CHECKF(tu_is_ok(e), "loop call %d: %.300s", i, r ? r->json : "no result");
+        json_decref(e);
+    }
+    for (int i = 0; i < 2; i++) {
+        CHECK(tu_async_wait(&engine[i], 30 * F));
+        json_t *e = tu_async_item(&engine[i], 0);
+        CHECKF(tu_is_ok(e), "engine call %d: %.300s", i, engine[i].n ? engine[i].raw[0] : "no item");
+        json_decref(e);
+        hl_call_free(engine_calls[i]);
+        tu_async_destroy(&engine[i]);
+    }
+    json_t *e = tu_parse_env(job.envelope);
+    CHECKF(tu_is_ok(e), "the blocking call: %.300s", job.envelope ? job.envelope : "NULL");
+    json_decref(e);
+    hl_free(job.envelope);
+    json_t *stats = tu_stats();
+    long long most = json_integer_value(json_object_get(stats, "requests_in_flight_max"));
+    CHECKF(most >= 1 && most <= 2, "at most max_connections (2) requests were on the wire at once: %lld", most);
+    json_decref(stats);
+    for (int i = 0; i < 2; i++) free_collected(&got[i]);
+    for (int i = 0; i < 4; i++) hl_call_free(calls[i]);
+    hl_loop_free(loops[0]);
+    hl_loop_free(loops[1]);
+    hl_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
@@ -369,5 +438,6 @@ int main(int argc, char **argv)
     RUN(test_cancel_and_free);
     RUN(test_pause_and_resume);
     RUN(test_fork);
+    RUN(test_max_connections_is_one_cap_for_the_client);
     return tu_finish();
 }

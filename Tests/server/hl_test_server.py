@@ -952,6 +952,8 @@ class TestServer:
         self._records = []
         self._requests = 0
         self._opened = 0
+        self._in_flight = 0         # API requests being answered now
+        self._in_flight_max = 0     # the most at once since the last reset
         self._epoch = 0
         self._next_id = 1
         self._conns = {}            # id -> Connection (open ones)
@@ -1036,6 +1038,7 @@ class TestServer:
             self._records = []
             self._requests = 0
             self._opened = 0
+            self._in_flight_max = 0
             self._epoch += 1
             for c in self._conns.values():
                 c.epoch = -1  # opened before the reset: not in connections_opened any more
@@ -1049,6 +1052,7 @@ class TestServer:
             return {
                 "connections_opened": self._opened,
                 "connections_open": sum(1 for c in self._conns.values() if c.counted),
+                "requests_in_flight_max": self._in_flight_max,
                 "requests": self._requests,
                 "pending": len(self._queue),
             }
@@ -1149,6 +1153,17 @@ class TestServer:
                         if conn.epoch == self._epoch:
                             self._opened -= 1
             return self._control(conn, req)
+        with self._lock:
+            self._in_flight += 1
+            self._in_flight_max = max(self._in_flight_max, self._in_flight)
+        try:
+            return self._answer(conn, req)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, conn, req):
+        """Record and answer one API request; True to keep the connection."""
         try:
             body_text = req.body.decode("utf-8")
             b64 = None

@@ -412,7 +412,8 @@ def test_control_routes_over_http(srv):
     assert wait_for(lambda: srv.stats()["connections_open"] == 0)
     c.request("GET", "/_control/stats")
     st = json.loads(c.getresponse().read())
-    assert st == {"connections_opened": 1, "connections_open": 0, "requests": 1, "pending": 1}
+    assert st == {"connections_opened": 1, "connections_open": 0, "requests_in_flight_max": 1,
+                  "requests": 1, "pending": 1}
     c.request("GET", "/_control/requests")
     reqs = json.loads(c.getresponse().read())["requests"]
     assert [r["path"] for r in reqs] == ["/v4/completion"]  # control requests are not recorded
