@@ -69,6 +69,7 @@ static inline CURLMcode hl_curl_multi_setopt_long(CURLM *m, CURLMoption o, long 
  * wake-ups from other threads. In C because struct epoll_event is packed on x86_64.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -243,4 +244,55 @@ static const long HL_CURL_GLOBAL_DEFAULT = CURL_GLOBAL_DEFAULT;
 static const long HL_CURLPROTO_HTTP_HTTPS = CURLPROTO_HTTP | CURLPROTO_HTTPS;
 static const size_t HL_CURL_WRITEFUNC_ERROR = 0xFFFFFFFF;
 static const size_t HL_CURL_WRITEFUNC_PAUSE = CURL_WRITEFUNC_PAUSE;
+/* ---- A client's share handle: DNS cache and TLS sessions for all its loops ------------------ */
+
+/* libcurl shares no connection cache between multi handles run on different threads, but DNS
+ * answers and TLS sessions can be shared through a share handle whose lock callbacks make it
+ * thread-safe: one mutex per kind of shared data. */
+typedef struct hl_share {
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+} hl_share;
+
+static void hl_share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *user) {
+    (void)handle;
+    (void)access;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) pthread_mutex_lock(&((hl_share *)user)->locks[data]);
+}
+
+static void hl_share_unlock(CURL *handle, curl_lock_data data, void *user) {
+    (void)handle;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) pthread_mutex_unlock(&((hl_share *)user)->locks[data]);
+}
+
+/* A share of DNS answers and TLS sessions; NULL when out of memory. */
+static inline hl_share *hl_share_new(void) {
+    hl_share *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    s->share = curl_share_init();
+    if (s->share == NULL) {
+        free(s);
+        return NULL;
+    }
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&s->locks[i], NULL);
+    curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, hl_share_lock);
+    curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, hl_share_unlock);
+    curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return s;
+}
+
+static inline CURLcode hl_curl_easy_setopt_share(CURL *h, hl_share *s) {
+    return curl_easy_setopt(h, CURLOPT_SHARE, s != NULL ? s->share : NULL);
+}
+
+/* Frees the share once no easy handle uses it; one still in use (a handle kept by a loop
+ * inherited through fork()) is kept. */
+static inline void hl_share_free(hl_share *s) {
+    if (s == NULL || curl_share_cleanup(s->share) != CURLSHE_OK) return;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&s->locks[i]);
+    free(s);
+}
+
 #endif

@@ -21,6 +21,8 @@ final class CurlHandle: @unchecked Sendable {
     let process = Process.current
     /// True once the client's fixed options are set on `easy` (see `Transfer`).
     var hasClientOptions = false
+    /// The client's share handle `easy` uses (released after `easy` is cleaned up).
+    var share: CurlShare?
     /// libcurl writes the detail of the last error here.
     let errorBuffer: UnsafeMutablePointer<CChar>
     /// The errno of the last socket this handle could not open (0: none since `clearError`):

@@ -151,7 +151,7 @@ public final class HumanloopClient: Sendable {
     func settings(for options: CallOptions) -> TransportSettings {
         guard options.timeout != nil || options.connectTimeout != nil || options.lowSpeedTimeout != nil || !options.headers.isEmpty
         else { return settings }
-        return TransportSettings.forCall(configuration, options: options)
+        return settings.forCall(configuration, options: options)
     }
 
     /// The retry policy of a call with `options`.

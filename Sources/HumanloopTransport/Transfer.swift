@@ -103,6 +103,8 @@ final class Transfer {
         h.set(CURLOPT_LOW_SPEED_TIME, 0)
         h.set(CURLOPT_TCP_KEEPALIVE, 1)
         h.set(CURLOPT_TCP_NODELAY, 1)
+        h.share = settings.share
+        _ = hl_curl_easy_setopt_share(h.easy, settings.share.pointer)
         _ = hl_curl_easy_setopt_data_callback(h.easy, CURLOPT_HEADERFUNCTION, headerCallback)
         _ = hl_curl_easy_setopt_data_callback(h.easy, CURLOPT_WRITEFUNCTION, writeCallback)
     }

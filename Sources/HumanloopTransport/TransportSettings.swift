@@ -18,6 +18,8 @@ final class HeaderList: @unchecked Sendable {
 /// (the client's with the call's options applied).
 struct TransportSettings: Sendable {
     let headers: HeaderList
+    /// The client's DNS cache and TLS sessions (the same for every call of the client).
+    let share: CurlShare
     let userAgent: String
     /// `timeout` in seconds: each attempt of a buffered call, a stream's head and first event
     /// (nil: no limit).
@@ -38,11 +40,12 @@ struct TransportSettings: Sendable {
 
     init(_ configuration: ClientConfiguration) {
         self.init(configuration, timeout: configuration.timeout, connectTimeout: configuration.connectTimeout,
-                  lowSpeedTimeout: configuration.lowSpeedTimeout, extraHeaders: [])
+                  lowSpeedTimeout: configuration.lowSpeedTimeout, extraHeaders: [], share: CurlShare())
     }
 
     private init(_ configuration: ClientConfiguration, timeout: Double, connectTimeout: Double, lowSpeedTimeout: Double,
-                 extraHeaders: [(name: String, value: String)]) {
+                 extraHeaders: [(name: String, value: String)], share: CurlShare) {
+        self.share = share
         // "Expect:" with no value stops libcurl from sending `Expect: 100-continue`.
         let baseHeaders: [(name: String, value: String)] = [("X-API-KEY", configuration.apiKey), ("Content-Type", "application/json"), ("Accept", "application/json"),
                        ("Expect", "")]
@@ -69,11 +72,12 @@ struct TransportSettings: Sendable {
         return max(1, Int(min(seconds, 31_536_000) * 1000))
     }
 
-    /// These settings with a call's options applied.
-    static func forCall(_ configuration: ClientConfiguration, options: CallOptions) -> TransportSettings {
+    /// These settings (the client's) with a call's options applied.
+    func forCall(_ configuration: ClientConfiguration, options: CallOptions) -> TransportSettings {
         TransportSettings(configuration, timeout: options.timeout ?? configuration.timeout,
                           connectTimeout: options.connectTimeout ?? configuration.connectTimeout,
-                          lowSpeedTimeout: options.lowSpeedTimeout ?? configuration.lowSpeedTimeout, extraHeaders: options.headers)
+                          lowSpeedTimeout: options.lowSpeedTimeout ?? configuration.lowSpeedTimeout, extraHeaders: options.headers,
+                          share: share)
     }
 
     /// A libcurl header line: "Name: value", "Name;" for an empty value sent as such, and

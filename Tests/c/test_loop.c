@@ -428,6 +428,51 @@ static void test_max_connections_is_one_cap_for_the_client(void)
     hl_client_free(c);
 }
 
+/* The loops of one client share its TLS sessions (and DNS answers): a call on the engine makes
+ * the first handshake; a call on a host loop and a blocking call (each with a new connection:
+ * "Connection: close") resume its session, which the server records. */
+static void test_loops_share_tls_sessions(void)
+{
+    hl_client *c = tu_tls_client(",\"timeout\":%g", 10 * F);
+    if (!c) return;
+    const char *close_options = "{\"headers\":{\"Connection\":\"close\"}}";
+    tu_async first;
+    tu_async_init(&first, 0);
+    hl_call *call = tu_async_start(&first, c, "complete", TU_REQ, close_options);
+    CHECK(tu_async_wait(&first, 10 * F));
+    json_t *e = tu_async_item(&first, 0);
+    CHECKF(tu_is_ok(e), "the engine's call: %.300s", first.n ? first.raw[0] : "no item");
+    json_decref(e);
+    hl_call_free(call);
+    tu_async_destroy(&first);
+    hl_loop *l = hl_loop_new(c, NULL);
+    hl_call *on_loop = hl_loop_submit(l, "complete", TU_REQ, close_options, NULL);
+    collected got = {0};
+    run_until(l, &got, 1, 10 * F);
+    const hl_item *r = result_of(&got, on_loop);
+    e = r ? tu_parse_env(r->json) : NULL;
+    CHECKF(tu_is_ok(e), "the loop's call: %.300s", r ? r->json : "no result");
+    json_decref(e);
+    char *blocking = hl_call_run(c, "complete", TU_REQ, close_options);
+    e = tu_parse_env(blocking);
+    CHECKF(tu_is_ok(e), "the blocking call: %.300s", blocking ? blocking : "NULL");
+    json_decref(e);
+    hl_free(blocking);
+    json_t *requests = tu_tls_requests();
+    CHECKF(json_array_size(requests) == 3, "three requests: %zu", json_array_size(requests));
+    for (size_t i = 0; i < json_array_size(requests); i++) {
+        json_t *reused = json_object_get(json_array_get(requests, i), "tls_session_reused");
+        CHECKF(json_is_boolean(reused), "request %zu: the server says whether the session was resumed", i);
+        CHECKF(i == 0 ? json_is_false(reused) : json_is_true(reused), "request %zu: TLS session %s", i,
+               json_is_true(reused) ? "resumed" : "not resumed");
+    }
+    json_decref(requests);
+    free_collected(&got);
+    hl_call_free(on_loop);
+    hl_loop_free(l);
+    hl_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
@@ -439,5 +484,6 @@ int main(int argc, char **argv)
     RUN(test_pause_and_resume);
     RUN(test_fork);
     RUN(test_max_connections_is_one_cap_for_the_client);
+    RUN(test_loops_share_tls_sessions);
     return tu_finish();
 }

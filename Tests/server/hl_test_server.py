@@ -1174,6 +1174,8 @@ class TestServer:
             "method": req.method, "path": req.target, "headers": req.headers, "body": body_text,
             "connection": conn.id, "time": round(time.monotonic() - self._t0, 6),
         }
+        if conn.tls:
+            rec["tls_session_reused"] = bool(conn.sock.session_reused)  # the client resumed a TLS session
         if b64 is not None:
             rec["body_b64"] = b64
         if req.method == "CONNECT":
