@@ -806,21 +806,23 @@ def test_stream_slow_stream_ends_when_client_leaves(srv):
 # ---- stats, reset, robustness, stopping ----------------------------------------------------------
 
 def test_stats_and_reset(srv):
-    assert srv.stats() == {"connections_opened": 0, "connections_open": 0, "requests": 0, "pending": 0}
+    assert srv.stats() == {"connections_opened": 0, "connections_open": 0, "requests_in_flight_max": 0, "requests": 0,
+                           "pending": 0}
     idle = connect(srv)
     assert wait_for(lambda: srv.stats()["connections_open"] == 1)
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     call(srv, conn=c)
     call(srv, conn=c)
     st = srv.stats()
-    assert st == {"connections_opened": 2, "connections_open": 2, "requests": 2, "pending": 0}
+    assert st == {"connections_opened": 2, "connections_open": 2, "requests_in_flight_max": 1,
+                  "requests": 2, "pending": 0}
     # control connections do not count
     c2 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     c2.request("GET", "/_control/stats")
     assert json.loads(c2.getresponse().read())["connections_open"] == 2
     srv.script([{"json": 1}, {"json": 2}])
     srv.reset()  # clears queue, records, counters; open connections stay open and counted
-    assert srv.stats() == {"connections_opened": 0, "connections_open": 2, "requests": 0, "pending": 0}
+    assert srv.stats() == {"connections_opened": 0, "connections_open": 2, "requests_in_flight_max": 0, "requests": 0, "pending": 0}
     assert srv.requests() == []
     r, data = call(srv, conn=c)
     assert json.loads(data)["data"]  # default answer: the queue was cleared
@@ -1110,7 +1112,7 @@ def test_tls_default_answer_and_recording(tls_srv):
     assert [r["path"] for r in reqs] == ENDPOINTS + ["/v4/completion"]
     assert len({r["connection"] for r in reqs}) == 1
     assert wait_for(lambda: tls_srv.stats() == {"connections_opened": 1, "connections_open": 0,
-                                                "requests": 5, "pending": 0})
+                                                "requests_in_flight_max": 1, "requests": 5, "pending": 0})
 
 
 def test_tls_script_and_control_routes(tls_srv):
@@ -1134,7 +1136,7 @@ def test_tls_script_and_control_routes(tls_srv):
     assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0)
     c.request("GET", "/_control/stats")
     assert json.loads(c.getresponse().read()) == {"connections_opened": 3, "connections_open": 0,
-                                                  "requests": 3, "pending": 0}
+                                                  "requests_in_flight_max": 1, "requests": 3, "pending": 0}
     c.request("POST", "/_control/reset", body=b"{}")
     assert json.loads(c.getresponse().read()) == {"reset": True}
     assert tls_srv.requests() == [] and tls_srv.stats()["requests"] == 0
