@@ -11,7 +11,7 @@ private func settings() throws -> TransportSettings {
 @Suite struct LoopPoolTests {
     /// A burst of calls leaves its loops (and their connections) for the calls after it.
     @Test func keepsEveryLoopOfABurst() {
-        let pool = LoopPool()
+        let pool = LoopPool(limit: Int.max, budget: ConnectionBudget(limit: 1000))
         let burst = (0..<50).compactMap { _ in try? pool.checkOut().get() }
         #expect(burst.count == 50)
         for loop in burst { pool.checkIn(loop) }
@@ -23,7 +23,7 @@ private func settings() throws -> TransportSettings {
     /// At most `limit` loops are out: the next checkout waits for one to come back, and gives up
     /// at its deadline or when its call is cancelled.
     @Test func limitsTheLoopsOut() throws {
-        let pool = LoopPool(limit: 2)
+        let pool = LoopPool(limit: 2, budget: ConnectionBudget(limit: 1000))
         let first = try pool.checkOut().get()
         let second = try pool.checkOut().get()
         guard case .failure(.timedOut) = pool.checkOut(deadline: Clock.monotonic() + 0.1) else {
@@ -44,13 +44,33 @@ private func settings() throws -> TransportSettings {
     /// A waiting checkout asks whether its call was cancelled without holding the pool's lock
     /// (the cancellation has a lock of its own: locks never nest, see `LockNesting`).
     @Test func waitingTakesNoLockInsideAnother() throws {
-        let pool = LoopPool(limit: 1)
+        let pool = LoopPool(limit: 1, budget: ConnectionBudget(limit: 1000))
         let taken = try pool.checkOut().get()
         let cancellation = Cancellation()
         let before = LockNesting.nestedAcquisitions
         _ = pool.checkOut(deadline: Clock.monotonic() + 0.12, isCancelled: { cancellation.isCancelled })
         #expect(LockNesting.nestedAcquisitions == before)
         pool.checkIn(taken)
+    }
+}
+
+@Suite struct ConnectionBudgetTests {
+    /// At most `limit` slots are taken at once; a slot given back can be taken again.
+    @Test func limitsTheSlotsTaken() {
+        let budget = ConnectionBudget(limit: 2)
+        #expect(budget.tryAcquire())
+        #expect(budget.tryAcquire())
+        #expect(!budget.tryAcquire())
+        budget.release()
+        #expect(budget.tryAcquire())
+        #expect(!budget.tryAcquire())
+    }
+
+    /// A limit below 1 (never configured: max_connections >= 1) still lets one call through.
+    @Test func keepsOneSlotAtLeast() {
+        let budget = ConnectionBudget(limit: 0)
+        #expect(budget.tryAcquire())
+        #expect(!budget.tryAcquire())
     }
 }
 
