@@ -120,8 +120,8 @@ public final class BlockingCall {
         case .failure(.timedOut):
             return call.envelope(.failure(.timeout(
                 "the request timed out after \(call.settings.timeoutText) s (timeout) waiting for a connection (max_connections): nothing was sent")))
-        case .failure(.noLoop):
-            return call.envelope(.failure(.connectionError("libcurl could not be set up for this call (out of memory or file descriptors)")))
+        case .failure(.noLoop(let failure)):
+            return call.envelope(.failure(failure))
         }
     }
 

@@ -187,15 +187,17 @@ public final class Loop: @unchecked Sendable {
         hl_loop_signal(fds)
     }
 
+    /// Why a loop that is not usable could not be set up: no descriptor free, or no memory.
+    var setupFailure: HumanloopError {
+        if DescriptorBudget.isExhaustion(errno: Int(setupErrno)) {
+            return .connectionError(DescriptorBudget.tooManyOpenFiles("the library could not make its event loop"))
+        }
+        return .connectionError("libcurl could not be set up for this call (out of memory)")
+    }
+
     /// A call started on a loop that could not be set up ends at once.
     private func failUnusable(_ asyncCall: AsyncCall) {
-        let failure: HumanloopError
-        if DescriptorBudget.isExhaustion(errno: Int(setupErrno)) {
-            failure = .connectionError(DescriptorBudget.tooManyOpenFiles("the library could not make its event loop"))
-        } else {
-            failure = .connectionError("libcurl could not be set up for this call (out of memory)")
-        }
-        deliver(asyncCall, asyncCall.startFailure ?? asyncCall.call?.envelope(.failure(failure)) ?? [], terminal: true)
+        deliver(asyncCall, asyncCall.startFailure ?? asyncCall.call?.envelope(.failure(setupFailure)) ?? [], terminal: true)
     }
 
     /// Blocks until `asyncCall` is not being delivered (its sink returned). Not on the engine thread.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import HumanloopCore
 
 /// The loops of a client's blocking calls and streams (each runs one call at a time, on the
 /// caller's thread), kept for reuse so that calls reuse their connections (HTTP keep-alive).
@@ -22,8 +23,8 @@ final class LoopPool: @unchecked Sendable {
         case timedOut
         /// The call was cancelled while waiting.
         case cancelled
-        /// A loop could not be made (no descriptor free, or no memory).
-        case noLoop
+        /// A loop could not be made (no descriptor free, or no memory): why.
+        case noLoop(HumanloopError)
     }
 
     private let limit: Int
@@ -88,7 +89,7 @@ final class LoopPool: @unchecked Sendable {
             out -= 1
             pthread_cond_signal(returned)
         }
-        return .failure(.noLoop)
+        return .failure(.noLoop(made.setupFailure))
     }
 
     /// Returns a loop whose call has ended. A loop that is not kept is freed by the caller's

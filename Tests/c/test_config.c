@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* hl_client_new must fail with invalid_config; error_json NULL must be allowed too. */
 static void expect_config_error(const char *what, const char *cfg, const char *must_mention)
@@ -325,6 +326,31 @@ static void test_client_info_caps_connections_by_open_files(void)
     hl_client_free(c);
 }
 
+/* A blocking call whose loop cannot be made because the process has no descriptor free says
+ * "too many open files" (with the limit), not "out of memory". */
+static void test_blocking_call_without_descriptors_says_too_many_open_files(void)
+{
+    hl_client *c = tu_client(",\"max_retries\":0");
+    struct rlimit saved;
+    CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    struct rlimit lowered = saved;
+    lowered.rlim_cur = 256;
+    CHECK(setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+    int held[256], n = 0;
+    while (n < 256 && (held[n] = dup(0)) >= 0) n++;
+    char *s = hl_complete(c, TU_REQ);
+    for (int i = 0; i < n; i++) close(held[i]);
+    CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    json_t *e = tu_parse_env(s);
+    CHECK_STR(tu_err_type(e), "connection_error");
+    const char *message = tu_str(e, "error.message");
+    CHECKF(message && strstr(message, "too many open files") && strstr(message, "256 open files (RLIMIT_NOFILE)"),
+           "the message: %s", message ? message : "none");
+    json_decref(e);
+    hl_free(s);
+    hl_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv);
@@ -342,5 +368,6 @@ int main(int argc, char **argv)
     RUN(test_client_provider_keys_mapping);
     RUN(test_clients_are_independent);
     RUN(test_client_info_caps_connections_by_open_files);
+    RUN(test_blocking_call_without_descriptors_says_too_many_open_files);
     return tu_finish();
 }
