@@ -279,13 +279,13 @@ run_python_async() {
         return 0
     fi
     sdk_venv || { echo "bench/run.sh python-async: skipped" >&2; return 0; }
-    # the design-floor reference row (bench/stream_floor.c)
+    # the floors' reference rows (bench/stream_floor.c)
     "$CC" -O2 -Wall -Wextra -shared -fPIC bench/stream_floor.c -o "$OUT/libstream_floor.so" -ljansson -lpthread
     start_slow
     machine
     PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
         "$VENV_PY" "$ROOT/bench/bench_python_async.py" --server="http://127.0.0.1:$SLOW_PORT" \
-        --floor-lib="$OUT/libstream_floor.so" "$@"
+        --floor-lib="$OUT/libstream_floor.so" --lib="$LIBDIR/libhumanloop.so.0.2" "$@"
     cleanup
 }
 
