@@ -19,7 +19,7 @@
  * Every terminal item is checked ({"ok":true,...}) inside the timed part (strncmp: cheap).
  * CPU = getrusage(RUSAGE_SELF) user + sys of the whole process (the engine thread included),
  * per call; wall = CLOCK_MONOTONIC. Each variant has its own client (so its own connections),
- * warmed up by one uncounted run. R rounds (default 5) in rotating order (abcd, dcba, bcda, adcb,
+ * warmed up by one uncounted run. Also context switches of the process per call (getrusage). R rounds (default 5) in rotating order (abcd, dcba, bcda, adcb,
  * ...), so drift from the load of the machine spreads over all variants. Reported: per round and
  * per variant the CPU per call and its ratio to (a) in the same round; the median over rounds of
  * those ratios (the figure to quote), and min..max.
@@ -68,6 +68,12 @@ static double cpu(void) {
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static long csw(void) {   /* context switches of the process (every thread), voluntary + involuntary */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
 static int ok_item(const char *json) { return json && strncmp(json, "{\"ok\":true,", 11) == 0; }
@@ -322,7 +328,8 @@ int main(int argc, char **argv) {
     double *cpu_pc = calloc((size_t)(g_rounds * NV), sizeof *cpu_pc);
     double *wall_pc = calloc((size_t)(g_rounds * NV), sizeof *wall_pc);
     double *ratio = calloc((size_t)(g_rounds * NV), sizeof *ratio);
-    if (!cpu_pc || !wall_pc || !ratio) die("out of memory");
+    double *csw_pc = calloc((size_t)(g_rounds * NV), sizeof *csw_pc);
+    if (!cpu_pc || !wall_pc || !ratio || !csw_pc) die("out of memory");
     printf("%-6s %-6s", "round", "order");
     for (int v = 0; v < NV; v++) printf(" %22s", NAMES[v]);
     printf("   (CPU us per call, x ratio to (a))\n");
@@ -334,9 +341,11 @@ int main(int argc, char **argv) {
         for (int k = 0; k < NV; k++) {
             int v = order[k];
             ord[k] = (char)('a' + v);
+            long s0 = csw();
             double w0 = mono(), c0 = cpu();
             long good = run_variant(v, g_calls);
             double w = mono() - w0, c = cpu() - c0;
+            csw_pc[r * NV + v] = (double)(csw() - s0) / (double)g_calls;
             if (good != g_calls) fprintf(stderr, "bench_c_api: round %ld, %s: %ld of %ld good\n", r + 1, NAMES[v], good, g_calls);
             cpu_pc[r * NV + v] = c / (double)g_calls;
             wall_pc[r * NV + v] = w / (double)g_calls;
@@ -349,24 +358,27 @@ int main(int argc, char **argv) {
         }
         printf("\n");
     }
-    printf("\n%-20s %14s %14s %22s %16s\n", "variant", "cpu us/call", "wall us/call", "cpu / (a): median", "rounds");
+    printf("\n%-20s %14s %14s %12s %22s %16s\n", "variant", "cpu us/call", "wall us/call", "csw/call",
+           "cpu / (a): median", "rounds");
     for (int v = 0; v < NV; v++) {
-        double cv[64], wv[64], rv[64], lo = 1e9, hi = 0;
+        double cv[64], wv[64], rv[64], sv[64], lo = 1e9, hi = 0;
         long nr = g_rounds < 64 ? g_rounds : 64;
         for (long r = 0; r < nr; r++) {
             cv[r] = cpu_pc[r * NV + v]; wv[r] = wall_pc[r * NV + v]; rv[r] = ratio[r * NV + v];
+            sv[r] = csw_pc[r * NV + v];
             if (rv[r] < lo) lo = rv[r];
             if (rv[r] > hi) hi = rv[r];
         }
-        printf("%-20s %14.1f %14.1f %21s%.2f %7.2f..%.2f\n", NAMES[v], median(cv, nr) * 1e6, median(wv, nr) * 1e6,
-               "x", median(rv, nr), lo, hi);
+        printf("%-20s %14.1f %14.1f %12.2f %21s%.2f %7.2f..%.2f\n", NAMES[v], median(cv, nr) * 1e6,
+               median(wv, nr) * 1e6, median(sv, nr), "x", median(rv, nr), lo, hi);
     }
-    printf("(medians over %ld rounds; goal of issue 17: (b) and (c) <= (a))\n", g_rounds);
+    printf("(medians over %ld rounds; csw = context switches of the process per call, getrusage;\n"
+           " goal of issue 17: (b) and (c) <= (a))\n", g_rounds);
 
     hl_loop_free(g_l);
     hl_queue_free(g_q);
     hl_client_free(g_ca); hl_client_free(g_cb); hl_client_free(g_cc);
-    free(cpu_pc); free(wall_pc); free(ratio);
+    free(cpu_pc); free(wall_pc); free(ratio); free(csw_pc);
     if (g_failures) { printf("FAILURES: %ld\n", g_failures); return 1; }
     return 0;
 }

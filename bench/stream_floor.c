@@ -395,7 +395,7 @@ size_t floor_reader_run(floor_reader *r, floor_item *items, size_t max) {
             ssize_t got = recv(r->fd, r->buffer + r->have, sizeof r->buffer - r->have, MSG_DONTWAIT);
             if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
             if (got < 0 && errno == EINTR) continue;
-            if (got <= 0 || r->have + (size_t)got == sizeof r->buffer) {
+            if (got <= 0) {
                 r->ended = 1;
                 reader_add(r, 2, FAIL_ITEM, sizeof FAIL_ITEM - 1, "", 0, "", 0);
                 break;
@@ -404,6 +404,9 @@ size_t floor_reader_run(floor_reader *r, floor_item *items, size_t max) {
             if (cut_events(r->buffer, &r->have, reader_emit, r)) {
                 r->ended = 1;
                 reader_add(r, 2, DONE_ITEM, sizeof DONE_ITEM - 1, "", 0, "", 0);
+            } else if (r->have == sizeof r->buffer) {   /* one event larger than the buffer */
+                r->ended = 1;
+                reader_add(r, 2, FAIL_ITEM, sizeof FAIL_ITEM - 1, "", 0, "", 0);
             }
         }
     }
