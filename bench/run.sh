@@ -9,9 +9,12 @@
 #   bash bench/run.sh engine [ARGS]   the engine (issue 10): hl_batch 2000 @ 100 vs the ideal and vs
 #                                     sequential hl_complete; 1000 async calls in flight (RSS),
 #                                     against bench/slow_server.py (50 ms per answer)
+#   bash bench/run.sh c-api [ARGS]    issue 17: 2000 calls @ 100 through (a) hl_call_start callbacks,
+#                                     (b) an hl_queue, (c) an hl_loop run by the caller, (d) plain
+#                                     libcurl multi; CPU per call as ratios to (a), same run
 #   bash bench/run.sh python-async [ARGS]  asyncio.gather of 1000 acomplete and async streams of
 #                                     100 events: binding vs the official SDK 0.5.16, same server
-#   bash bench/run.sh all             calls, soak, wide, python, engine and python-async
+#   bash bench/run.sh all             calls, soak, wide, python, engine, c-api and python-async
 #
 # Environment:
 #   BENCH_SERVER=auto|nginx|python   which server answers (default auto: nginx when the nginx
@@ -241,6 +244,14 @@ machine() {   # one line: cores, load, kernel
     echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
 }
 
+run_c_api() {
+    build bench_c_api
+    start_server
+    machine
+    "$OUT/bench_c_api" --url="$BASE" --label="($SERVER_LABEL)" "$@"
+    cleanup
+}
+
 run_engine() {
     build bench_engine
     start_slow
@@ -268,13 +279,13 @@ run_python_async() {
         return 0
     fi
     sdk_venv || { echo "bench/run.sh python-async: skipped" >&2; return 0; }
-    # the design-floor reference row (bench/stream_floor.c)
+    # the floors' reference rows (bench/stream_floor.c)
     "$CC" -O2 -Wall -Wextra -shared -fPIC bench/stream_floor.c -o "$OUT/libstream_floor.so" -ljansson -lpthread
     start_slow
     machine
     PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
         "$VENV_PY" "$ROOT/bench/bench_python_async.py" --server="http://127.0.0.1:$SLOW_PORT" \
-        --floor-lib="$OUT/libstream_floor.so" "$@"
+        --floor-lib="$OUT/libstream_floor.so" --lib="$LIBDIR/libhumanloop.so.0.2" "$@"
     cleanup
 }
 
@@ -316,8 +327,9 @@ case "$cmd" in
     python) run_python "$@" ;;
     wide) run_wide "$@" ;;
     engine) run_engine "$@" ;;
+    c-api) run_c_api "$@" ;;
     python-async) run_python_async "$@" ;;
-    all) run_calls; echo; run_soak; echo; run_wide; echo; run_python; echo; run_engine; echo; run_python_async ;;
+    all) run_calls; echo; run_soak; echo; run_wide; echo; run_python; echo; run_engine; echo; run_c_api; echo; run_python_async ;;
     -*) run_calls "$cmd" "$@" ;;
-    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python | engine [ARGS] | python-async [ARGS] | all]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python | engine [ARGS] | c-api [ARGS] | python-async [ARGS] | all]" >&2; exit 2 ;;
 esac
