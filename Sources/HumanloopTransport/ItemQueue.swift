@@ -11,6 +11,8 @@ import CCurl
 ///
 /// The fd (an eventfd) is signalled only when the queue goes from empty to non-empty and reset
 /// only by a drain that leaves it empty, so it suits level- and edge-triggered pollers alike.
+/// Items a loop's step puts on the queue are announced once, at the end of the step
+/// (`QueueNotices`): the consumer wakes once per step, not once per item.
 /// Memory is bounded: while the queue holds more than `maxPendingBytes`, the streams delivering
 /// to it are paused (`AsyncCall.pause`) and resumed as the consumer drains; nothing is dropped.
 public final class ItemQueue: @unchecked Sendable {
@@ -44,6 +46,10 @@ public final class ItemQueue: @unchecked Sendable {
     private var taken = 0  // guarded by lock
     private var pendingBytes = 0  // guarded by lock
     private var woken = false  // guarded by lock
+    /// The fd is signalled (and not reset since) (guarded by lock).
+    private var fdSignalled = false
+    /// A notification of the items pushed is scheduled for the end of a step (guarded by lock).
+    private var noticeScheduled = false
     private var closed = false  // guarded by lock
     /// Streams paused because the queue was full, resumed once it drains below half.
     private var paused: [ObjectIdentifier: AsyncCall] = [:]  // guarded by lock
@@ -90,12 +96,12 @@ public final class ItemQueue: @unchecked Sendable {
     /// Puts an item on the queue (the engine thread, inside a call's sink); pauses its stream
     /// when the queue is over its bound. Nothing once the queue is closed.
     public func push(_ item: Item) {
-        let (signal, pause) = lock.withLock { () -> (Bool, Bool) in
+        let (announce, pause) = lock.withLock { () -> (Bool, Bool) in
             guard !closed else { return (false, false) }
-            let wasEmpty = taken >= items.count
             items.append(item)
             pendingBytes += item.json.count
-            pthread_cond_broadcast(changed)
+            let announce = !noticeScheduled
+            noticeScheduled = true
             var pause = false
             if let asyncCall = item.asyncCall, !item.isTerminal, pendingBytes > maxPendingBytes,
                paused.updateValue(asyncCall, forKey: ObjectIdentifier(asyncCall)) == nil {
@@ -105,10 +111,23 @@ public final class ItemQueue: @unchecked Sendable {
                 paused.removeValue(forKey: ObjectIdentifier(asyncCall))
                 running.removeValue(forKey: ObjectIdentifier(asyncCall))
             }
-            return (wasEmpty, pause)
+            return (announce, pause)
+        }
+        if announce && !QueueNotices.schedule(self) { notify() }
+        if pause { item.asyncCall?.pause(true) }
+    }
+
+    /// Announces the items pushed since the last notification: wakes `wait`, and signals the fd
+    /// when the queue is not empty and the fd not signalled yet.
+    func notify() {
+        let signal = lock.withLock { () -> Bool in
+            noticeScheduled = false
+            guard taken < items.count else { return false }
+            pthread_cond_broadcast(changed)
+            defer { fdSignalled = true }
+            return !fdSignalled
         }
         if signal && process == Process.current { hl_queue_fd_signal(fd) }
-        if pause { item.asyncCall?.pause(true) }
     }
 
     /// Takes up to `max` items (never blocks); the items of released calls are skipped. Resumes
@@ -126,7 +145,8 @@ public final class ItemQueue: @unchecked Sendable {
             if taken >= items.count {
                 items.removeAll(keepingCapacity: true)
                 taken = 0
-                if process == Process.current { hl_queue_fd_reset(fd) }
+                if process == Process.current && fdSignalled { hl_queue_fd_reset(fd) }
+                fdSignalled = false
             } else if taken >= 1024 && taken * 2 >= items.count {
                 items.removeFirst(taken)
                 taken = 0
@@ -161,6 +181,7 @@ public final class ItemQueue: @unchecked Sendable {
     public func wake() {
         lock.withLock {
             woken = true
+            fdSignalled = true
             pthread_cond_broadcast(changed)
         }
         if process == Process.current { hl_queue_fd_signal(fd) }

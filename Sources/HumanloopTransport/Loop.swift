@@ -277,6 +277,8 @@ public final class Loop: @unchecked Sendable {
 
     /// One step: the commands, then a wait for readiness (outside the fork gate: nothing of
     /// libcurl runs while the loop waits), then the sockets, timers and calls that are ready.
+    /// Queues filled by either part are notified at the end of that part (`QueueNotices`), never
+    /// after the wait.
     private func step(waitMilliseconds: Int32) {
         let (queued, woken) = lock.withLock { () -> ([Command], Bool) in
             defer {
@@ -285,7 +287,7 @@ public final class Loop: @unchecked Sendable {
             }
             return (commands, signalled)
         }
-        if !queued.isEmpty { ForkGate.shared.inside { for command in queued { handle(command) } } }
+        if !queued.isEmpty { QueueNotices.collecting { ForkGate.shared.inside { for command in queued { handle(command) } } } }
         // A wake-up (hl_loop_wake) ends this run without waiting; commands sent from inside a
         // sink (callbacks starting calls) wake nothing: they run now.
         let pending = woken || !queued.isEmpty || lock.withLock { !commands.isEmpty }
@@ -293,7 +295,7 @@ public final class Loop: @unchecked Sendable {
         var ready = [Int32](repeating: 0, count: 64)
         var flags = [Int32](repeating: 0, count: 64)
         let count = hl_loop_wait(fds, wait == Int32.max ? -1 : wait, &ready, &flags, 64)
-        ForkGate.shared.inside { act(onReady: ready, flags: flags, count: Int(max(0, count))) }
+        QueueNotices.collecting { ForkGate.shared.inside { act(onReady: ready, flags: flags, count: Int(max(0, count))) } }
     }
 
     /// libcurl's part of a step: the ready sockets, its timer, the finished transfers, the calls.
