@@ -25,56 +25,12 @@ static int readable(int fd, double seconds)
     return poll(&p, 1, (int)(seconds * 1000)) == 1 && (p.revents & POLLIN);
 }
 
-/* What a host's event loop does: wait for the fd, run, collect. */
-typedef struct {
-    int n;
-    hl_item items[64];
-    char *json[64];
-} collected;
-
-static void collect_run(hl_loop *l, collected *c, int timeout_ms, size_t max)
-{
-    hl_item batch[64];
-    size_t got = hl_loop_run(l, timeout_ms, batch, max > 64 ? 64 : max);
-    for (size_t i = 0; i < got && c->n < 64; i++) {
-        CHECKF(batch[i].json && strlen(batch[i].json) == batch[i].len, "item %zu: json and len agree", i);
-        c->items[c->n] = batch[i];
-        c->json[c->n] = strdup(batch[i].json);
-        c->items[c->n].json = c->json[c->n];
-        c->n++;
-    }
-}
-
 /* Runs the loop as an event loop would, until `results` terminal items arrived or `seconds`. */
-static void run_until(hl_loop *l, collected *c, int results, double seconds)
+static void run_until(hl_loop *l, tu_items *c, int results, double seconds)
 {
     double end = tu_now() + seconds;
-    for (;;) {
-        int done = 0;
-        for (int i = 0; i < c->n; i++) done += c->items[i].kind == HL_ITEM_RESULT;
-        if (done >= results || tu_now() > end) return;
-        if (readable(hl_loop_fd(l), 0.2)) collect_run(l, c, 0, 64);
-    }
-}
-
-static void free_collected(collected *c)
-{
-    for (int i = 0; i < c->n; i++) free(c->json[i]);
-    c->n = 0;
-}
-
-static const hl_item *result_of(collected *c, hl_call *call)
-{
-    for (int i = 0; i < c->n; i++)
-        if (c->items[i].call == call && c->items[i].kind == HL_ITEM_RESULT) return &c->items[i];
-    return NULL;
-}
-
-static int events_of(collected *c, hl_call *call)
-{
-    int n = 0;
-    for (int i = 0; i < c->n; i++) n += c->items[i].call == call && c->items[i].kind == HL_ITEM_EVENT;
-    return n;
+    while (tu_items_results(c) < results && tu_now() <= end)
+        if (readable(hl_loop_fd(l), 0.2)) tu_items_run(l, c, 0, 64);
 }
 
 /* A buffered call, a stream and an invalid request on one loop: each item carries its call and
@@ -91,9 +47,9 @@ static void test_items_tags_and_kinds(void)
     hl_call *stream = hl_loop_submit(l, "complete", TU_REQ, "{\"stream\":true}", &tags[1]);
     hl_call *invalid = hl_loop_submit(l, "complete", "{\"model_config\":{}}", NULL, &tags[2]);
     CHECK(buffered && stream && invalid);
-    collected got = {0};
+    tu_items got = {0};
     run_until(l, &got, 3, 10 * F);
-    const hl_item *r0 = result_of(&got, buffered), *r1 = result_of(&got, stream), *r2 = result_of(&got, invalid);
+    const hl_item *r0 = tu_items_result_of(&got, buffered), *r1 = tu_items_result_of(&got, stream), *r2 = tu_items_result_of(&got, invalid);
     CHECKF(r0 && r1 && r2, "three results (%d items)", got.n);
     if (r0) {
         CHECK(r0->tag == &tags[0]);
@@ -109,8 +65,8 @@ static void test_items_tags_and_kinds(void)
         CHECK(r1->tag == &tags[1]);
         json_t *done = tu_parse_env(r1->json);
         CHECK(tu_bool(done, "done") == 1);
-        CHECK_JINT(done, "events", events_of(&got, stream));
-        CHECKF(events_of(&got, stream) == 4, "the default stream's 4 events: %d", events_of(&got, stream));
+        CHECK_JINT(done, "events", tu_items_events_of(&got, stream));
+        CHECKF(tu_items_events_of(&got, stream) == 4, "the default stream's 4 events: %d", tu_items_events_of(&got, stream));
         json_decref(done);
         for (int i = 0; i < got.n; i++)
             if (got.items[i].kind == HL_ITEM_EVENT) CHECK(got.items[i].tag == &tags[1] && got.items[i].call == stream);
@@ -121,7 +77,7 @@ static void test_items_tags_and_kinds(void)
         CHECK_STR(tu_err_type(e), "invalid_request");
         json_decref(e);
     }
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(buffered);
     hl_call_free(stream);
     hl_call_free(invalid);
@@ -178,13 +134,13 @@ static void test_submission_from_another_thread_wakes_the_run(void)
     submitter s = {l, NULL};
     pthread_t t;
     pthread_create(&t, NULL, submit_from_thread, &s);
-    collected got = {0};
+    tu_items got = {0};
     double t0 = tu_now();
-    while (got.n == 0 && tu_now() - t0 < 10 * F) collect_run(l, &got, -1, 64);
+    while (got.n == 0 && tu_now() - t0 < 10 * F) tu_items_run(l, &got, -1, 64);
     pthread_join(t, NULL);
     CHECKF(got.n == 1 && got.items[0].call == s.call && got.items[0].kind == HL_ITEM_RESULT,
            "the other thread's call ran in this thread's loop (%d items)", got.n);
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(s.call);
     hl_loop_free(l);
     hl_client_free(c);
@@ -198,11 +154,11 @@ static void test_items_beyond_max_stay_pending(void)
     tu_script("[{\"stream\":{\"events\":[" E1 "," E1 "," E1 "," E1 "," E1 "," E1 "]}}]");
     hl_call *call = hl_loop_submit(l, "complete", TU_REQ, "{\"stream\":true}", NULL);
     /* let everything arrive before taking anything */
-    collected got = {0};
+    tu_items got = {0};
     double end = tu_now() + 5 * F;
-    while (tu_request_count() < 1 && tu_now() < end) collect_run(l, &got, 50, 0);
+    while (tu_request_count() < 1 && tu_now() < end) tu_items_run(l, &got, 50, 0);
     tu_sleep(0.3);
-    collect_run(l, &got, 0, 0); /* reads everything the server sent, hands out nothing */
+    tu_items_run(l, &got, 0, 0); /* reads everything the server sent, hands out nothing */
     CHECK_INT(got.n, 0);
     CHECK(readable(hl_loop_fd(l), 0));
     hl_item room[64]; /* max is a size_t: SIZE_MAX takes everything pending (7 items here) */
@@ -214,25 +170,25 @@ static void test_items_beyond_max_stay_pending(void)
         got.items[got.n].json = got.json[got.n];
         got.n++;
     }
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(call);
     /* again, taking at most 2 at a time */
     tu_reset();
     tu_script("[{\"stream\":{\"events\":[" E1 "," E1 "," E1 "," E1 "," E1 "," E1 "]}}]");
     call = hl_loop_submit(l, "complete", TU_REQ, "{\"stream\":true}", NULL);
     end = tu_now() + 5 * F;
-    while (tu_request_count() < 1 && tu_now() < end) collect_run(l, &got, 50, 0);
+    while (tu_request_count() < 1 && tu_now() < end) tu_items_run(l, &got, 50, 0);
     tu_sleep(0.3);
-    collect_run(l, &got, 0, 0);
-    collect_run(l, &got, 100, 2);
+    tu_items_run(l, &got, 0, 0);
+    tu_items_run(l, &got, 100, 2);
     CHECKF(got.n == 2, "a run hands out at most max items (%d)", got.n);
     CHECK(readable(hl_loop_fd(l), 0));
-    while (tu_now() < end && !result_of(&got, call)) {
+    while (tu_now() < end && !tu_items_result_of(&got, call)) {
         CHECK(readable(hl_loop_fd(l), 1));
-        collect_run(l, &got, 0, 2);
+        tu_items_run(l, &got, 0, 2);
     }
-    CHECKF(events_of(&got, call) == 6 && result_of(&got, call), "6 events then the result (%d items)", got.n);
-    free_collected(&got);
+    CHECKF(tu_items_events_of(&got, call) == 6 && tu_items_result_of(&got, call), "6 events then the result (%d items)", got.n);
+    tu_items_free(&got);
     hl_call_free(call);
     hl_loop_free(l);
     hl_client_free(c);
@@ -246,23 +202,23 @@ static void test_cancel_and_free(void)
     tu_script("[{\"delay\":20},{\"delay\":20}]");
     hl_call *slow = hl_loop_submit(l, "complete", TU_REQ, NULL, NULL);
     hl_call *freed = hl_loop_submit(l, "complete", TU_REQ, NULL, NULL);
-    collected got = {0};
+    tu_items got = {0};
     double end = tu_now() + 5 * F;
-    while (tu_request_count() < 2 && tu_now() < end) collect_run(l, &got, 50, 64);
+    while (tu_request_count() < 2 && tu_now() < end) tu_items_run(l, &got, 50, 64);
     hl_call_free(freed);
     double t0 = tu_now();
     hl_call_cancel(slow);
     run_until(l, &got, 1, 5 * F);
-    const hl_item *r = result_of(&got, slow);
+    const hl_item *r = tu_items_result_of(&got, slow);
     CHECKF(r != NULL && tu_now() - t0 < 0.5 * F, "cancelled promptly (%.3fs)", tu_now() - t0);
     if (r) {
         json_t *e = tu_parse_env(r->json);
         CHECK_STR(tu_err_type(e), "cancelled");
         json_decref(e);
     }
-    collect_run(l, &got, 200, 64);
+    tu_items_run(l, &got, 200, 64);
     for (int i = 0; i < got.n; i++) CHECKF(got.items[i].call != freed, "no item of a freed call");
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(slow);
     /* a loop freed with calls in flight: their connections close, their handles stay valid */
     tu_reset();
@@ -270,8 +226,8 @@ static void test_cancel_and_free(void)
     hl_call *a = hl_loop_submit(l, "complete", TU_REQ, NULL, NULL);
     hl_call *b = hl_loop_submit(l, "complete", TU_REQ, "{\"stream\":true}", NULL);
     end = tu_now() + 5 * F;
-    while (tu_request_count() < 2 && tu_now() < end) collect_run(l, &got, 50, 64);
-    free_collected(&got);
+    while (tu_request_count() < 2 && tu_now() < end) tu_items_run(l, &got, 50, 64);
+    tu_items_free(&got);
     hl_loop_free(l);
     CHECKF(tu_wait_stat("connections_open", 0, 2 * F) == 0, "hl_loop_free closed the connections");
     hl_call_cancel(a);
@@ -289,20 +245,20 @@ static void test_pause_and_resume(void)
     tu_script("[{\"stream\":{\"events\":[" E1 "," E1 "," E1 "," E1 "],\"delay\":0.05}}]");
     hl_call *call = hl_loop_submit(l, "complete", TU_REQ, "{\"stream\":true}", NULL);
     hl_call_pause(call, 1);
-    collected got = {0};
+    tu_items got = {0};
     double end = tu_now() + 1.0;
-    while (tu_now() < end) collect_run(l, &got, 50, 64);
+    while (tu_now() < end) tu_items_run(l, &got, 50, 64);
     CHECKF(got.n == 0, "nothing while paused, no low-speed timeout (%d items: %s)", got.n, got.n ? got.json[0] : "");
     hl_call_pause(call, 0);
     run_until(l, &got, 1, 5 * F);
-    CHECKF(events_of(&got, call) == 4 && result_of(&got, call), "resumed: 4 events then done (%d items)", got.n);
-    const hl_item *r = result_of(&got, call);
+    CHECKF(tu_items_events_of(&got, call) == 4 && tu_items_result_of(&got, call), "resumed: 4 events then done (%d items)", got.n);
+    const hl_item *r = tu_items_result_of(&got, call);
     if (r) {
         json_t *done = tu_parse_env(r->json);
         CHECK(tu_bool(done, "done") == 1);
         json_decref(done);
     }
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(call);
     hl_loop_free(l);
     hl_client_free(c);
@@ -316,9 +272,9 @@ static void test_fork(void)
     hl_loop *l = hl_loop_new(c, NULL);
     tu_script("[{\"delay\":0.5}]");
     hl_call *inflight = hl_loop_submit(l, "complete", TU_REQ, NULL, NULL);
-    collected got = {0};
+    tu_items got = {0};
     double end = tu_now() + 5 * F;
-    while (tu_request_count() < 1 && tu_now() < end) collect_run(l, &got, 50, 64);
+    while (tu_request_count() < 1 && tu_now() < end) tu_items_run(l, &got, 50, 64);
     tu_child_slot *slot = tu_child_slots(1);
     fflush(stdout);
     pid_t pid = fork();
@@ -332,12 +288,12 @@ static void test_fork(void)
         hl_loop_free(l);
         hl_loop *fresh = hl_loop_new(c, NULL);
         hl_call *call = fresh ? hl_loop_submit(fresh, "complete", TU_REQ, NULL, NULL) : NULL;
-        collected mine = {0};
+        tu_items mine = {0};
         if (!call) rc = 12;
         else run_until(fresh, &mine, 1, 10 * F);
-        const hl_item *r = call ? result_of(&mine, call) : NULL;
+        const hl_item *r = call ? tu_items_result_of(&mine, call) : NULL;
         if (call && (!r || strncmp(r->json, "{\"ok\":true", 10) != 0)) rc = 13;
-        free_collected(&mine);
+        tu_items_free(&mine);
         hl_call_free(call);
         hl_loop_free(fresh);
         fflush(stdout);
@@ -351,9 +307,9 @@ static void test_fork(void)
            "the child (exit %d: 10 items from the parent's loop, 11 it waited, 12 no call, 13 no result)",
            WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     run_until(l, &got, 1, 5 * F);
-    const hl_item *r = result_of(&got, inflight);
+    const hl_item *r = tu_items_result_of(&got, inflight);
     CHECKF(r && strncmp(r->json, "{\"ok\":true", 10) == 0, "the parent's call completes in the parent");
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(inflight);
     hl_loop_free(l);
     hl_client_free(c);
@@ -394,13 +350,13 @@ static void test_max_connections_is_one_cap_for_the_client(void)
     blocking_job job = {c, NULL};
     pthread_t thread;
     CHECK(pthread_create(&thread, NULL, blocking_call, &job) == 0);
-    collected got[2] = {{0}, {0}};
+    tu_items got[2] = {{0}, {0}};
     double end = tu_now() + 30 * F;
     while ((got[0].n < 2 || got[1].n < 2) && tu_now() < end)
-        for (int i = 0; i < 2; i++) collect_run(loops[i], &got[i], 20, 64);
+        for (int i = 0; i < 2; i++) tu_items_run(loops[i], &got[i], 20, 64);
     pthread_join(thread, NULL);
     for (int i = 0; i < 4; i++) {
-        const hl_item *r = result_of(&got[i / 2], calls[i]);
+        const hl_item *r = tu_items_result_of(&got[i / 2], calls[i]);
         json_t *e = r ? tu_parse_env(r->json) : NULL;
         CHECKF(tu_is_ok(e), "loop call %d: %.300s", i, r ? r->json : "no result");
         json_decref(e);
@@ -421,7 +377,7 @@ static void test_max_connections_is_one_cap_for_the_client(void)
     long long most = json_integer_value(json_object_get(stats, "requests_in_flight_max"));
     CHECKF(most >= 1 && most <= 2, "at most max_connections (2) requests were on the wire at once: %lld", most);
     json_decref(stats);
-    for (int i = 0; i < 2; i++) free_collected(&got[i]);
+    for (int i = 0; i < 2; i++) tu_items_free(&got[i]);
     for (int i = 0; i < 4; i++) hl_call_free(calls[i]);
     hl_loop_free(loops[0]);
     hl_loop_free(loops[1]);
@@ -447,9 +403,9 @@ static void test_loops_share_tls_sessions(void)
     tu_async_destroy(&first);
     hl_loop *l = hl_loop_new(c, NULL);
     hl_call *on_loop = hl_loop_submit(l, "complete", TU_REQ, close_options, NULL);
-    collected got = {0};
+    tu_items got = {0};
     run_until(l, &got, 1, 10 * F);
-    const hl_item *r = result_of(&got, on_loop);
+    const hl_item *r = tu_items_result_of(&got, on_loop);
     e = r ? tu_parse_env(r->json) : NULL;
     CHECKF(tu_is_ok(e), "the loop's call: %.300s", r ? r->json : "no result");
     json_decref(e);
@@ -467,7 +423,7 @@ static void test_loops_share_tls_sessions(void)
                json_is_true(reused) ? "resumed" : "not resumed");
     }
     json_decref(requests);
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(on_loop);
     hl_loop_free(l);
     hl_client_free(c);

@@ -22,56 +22,12 @@ static int readable(int fd, double seconds)
     return poll(&p, 1, (int)(seconds * 1000)) == 1 && (p.revents & POLLIN);
 }
 
-typedef struct {
-    int n;
-    hl_item items[256];
-    char *json[256];
-} collected;
-
-static size_t drain_into(hl_queue *q, collected *c, size_t max)
-{
-    hl_item batch[64];
-    size_t got = hl_queue_drain(q, batch, max > 64 ? 64 : max);
-    for (size_t i = 0; i < got && c->n < 256; i++) {
-        CHECKF(batch[i].json && strlen(batch[i].json) == batch[i].len, "item %zu: json and len agree", i);
-        c->items[c->n] = batch[i];
-        c->json[c->n] = strdup(batch[i].json);
-        c->items[c->n].json = c->json[c->n];
-        c->n++;
-    }
-    return got;
-}
-
 /* A consumer as Go's or a C thread's would be: wait, drain, until `results` results or timeout. */
-static void consume_until(hl_queue *q, collected *c, int results, double seconds)
+static void consume_until(hl_queue *q, tu_items *c, int results, double seconds)
 {
     double end = tu_now() + seconds;
-    for (;;) {
-        int done = 0;
-        for (int i = 0; i < c->n; i++) done += c->items[i].kind == HL_ITEM_RESULT;
-        if (done >= results || tu_now() > end) return;
-        if (hl_queue_wait(q, 200) == 1) drain_into(q, c, 64);
-    }
-}
-
-static void free_collected(collected *c)
-{
-    for (int i = 0; i < c->n; i++) free(c->json[i]);
-    c->n = 0;
-}
-
-static const hl_item *result_of(collected *c, hl_call *call)
-{
-    for (int i = 0; i < c->n; i++)
-        if (c->items[i].call == call && c->items[i].kind == HL_ITEM_RESULT) return &c->items[i];
-    return NULL;
-}
-
-static int events_of(collected *c, hl_call *call)
-{
-    int n = 0;
-    for (int i = 0; i < c->n; i++) n += c->items[i].call == call && c->items[i].kind == HL_ITEM_EVENT;
-    return n;
+    while (tu_items_results(c) < results && tu_now() <= end)
+        if (hl_queue_wait(q, 200) == 1) tu_items_drain(q, c, 64);
 }
 
 /* A buffered call, a stream and an invalid request, from two clients, on one queue. */
@@ -86,9 +42,9 @@ static void test_items_tags_and_kinds(void)
     hl_call *stream = hl_call_submit(other, "complete", TU_REQ, "{\"stream\":true}", q, &tags[1]);
     hl_call *invalid = hl_call_submit(c, "nope", TU_REQ, NULL, q, &tags[2]);
     CHECK(buffered && stream && invalid);
-    collected got = {0};
+    tu_items got = {0};
     consume_until(q, &got, 3, 10 * F);
-    const hl_item *r0 = result_of(&got, buffered), *r1 = result_of(&got, stream), *r2 = result_of(&got, invalid);
+    const hl_item *r0 = tu_items_result_of(&got, buffered), *r1 = tu_items_result_of(&got, stream), *r2 = tu_items_result_of(&got, invalid);
     CHECKF(r0 && r1 && r2, "three results (%d items)", got.n);
     if (r0) {
         CHECK(r0->tag == &tags[0]);
@@ -96,7 +52,7 @@ static void test_items_tags_and_kinds(void)
     }
     if (r1) {
         CHECK(r1->tag == &tags[1]);
-        CHECKF(events_of(&got, stream) == 4, "4 events then done (%d)", events_of(&got, stream));
+        CHECKF(tu_items_events_of(&got, stream) == 4, "4 events then done (%d)", tu_items_events_of(&got, stream));
         json_t *done = tu_parse_env(r1->json);
         CHECK(tu_bool(done, "done") == 1);
         json_decref(done);
@@ -108,7 +64,7 @@ static void test_items_tags_and_kinds(void)
         json_decref(e);
     }
     CHECK(!readable(hl_queue_fd(q), 0));
-    free_collected(&got);
+    tu_items_free(&got);
     hl_call_free(buffered);
     hl_call_free(stream);
     hl_call_free(invalid);
@@ -134,14 +90,14 @@ static void test_descriptor_signalling(void)
     double end = tu_now() + 5 * F;
     while (tu_request_count() < 3 && tu_now() < end) tu_sleep(0.02);
     tu_sleep(0.2);
-    collected got = {0};
-    CHECK_INT(drain_into(q, &got, 1), 1);
+    tu_items got = {0};
+    CHECK_INT(tu_items_drain(q, &got, 1), 1);
     CHECKF(readable(hl_queue_fd(q), 0), "items left: still readable");
     hl_item room[64]; /* max is a size_t: SIZE_MAX means "every pending item" (2 here) */
     CHECK_INT(hl_queue_drain(q, room, (size_t)-1), 2);
     CHECKF(!readable(hl_queue_fd(q), 0), "emptied: not readable");
-    CHECK_INT(drain_into(q, &got, 64), 0);
-    free_collected(&got);
+    CHECK_INT(tu_items_drain(q, &got, 64), 0);
+    tu_items_free(&got);
     for (int i = 0; i < 3; i++) hl_call_free(calls[i]);
     hl_queue_free(q);
     hl_client_free(c);
@@ -185,8 +141,8 @@ static void test_free_call_and_queue(void)
     hl_call *freed = hl_call_submit(c, "complete", TU_REQ, "{\"stream\":true}", q, NULL);
     CHECK(readable(hl_queue_fd(q), 5 * F)); /* its first event is pending */
     hl_call_free(freed);
-    collected got = {0};
-    drain_into(q, &got, 64);
+    tu_items got = {0};
+    tu_items_drain(q, &got, 64);
     CHECKF(got.n == 0, "no item of a freed call (%d)", got.n);
     /* freed with calls in flight: they are cancelled, their connections closed */
     tu_reset();
@@ -199,7 +155,7 @@ static void test_free_call_and_queue(void)
     CHECKF(tu_wait_stat("connections_open", 0, 3 * F) == 0, "the queue's calls were cancelled");
     hl_call_free(a);
     hl_call_free(b);
-    free_collected(&got);
+    tu_items_free(&got);
     hl_client_free(c);
 }
 

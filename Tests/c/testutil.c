@@ -963,3 +963,57 @@ int tu_async_count(tu_async *a)
     pthread_mutex_unlock(&im->mu);
     return n;
 }
+
+/* ---- items of loops and queues ------------------------------------------------------------- */
+
+static size_t items_keep(tu_items *c, const hl_item *batch, size_t got)
+{
+    for (size_t i = 0; i < got; i++) {
+        CHECKF(batch[i].json && strlen(batch[i].json) == batch[i].len, "item %zu: json and len agree", i);
+        if (c->n >= TU_ITEMS_MAX) continue;
+        c->items[c->n] = batch[i];
+        c->json[c->n] = strdup(batch[i].json);
+        c->items[c->n].json = c->json[c->n];
+        c->n++;
+    }
+    return got;
+}
+
+size_t tu_items_run(hl_loop *l, tu_items *c, int timeout_ms, size_t max)
+{
+    hl_item batch[64];
+    return items_keep(c, batch, hl_loop_run(l, timeout_ms, batch, max > 64 ? 64 : max));
+}
+
+size_t tu_items_drain(hl_queue *q, tu_items *c, size_t max)
+{
+    hl_item batch[64];
+    return items_keep(c, batch, hl_queue_drain(q, batch, max > 64 ? 64 : max));
+}
+
+int tu_items_results(const tu_items *c)
+{
+    int done = 0;
+    for (int i = 0; i < c->n; i++) done += c->items[i].kind == HL_ITEM_RESULT;
+    return done;
+}
+
+void tu_items_free(tu_items *c)
+{
+    for (int i = 0; i < c->n; i++) free(c->json[i]);
+    c->n = 0;
+}
+
+const hl_item *tu_items_result_of(const tu_items *c, hl_call *call)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->items[i].call == call && c->items[i].kind == HL_ITEM_RESULT) return &c->items[i];
+    return NULL;
+}
+
+int tu_items_events_of(const tu_items *c, hl_call *call)
+{
+    int n = 0;
+    for (int i = 0; i < c->n; i++) n += c->items[i].call == call && c->items[i].kind == HL_ITEM_EVENT;
+    return n;
+}

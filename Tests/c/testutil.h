@@ -186,6 +186,23 @@ extern const tu_endpoint TU_ENDPOINTS[4];
 /* A minimal valid /completion request. */
 #define TU_REQ "{\"model_config\":" TU_MC "}"
 
+/* ---- items of loops and queues (hl_item) ---------------------------------------------------- */
+
+/* Items taken from a loop (hl_loop_run) or a queue (hl_queue_drain), their JSON copied (an
+ * hl_item's json is valid only until the next run or drain). Checks json and len agree. */
+#define TU_ITEMS_MAX 256
+typedef struct {
+    int n;
+    hl_item items[TU_ITEMS_MAX];
+    char *json[TU_ITEMS_MAX];
+} tu_items;
+size_t tu_items_run(hl_loop *l, tu_items *c, int timeout_ms, size_t max);   /* one hl_loop_run */
+size_t tu_items_drain(hl_queue *q, tu_items *c, size_t max);                /* one hl_queue_drain */
+int tu_items_results(const tu_items *c);                                    /* HL_ITEM_RESULTs taken */
+void tu_items_free(tu_items *c);                                            /* frees the copies */
+const hl_item *tu_items_result_of(const tu_items *c, hl_call *call);        /* call's result or NULL */
+int tu_items_events_of(const tu_items *c, hl_call *call);                   /* call's events */
+
 #endif /* HL_TESTUTIL_H */
 
 /* ---- asynchronous calls (issue 10) ---------------------------------------------------------
