@@ -185,7 +185,7 @@ test-tsan:
 	CC=clang HL_LIBDIR=$(TSAN_LIBDIR) HL_TEST_BUILD_DIR=build/tests/tsan HL_TEST_CFLAGS=-fsanitize=thread \
 	  HL_TEST_LDFLAGS="-L$(SWIFT_LIBDIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_LIBDIR)" \
 	  HL_STRESS_CALLS=$${HL_STRESS_CALLS:-2000} TSAN_OPTIONS="exitcode=66 suppressions=$(CURDIR)/Tests/c/tsan.supp $${TSAN_OPTIONS:-}" \
-	  bash Tests/c/run.sh threads stress engine batch loop queue
+	  bash Tests/c/run.sh threads stress engine batch batch_submit loop queue
 
 # The Go binding (bindings/go): gofmt, go vet, go test -race against the test server, examples/go
 # run against it, bench/go built, linking through pkg-config checked against a library installed

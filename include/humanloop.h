@@ -469,6 +469,12 @@ char *hl_call_run(hl_client *client, const char *name, const char *request_json,
  *   {"concurrency":N,"requests":[{"call":"complete","request":{...},"options":{...}}, ...]}
  * "concurrency" (integer 1..10000, default 16) caps the calls of this batch in flight at once;
  * "options" is optional (as for hl_call_start; "stream": true there gives the merged envelope).
+ * "rate_aware": true (default false) makes the batch slow down on rate limits: an answer 429
+ * (or 503 with Retry-After) halves the calls in flight (at most once per round-trip), each
+ * success grows them back by one per round, up to "concurrency" (additive increase,
+ * multiplicative decrease); Retry-After holds the start of every new call of the batch until
+ * then; and the request goes back to the batch's queue instead of failing, up to 10 times
+ * (then its last answer stands). Its calls leave 429s to the batch (other retries as usual).
  * Returns {"ok":true,"results":[envelope, ...]}: one envelope per request, in request order,
  * each exactly what the single call would return; a bad item gets its own error envelope and
  * the others run. A malformed batch as a whole (not JSON, unknown keys, "requests" not an
@@ -632,6 +638,23 @@ int hl_queue_fd(hl_queue *queue);
  */
 hl_call *hl_call_submit(hl_client *client, const char *name, const char *request_json,
                         const char *options_json, hl_queue *queue, void *tag);
+
+/*
+ * hl_batch_submit: run a batch (the batch_json of hl_batch, "rate_aware" included) on client's
+ * engine, its items going to `queue` with `tag`, and return at once:
+ *   - one HL_ITEM_EVENT per finished request, {"index":k,"result":<its envelope>}, in the order
+ *     the requests finish (k is the request's place in "requests", from 0);
+ *   - then one HL_ITEM_RESULT, {"ok":true,"done":n,"failed":f,"cancelled":c,"not_started":m}:
+ *     the requests that succeeded, failed, were cancelled, and never started.
+ * A malformed batch (or client) is the handle's one HL_ITEM_RESULT: its error envelope.
+ * hl_call_cancel on the handle cancels the batch's calls in flight and starts no more: their
+ * "cancelled" results still arrive as events, so the counts add up (progress: the events seen
+ * of the "requests" sent). hl_call_free as for a call (it cancels an unfinished batch; no item
+ * of it is drained afterwards); hl_call_pause has no effect on a batch. While the queue holds
+ * more than its max_pending_bytes, the batch starts no new call. Returns NULL for a NULL
+ * queue. Any thread.
+ */
+hl_call *hl_batch_submit(hl_client *client, const char *batch_json, hl_queue *queue, void *tag);
 
 /*
  * hl_queue_drain: take up to `max` pending items into `items` (never blocks); returns how many.

@@ -115,7 +115,9 @@ public func hl_call_start(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>
 @_cdecl("hl_call_cancel")
 public func hl_call_cancel(_ call: OpaquePointer?) {
     guard let call else { return }
-    Unmanaged<CallBox>.fromOpaque(UnsafeRawPointer(call)).takeUnretainedValue().call?.cancel()
+    let box = Unmanaged<CallBox>.fromOpaque(UnsafeRawPointer(call)).takeUnretainedValue()
+    box.call?.cancel()
+    box.batch?.cancel()
 }
 
 @_cdecl("hl_call_free")
@@ -123,6 +125,7 @@ public func hl_call_free(_ call: OpaquePointer?) {
     guard let call else { return }
     let box = Unmanaged<CallBox>.fromOpaque(UnsafeRawPointer(call))
     box.takeUnretainedValue().call?.release()
+    box.takeUnretainedValue().batch?.release()
     box.release()
 }
 
@@ -208,6 +211,14 @@ public func hl_call_submit(_ client: OpaquePointer?, _ name: UnsafePointer<CChar
     let box = Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue()
     return submitCall(client, name: name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) },
                       request: request, options: options, queue: box.queue, tag: tag)
+}
+
+@_cdecl("hl_batch_submit")
+public func hl_batch_submit(_ client: OpaquePointer?, _ batch: UnsafePointer<CChar>?, _ queue: OpaquePointer?,
+                            _ tag: UnsafeMutableRawPointer?) -> OpaquePointer? {
+    guard let queue else { return nil }
+    let box = Unmanaged<QueueBox>.fromOpaque(UnsafeRawPointer(queue)).takeUnretainedValue()
+    return submitBatch(client, batch: batch, queue: box.queue, tag: tag)
 }
 
 @_cdecl("hl_queue_drain")

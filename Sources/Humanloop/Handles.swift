@@ -58,6 +58,8 @@ public typealias CallCallback = @convention(c) (OpaquePointer?, Int32, UnsafePoi
 /// What an hl_call handle points at.
 final class CallBox {
     var call: AsyncCall?
+    /// A batch's handle (hl_batch_submit) has a batch instead of a call.
+    var batch: BatchRun?
 }
 
 /// Submits a call to a host's loop for the C ABI (hl_loop_submit); returns the retained box as
@@ -86,7 +88,7 @@ func submitCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<
     let pointer = OpaquePointer(Unmanaged.passRetained(callBox).toOpaque())
     let tagAddress = UInt(bitPattern: tag)
     let sink: ItemSink = { [weak callBox] item, terminal in
-        queue.push(ItemQueue.Item(call: pointer, tag: UnsafeMutableRawPointer(bitPattern: tagAddress), asyncCall: callBox?.call,
+        queue.push(ItemQueue.Item(call: pointer, tag: UnsafeMutableRawPointer(bitPattern: tagAddress), producer: callBox?.call,
                                   isTerminal: terminal, json: item))
     }
     let callName = name ?? "(NULL)"
@@ -98,6 +100,44 @@ func submitCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<
         callBox.call = HumanloopClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
     }
     if let call = callBox.call { queue.register(call) }
+    callBox.call?.start()
+    return pointer
+}
+
+/// Submits a batch whose items go to `queue` (hl_batch_submit); returns the retained box as the
+/// batch's hl_call handle. A malformed batch (or client) is the handle's one HL_ITEM_RESULT.
+func submitBatch(_ handle: OpaquePointer?, batch json: UnsafePointer<CChar>?, queue: ItemQueue,
+                 tag: UnsafeMutableRawPointer?) -> OpaquePointer {
+    let callBox = CallBox()
+    let pointer = OpaquePointer(Unmanaged.passRetained(callBox).toOpaque())
+    let tagAddress = UInt(bitPattern: tag)
+    let push = { [weak callBox] (json: [UInt8], terminal: Bool) in
+        queue.push(ItemQueue.Item(call: pointer, tag: UnsafeMutableRawPointer(bitPattern: tagAddress),
+                                  producer: callBox?.batch ?? callBox?.call, isTerminal: terminal, json: json))
+    }
+    let failure: [UInt8]
+    switch resolveClient(handle).flatMap({ client in client.readBatch(json: CStrings.bytes(json)).map { (client, $0) } }) {
+    case .success(let (client, batch)):
+        let run = BatchRun(client: client, batch: batch) { report in
+            switch report {
+            case .result(let index, let envelope):
+                var item = Array(#"{"index":\#(index),"result":"#.utf8)
+                item.reserveCapacity(item.count + envelope.count + 1)
+                item.append(contentsOf: envelope)
+                item.append(UInt8(ascii: "}"))
+                push(item, false)
+            case .finished(let summary):
+                push(summary.json, true)
+            }
+        }
+        callBox.batch = run
+        queue.register(run)
+        run.start()
+        return pointer
+    case .failure(let error):
+        failure = JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0))
+    }
+    callBox.call = HumanloopClient.makeFailedCall(failure, sink: push)
     callBox.call?.start()
     return pointer
 }

@@ -25,7 +25,7 @@ extension HumanloopClient {
         case .response(let head, _):
             if beforeFirstEvent, redirects < 3, let target = redirectTarget(head, from: url) {
                 decision = .redirect(to: target)
-            } else if beforeFirstEvent && attempt <= retryPolicy.maxRetries && RetryPolicy.isRetryable(status: head.status) {
+            } else if beforeFirstEvent && attempt <= retryPolicy.maxRetries && retryPolicy.retries(status: head.status) {
                 decision = .retry(after: retryPolicy.delay(retry: attempt, headers: head.headers, now: Clock.unixTime(),
                                                            random: Double.random(in: 0...1)))
             } else {

@@ -38,7 +38,7 @@ final class Call {
     let client: HumanloopClient
     let request: PreparedRequest
     let settings: TransportSettings
-    let retryPolicy: RetryPolicy
+    var retryPolicy: RetryPolicy
     let mode: ResponseCollector.BodyMode
     /// Attempts made so far (a followed redirect does not count).
     private(set) var attempts = 0

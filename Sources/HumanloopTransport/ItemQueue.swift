@@ -5,6 +5,18 @@ import Musl
 #endif
 import CCurl
 
+/// What puts items on a queue: a call (`AsyncCall`) or a batch (`BatchRun`).
+public protocol QueueProducer: AnyObject, Sendable {
+    /// True once its handle was released (its pending items are discarded).
+    var isReleasedNow: Bool { get }
+    /// Flow control: stop (or go on) producing while the queue is over its bound.
+    func pause(_ paused: Bool)
+    /// Ends it promptly (hl_queue_free of its queue).
+    func cancel()
+}
+
+extension AsyncCall: QueueProducer {}
+
 /// A completion queue (hl_queue): the items of calls that the engine thread runs, for a host
 /// without an event loop of its own (Go, C threads). The engine puts items on it; one consumer
 /// takes them (`drain`), waiting with `wait` or by polling `fd`.
@@ -20,14 +32,15 @@ public final class ItemQueue: @unchecked Sendable {
     public struct Item {
         public let call: OpaquePointer?
         public let tag: UnsafeMutableRawPointer?
-        public let asyncCall: AsyncCall?
+        /// The call or batch that delivered it (flow control, and its release).
+        public let producer: QueueProducer?
         public let isTerminal: Bool
         public let json: [UInt8]
 
-        public init(call: OpaquePointer?, tag: UnsafeMutableRawPointer?, asyncCall: AsyncCall?, isTerminal: Bool, json: [UInt8]) {
+        public init(call: OpaquePointer?, tag: UnsafeMutableRawPointer?, producer: QueueProducer?, isTerminal: Bool, json: [UInt8]) {
             self.call = call
             self.tag = tag
-            self.asyncCall = asyncCall
+            self.producer = producer
             self.isTerminal = isTerminal
             self.json = json
         }
@@ -52,19 +65,19 @@ public final class ItemQueue: @unchecked Sendable {
     private var noticeScheduled = false
     private var closed = false  // guarded by lock
     /// Streams paused because the queue was full, resumed once it drains below half.
-    private var paused: [ObjectIdentifier: AsyncCall] = [:]  // guarded by lock
+    private var paused: [ObjectIdentifier: QueueProducer] = [:]  // guarded by lock
     /// The calls delivering to the queue that have not delivered their terminal item (weakly:
     /// a call freed early goes away by itself).
     private var running: [ObjectIdentifier: WeakCall] = [:]  // guarded by lock
     private var pruneAt = 64  // guarded by lock
 
     private final class WeakCall {
-        weak var call: AsyncCall?
-        init(_ call: AsyncCall) { self.call = call }
+        weak var call: QueueProducer?
+        init(_ call: QueueProducer) { self.call = call }
     }
 
     /// Records a call that delivers to this queue (cancelled by `close` if still running).
-    public func register(_ asyncCall: AsyncCall) {
+    public func register(_ asyncCall: QueueProducer) {
         let closedAlready = lock.withLock { () -> Bool in
             guard !closed else { return true }
             running[ObjectIdentifier(asyncCall)] = WeakCall(asyncCall)
@@ -103,18 +116,18 @@ public final class ItemQueue: @unchecked Sendable {
             let announce = !noticeScheduled
             noticeScheduled = true
             var pause = false
-            if let asyncCall = item.asyncCall, !item.isTerminal, pendingBytes > maxPendingBytes,
+            if let asyncCall = item.producer, !item.isTerminal, pendingBytes > maxPendingBytes,
                paused.updateValue(asyncCall, forKey: ObjectIdentifier(asyncCall)) == nil {
                 pause = true
             }
-            if item.isTerminal, let asyncCall = item.asyncCall {
+            if item.isTerminal, let asyncCall = item.producer {
                 paused.removeValue(forKey: ObjectIdentifier(asyncCall))
                 running.removeValue(forKey: ObjectIdentifier(asyncCall))
             }
             return (announce, pause)
         }
         if announce && !QueueNotices.schedule(self) { notify() }
-        if pause { item.asyncCall?.pause(true) }
+        if pause { item.producer?.pause(true) }
     }
 
     /// Announces the items pushed since the last notification: wakes `wait`, and signals the fd
@@ -133,7 +146,7 @@ public final class ItemQueue: @unchecked Sendable {
     /// Takes up to `max` items (never blocks); the items of released calls are skipped. Resumes
     /// the paused streams once the queue holds less than half its bound.
     public func drain(max: Int) -> [Item] {
-        var resumed: [AsyncCall] = []
+        var resumed: [QueueProducer] = []
         let result = lock.withLock { () -> [Item] in
             var out: [Item] = []
             while out.count < max && taken < items.count {
@@ -159,7 +172,7 @@ public final class ItemQueue: @unchecked Sendable {
             return out
         }
         for asyncCall in resumed { asyncCall.pause(false) }
-        return result.filter { !($0.asyncCall?.isReleasedNow ?? false) }
+        return result.filter { !($0.producer?.isReleasedNow ?? false) }
     }
 
     /// Blocks until an item is pending (true), `timeoutMilliseconds` passed (false; negative:
@@ -191,7 +204,7 @@ public final class ItemQueue: @unchecked Sendable {
     /// it any more and pending ones are dropped. (Their sinks keep this object alive, so the
     /// engine never touches freed memory.)
     public func close() {
-        let calls = lock.withLock { () -> [AsyncCall] in
+        let calls = lock.withLock { () -> [QueueProducer] in
             closed = true
             items.removeAll()
             taken = 0

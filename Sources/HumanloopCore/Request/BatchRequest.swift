@@ -12,6 +12,9 @@ public struct BatchRequest {
 
     /// The most calls in flight at once.
     public let concurrency: Int
+    /// Slow down on rate limits (429): fewer calls in flight, a pause for Retry-After, the
+    /// request put back in the batch's queue rather than failed ("rate_aware": true).
+    public let isRateAware: Bool
     /// Each request of the batch, in order: ready, or the error it gets as its result.
     public let items: [Result<Item, HumanloopError>]
 
@@ -39,8 +42,14 @@ public struct BatchRequest {
             throw .invalidRequest([ValidationIssue(path: "", message: "the batch must be a JSON object, not \(RequestValidator.article(root.typeName))")])
         }
         var issues: [ValidationIssue] = []
-        for (key, _) in root.members where key != "concurrency" && key != "requests" {
-            issues.append(ValidationIssue(path: key, message: "unknown batch key \"\(key.prefix(60))\" (the keys are \"concurrency\" and \"requests\")"))
+        for (key, _) in root.members where !["concurrency", "requests", "rate_aware"].contains(key) {
+            issues.append(ValidationIssue(path: key, message: "unknown batch key \"\(key.prefix(60))\" (the keys are \"concurrency\", \"requests\" and \"rate_aware\")"))
+        }
+        var rateAware = false
+        if let given = root["rate_aware"] {
+            if given.isBoolean { rateAware = given.isTrue } else {
+                issues.append(ValidationIssue(path: "rate_aware", message: "\"rate_aware\" must be true or false, not \(RequestValidator.describe(given))"))
+            }
         }
         var concurrency = Self.defaultConcurrency
         if let given = root["concurrency"] {
@@ -60,6 +69,7 @@ public struct BatchRequest {
         }
         guard issues.isEmpty else { throw .invalidRequest(issues) }
         self.concurrency = concurrency
+        isRateAware = rateAware
         items = requests.map { Self.item($0, providerKeys: providerKeys) }
     }
 

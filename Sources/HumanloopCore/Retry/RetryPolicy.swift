@@ -6,6 +6,9 @@ public struct RetryPolicy: Sendable {
     public var baseDelay: Double
     /// Largest backoff delay, seconds.
     public var maxDelay: Double
+    /// Whether a 429 is retried by the call itself (false in a rate-aware batch, which puts the
+    /// request back in its own queue and slows the whole batch instead).
+    public var retriesRateLimits = true
     /// The longest server-requested delay (`Retry-After`) that is honoured, seconds.
     public static let maximumHonouredRetryAfter: Double = 60
 
@@ -18,6 +21,12 @@ public struct RetryPolicy: Sendable {
     /// Statuses worth another try: 408, 409, 429 and 5xx.
     public static func isRetryable(status: Int) -> Bool {
         status == 408 || status == 409 || status == 429 || (500...599).contains(status)
+    }
+
+    /// Whether this policy retries an answer with `status` (`isRetryable`, and 429 only when
+    /// `retriesRateLimits`).
+    public func retries(status: Int) -> Bool {
+        status == 429 ? retriesRateLimits : Self.isRetryable(status: status)
     }
 
     /// The delay before retry number `retry` (1-based): exponential, capped, with jitter
