@@ -92,6 +92,7 @@ _exhaust = collections.deque  # deque(iterable, 0) consumes an iterator in C
 _repeat = itertools.repeat
 _chain = itertools.chain
 
+_loads = json.loads
 _lock = threading.Lock()  # NativeClient.refs
 _ids = itertools.count(1)
 #: Incremented in a forked child: objects of an older generation belong to the parent.
@@ -112,7 +113,7 @@ def _layout(count: int) -> struct.Struct:
 def parse_item(raw: bytes) -> Dict[str, Any]:
     """The envelope dict of an item's bytes (an ``invalid_response`` envelope if unreadable)."""
     try:
-        item = json.loads(raw)
+        item = _loads(raw.decode("utf-8"))  # the library writes UTF-8 (saves json's detection)
         if isinstance(item, dict):
             return item
         problem = "not an object"
@@ -227,6 +228,15 @@ class Call:
         self.driver.calls.pop(self.key, None)
         if native is not None:
             native.release()
+
+    def __del__(self) -> None:
+        # Only reached for a call nobody freed (a cycle with its driver, collected together).
+        handle = self.handle
+        if handle is not None and not self.foreign:
+            try:
+                lib.hl_call_free(handle)
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
 
 
 class _Nobody:
@@ -566,6 +576,7 @@ async def loop_driver(loop: asyncio.AbstractEventLoop, native: NativeClient, cli
         driver = loop_driver_now(loop, native)
         if driver is not None:
             return driver
+        _sweep_closed_loops()
         try:
             driver = LoopDriver(client, loop)
         except _NoLoop:
@@ -581,6 +592,15 @@ async def loop_driver(loop: asyncio.AbstractEventLoop, native: NativeClient, cli
             old.close()
         return driver
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sweep_closed_loops() -> None:
+    """Free the drivers of event loops that were closed but are still referenced (nothing runs
+    them any more; their connections close)."""
+    for loop, drivers in list(_loop_drivers.items()):
+        if loop.is_closed():
+            _close_all(drivers)
+            _loop_drivers.pop(loop, None)
 
 
 def _close_all(drivers: Dict[NativeClient, LoopDriver]) -> None:

@@ -455,3 +455,17 @@ def test_the_binding_uses_no_engine_callback():
         assert "hl_call_start" not in text, path
         assert "CALL_CALLBACK" not in text, path
         assert "call_soon_threadsafe" not in text, path
+
+
+def test_a_closed_event_loops_loop_is_freed_when_another_event_loop_starts_calls(srv):
+    """An event loop that is closed but still referenced: its loop (and connections) go as soon
+    as another event loop makes its first call, or with the client."""
+    client = Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0)
+    first = asyncio.new_event_loop()
+    first.run_until_complete(client.acomplete(model_config=MODEL_CONFIG))
+    driver = _engine.loop_driver_now(first, client._native)
+    first.close()
+    assert driver.handle is not None  # `first` is still referenced here
+    asyncio.run(client.acomplete(model_config=MODEL_CONFIG))
+    assert driver.handle is None
+    client.close()
