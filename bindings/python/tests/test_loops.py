@@ -469,3 +469,29 @@ def test_a_closed_event_loops_loop_is_freed_when_another_event_loop_starts_calls
     asyncio.run(client.acomplete(model_config=MODEL_CONFIG))
     assert driver.handle is None
     client.close()
+
+
+def test_an_async_stream_closed_from_another_thread_ends_its_iteration(fresh_server):
+    """close() from another thread: the waiting ``async for`` is woken through the loop's
+    descriptor (no call_soon_threadsafe) and ends; the connection closes."""
+    fresh_server.script([{"stream": {"events": [event("a")], "hold_after": 1, "hold": 30}}])
+
+    async def main():
+        with Humanloop(api_key=API_KEY, host=fresh_server.base_url, max_retries=0) as client:
+            stream = client.acomplete_stream(model_config=MODEL_CONFIG)
+            seen = []
+            closer = threading.Timer(0.3, stream.close)
+
+            async def consume():
+                async for e in stream:
+                    seen.append(e)
+                    if len(seen) == 1:
+                        closer.start()
+
+            await asyncio.wait_for(consume(), 10)
+            closer.join()
+            return seen, stream
+
+    seen, stream = asyncio.run(main())
+    assert outputs(seen) == ["a"] and stream.closed
+    assert wait_for(lambda: fresh_server.stats()["connections_open"] == 0)
