@@ -15,8 +15,9 @@ A drop-in for the official Python SDK 0.5.16's completion calls::
     for event in humanloop.complete_stream(project="demo", model_config={...}):
         print(event["data"][0]["output"], end="")
 
-The client is thread-safe. Every call runs on the library's engine: ``acomplete`` & co. are real
-asyncio (no thread per call); blocking calls can be interrupted with Ctrl-C.
+The client is thread-safe. Every call runs on a libhumanloop loop driven by the waiting thread:
+``acomplete`` & co. are real asyncio (the event loop runs it on its own thread; no other thread);
+blocking calls run their thread's loop in short slices and can be interrupted with Ctrl-C.
 """
 
 from ._client import NOT_GIVEN, ApiResponse, Headers, Humanloop

@@ -1,17 +1,22 @@
-"""``Humanloop.complete_batch`` / ``acomplete_batch``: many calls on the engine, a bounded
-number in flight, results in request order (responses or exceptions), optional progress."""
+"""``Humanloop.complete_batch`` / ``acomplete_batch``: many calls, a bounded number in flight,
+results in request order (responses or exceptions), optional progress.
+
+``complete_batch`` submits its calls to the calling thread's loop and runs it in slices of at
+most 100 ms (Ctrl-C cancels the calls in flight); ``acomplete_batch`` to the event loop's loop,
+which the event loop runs on its own thread (``_engine``)."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib
 import inspect
-import queue
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, TextIO, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, TextIO, Tuple, Union
 
 from . import _engine
+from ._engine import Call, Driver, NativeClient
 from ._errors import HumanloopError, error_from_envelope
 
 if TYPE_CHECKING:
@@ -33,9 +38,11 @@ CALL_NAMES: Dict[str, str] = {
     "create_model_config": "complete_model_configuration",
 }
 
-_WAIT_SLICE = 0.1
 _SIGNATURES: Dict[str, inspect.Signature] = {}
 Prepared = Union[Tuple[bytes, bytes, Optional[bytes]], Exception]
+#: submit(native, client handle, call name, request JSON, options JSON) -> the submitted call,
+#: which holds the reference to ``native``.
+Submit = Callable[[NativeClient, int, bytes, bytes, Optional[bytes]], Call]
 
 
 def _prepare(client: "Humanloop", request: Any) -> Prepared:
@@ -125,25 +132,28 @@ def _check(concurrency: int) -> None:
 
 class _Window:
     """The state of one batch, shared by the blocking and the asyncio runner: the prepared
-    requests, the calls in flight (at most ``concurrency``), the results in request order and the
-    progress meter. The runners differ only in how they wait for the next finished call."""
+    requests, the calls in flight (at most ``concurrency``, by call key), the results in request
+    order and the progress meter. The runners differ only in how they wait for finished calls
+    (they queue in ``finished``: each call's notify appends it there)."""
 
     def __init__(self, client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
-                 progress: bool, sink_for: Callable[[int], _engine.Sink]) -> None:
+                 progress: bool, submit: Submit) -> None:
         _check(concurrency)
         self.client = client
         self.concurrency = concurrency
         self.prepared = [_prepare(client, request) for request in requests]
         self.total = len(self.prepared)
         self.results: List[Optional[Result]] = [None] * self.total
-        self.inflight: Dict[int, _engine.Call] = {}
+        self.inflight: Dict[int, Tuple[int, Call]] = {}
+        self.finished: Deque[Call] = collections.deque()
         self.meter = _Progress(self.total) if progress else None
-        self.sink_for = sink_for
+        self.submit = submit
+        self.driver: Optional[Driver] = None  # the loop of the calls in flight
         self.position = 0
         self.completed = 0
 
     @property
-    def finished(self) -> bool:
+    def done(self) -> bool:
         return self.completed >= self.total
 
     def record(self, index: int, result: Result) -> None:
@@ -153,7 +163,7 @@ class _Window:
             self.meter.update(not _is_response(result))
 
     def fill(self) -> None:
-        """Start calls until ``concurrency`` are in flight or none is left."""
+        """Submit calls until ``concurrency`` are in flight or none is left."""
         while len(self.inflight) < self.concurrency and self.position < self.total:
             index, self.position = self.position, self.position + 1
             item = self.prepared[index]
@@ -163,18 +173,33 @@ class _Window:
             name, payload, options = item
             try:
                 native, handle = self.client._acquire()
-                self.inflight[index] = _engine.start(handle, name, payload, options, self.sink_for(index), native=native)
             except Exception as exc:  # noqa: BLE001 - a closed client: every remaining item says so
                 self.record(index, exc)
+                continue
+            try:
+                call = self.submit(native, handle, name, payload, options)
+            except Exception as exc:  # noqa: BLE001 - e.g. no descriptor for a loop until the timeout
+                native.release()
+                self.record(index, exc)
+                continue
+            self.inflight[call.key] = (index, call)
+            self.driver = call.driver
 
-    def complete(self, index: int, item: bytes) -> None:
-        """A call's terminal item arrived."""
-        self.inflight.pop(index).free()
-        self.record(index, _result(_engine.parse_item(item)))
+    def complete_finished(self) -> None:
+        """Record the calls whose terminal item arrived."""
+        finished = self.finished
+        while finished:
+            call = finished.popleft()
+            entry = self.inflight.pop(call.key, None)
+            if entry is None or not call.inbox:
+                continue
+            raw = call.take()[1]
+            call.free()
+            self.record(entry[0], _result(_engine.parse_item(raw)))
 
     def abandon(self) -> None:
         """Cancel and free every call in flight (Ctrl-C, a cancelled task)."""
-        calls = list(self.inflight.values())
+        calls = [call for _, call in self.inflight.values()]
         self.inflight.clear()
         for call in calls:
             call.cancel()
@@ -189,25 +214,29 @@ class _Window:
 
 def run_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
               progress: bool) -> List[Result]:
-    finished: "queue.SimpleQueue[Tuple[int, bytes]]" = queue.SimpleQueue()
+    """The blocking batch: the calls on this thread's loop, run here in slices."""
+    window: Optional[_Window] = None
 
-    def sink_for(index: int) -> _engine.Sink:
-        return lambda item, terminal: finished.put_nowait((index, item))
+    def submit(native: NativeClient, handle: int, name: bytes, payload: bytes, options: Optional[bytes]) -> Call:
+        driver = _engine.thread_driver(native, handle, options)
+        assert window is not None
+        return _engine.submit(driver, name, payload, options, native=native, notify=window.finished.append)
 
-    window = _Window(client, requests, concurrency, progress, sink_for)
+    window = _Window(client, requests, concurrency, progress, submit)
     try:
-        while not window.finished:
+        while not window.done:
             window.fill()
-            if window.finished:
+            window.complete_finished()
+            if window.done:
                 break
-            try:
-                index, item = finished.get(timeout=_WAIT_SLICE)  # in slices: Ctrl-C is seen
-            except queue.Empty:
-                if window.meter is not None and window.meter.bar is None:
-                    window.meter._line()
-                continue
-            window.complete(index, item)
+            driver = window.driver
+            assert driver is not None
+            driver.run_slice(window.finished)  # at most 100 ms: Ctrl-C is seen between slices
+            if not window.finished and window.meter is not None and window.meter.bar is None:
+                window.meter._line()
     except BaseException:
+        if window.driver is not None:
+            window.driver.disown()
         window.abandon()
         raise
     finally:
@@ -221,28 +250,54 @@ def _is_response(result: Result) -> bool:
 
 async def arun_batch(client: "Humanloop", requests: Iterable[Mapping[str, Any]], concurrency: int,
                      progress: bool) -> List[Result]:
+    """The asyncio batch: the calls on the event loop's loop, which the event loop runs."""
     loop = asyncio.get_running_loop()
-    finished: "asyncio.Queue[Tuple[int, bytes]]" = asyncio.Queue()
+    window: Optional[_Window] = None
+    waiter: List[Optional["asyncio.Future[None]"]] = [None]
 
-    def sink_for(index: int) -> _engine.Sink:
-        def sink(item: bytes, terminal: bool) -> None:
-            try:
-                loop.call_soon_threadsafe(finished.put_nowait, (index, item))
-            except RuntimeError:  # the loop is closed
-                pass
-        return sink
+    def arrived(call: Call) -> None:  # the event loop's thread
+        assert window is not None
+        window.finished.append(call)
+        future = waiter[0]
+        if future is not None and not future.done():
+            future.set_result(None)
 
-    window = _Window(client, requests, concurrency, progress, sink_for)
+    def submit(native: NativeClient, handle: int, name: bytes, payload: bytes, options: Optional[bytes]) -> Call:
+        driver = _engine.loop_driver_now(loop, native)
+        if driver is None:
+            raise RuntimeError("this Humanloop client is closed")
+        return _engine.submit(driver, name, payload, options, native=native, notify=arrived)
+
+    window = _Window(client, requests, concurrency, progress, submit)
     try:
-        while not window.finished:
+        await _prepare_driver(client, loop)
+        while not window.done:
             window.fill()
-            if window.finished:
+            window.complete_finished()
+            if window.done:
                 break
-            index, item = await finished.get()
-            window.complete(index, item)
+            if not window.finished:
+                waiter[0] = loop.create_future()
+                try:
+                    await waiter[0]
+                finally:
+                    waiter[0] = None
     except BaseException:
         window.abandon()
         raise
     finally:
         results = window.close()
     return results
+
+
+async def _prepare_driver(client: "Humanloop", loop: asyncio.AbstractEventLoop) -> None:
+    """Make the event loop's driver of the client's calls (``fill`` only looks it up)."""
+    try:
+        native, handle = client._acquire()
+    except RuntimeError:
+        return  # a closed client: every item says so
+    try:
+        if _engine.loop_driver_now(loop, native) is None:
+            await _engine.loop_driver(loop, native, handle, None)
+    finally:
+        native.release()

@@ -197,6 +197,12 @@ def _config_json(values: Mapping[str, Any]) -> bytes:
         raise InvalidConfigError(f"invalid configuration: {exc}") from None
 
 
+def _configured_timeout(config_json: bytes) -> Optional[float]:
+    """The overall timeout of a configuration (seconds; None: no limit; 600 by default)."""
+    timeout = json.loads(config_json).get("timeout", 600.0)
+    return float(timeout) if _is_seconds(timeout) else None
+
+
 def _header_dict(headers: Any, name: str) -> Dict[str, str]:
     """``headers`` (a mapping) as a dict, else an InvalidConfigError naming the argument."""
     if not isinstance(headers, Mapping):
@@ -207,9 +213,6 @@ def _header_dict(headers: Any, name: str) -> Dict[str, str]:
 
 #: Per-call options (keyword arguments of every call, named as in openai-python).
 _OPTION_NAMES = frozenset(("timeout", "max_retries", "extra_headers"))
-
-#: Seconds the blocking calls wait at a time (so that Ctrl-C is handled between slices).
-_WAIT_SLICE = 0.1
 
 
 def _json_default(value: Any) -> Any:
@@ -252,11 +255,6 @@ def _given(scope: Mapping[str, Any]) -> Dict[str, Any]:
     return {name: value for name, value in scope.items() if name != "self" and name not in _OPTION_NAMES}
 
 
-def _settle(future: "asyncio.Future[bytes]", item: bytes) -> None:
-    if not future.done():
-        future.set_result(item)
-
-
 def _outcome(envelope: Mapping[str, Any]) -> "ApiResponse":
     if envelope.get("ok"):
         return ApiResponse(envelope)
@@ -293,7 +291,7 @@ def _variant(call: Callable[..., Any], name: str, signature: inspect.Signature, 
 
 
 def _asynchronous(method: Callable[Concatenate["Humanloop", P], R], name: bytes) -> Callable[Concatenate["Humanloop", P], Coroutine[Any, Any, R]]:
-    """``a<method>``: the call on the library's engine, awaited (no thread)."""
+    """``a<method>``: the call on the event loop's own libhumanloop loop, awaited (no thread)."""
     signature = inspect.signature(method)
 
     async def call(self: "Humanloop", /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -304,8 +302,9 @@ def _asynchronous(method: Callable[Concatenate["Humanloop", P], R], name: bytes)
         return result
 
     _variant(call, "a" + method.__name__, signature, "ApiResponse",
-             f"""Async ``{method.__name__}``: the call runs on the library's engine (libcurl's multi
-        interface, no thread per call) and the coroutine awaits its answer, so thousands can be in
+             f"""Async ``{method.__name__}``: the call runs on a libhumanloop loop (libcurl's multi
+        interface) that the event loop itself drives on its own thread (``add_reader``; no other
+        thread, no executor), and the coroutine awaits its answer, so thousands can be in
         flight. Same arguments, result and errors. Cancelling the task (``task.cancel()``,
         ``asyncio.wait_for`` running out) cancels the transfer and closes its connection.""")
     return call
@@ -353,8 +352,8 @@ def _asynchronous_streaming(method: Callable[Concatenate["Humanloop", P], Any], 
 
     stream_name = "a" + _stream_name(method)
     _variant(call, stream_name, signature, "AsyncCompletionStream",
-             f"""Async-iterator twin of ``{_stream_name(method)}``, delivered by the library's engine
-        (no thread): ``async for event in humanloop.{stream_name}(...)``, or the SDK's
+             f"""Async-iterator twin of ``{_stream_name(method)}``, driven by the event loop itself
+        (no thread; a consumer that falls behind pauses the transfer): ``async for event in humanloop.{stream_name}(...)``, or the SDK's
         ``r = await humanloop.{stream_name}(...)`` then ``async for tok in r.content``.""")
     return call
 
@@ -389,9 +388,10 @@ class Humanloop:
     calls), backed by libhumanloop.
 
     Thread-safe: one client may be used by any number of threads at once (connections are
-    pooled and kept alive). Every call runs on the library's engine (libcurl's multi
-    interface on one library-owned thread): the ``a``-prefixed methods await it without any
-    thread of their own, and the blocking methods wait for it in short slices, so Ctrl-C
+    pooled and kept alive). Every call runs on a libhumanloop loop (libcurl's multi interface)
+    that the waiting thread drives itself: the ``a``-prefixed methods on the asyncio event loop's
+    thread (one loop per event loop, watched with ``add_reader``; no other thread), the blocking
+    methods on the calling thread (one loop per thread) in slices of at most 100 ms, so Ctrl-C
     interrupts them (``KeyboardInterrupt``) and cancels the transfer. Close the client with
     ``close()``, a ``with`` block, or let garbage collection do it; calls in flight finish
     first. ``with_options(...)`` (or ``copy(...)``) makes a client with other per-call defaults
@@ -488,7 +488,7 @@ class Humanloop:
                 for problem in details.get("errors") or []:
                     problem["message"] = _in_python_words(str(problem.get("message", "")))
             raise error_from_envelope(envelope)
-        self._native = NativeClient(handle)
+        self._native = NativeClient(handle, _configured_timeout(config_json))
 
     # -- lifetime ----------------------------------------------------------------------------
     def _acquire(self) -> Tuple[NativeClient, int]:
@@ -664,62 +664,48 @@ class Humanloop:
         return _encode(body), self._options(scope, stream)
 
     def _run(self, name: bytes, payload: bytes, options: Optional[bytes]) -> Dict[str, Any]:
-        """A call on the engine, waited for in slices (Ctrl-C: KeyboardInterrupt, the transfer
-        is cancelled and its connection closed)."""
+        """A call on this thread's loop, run here in slices of at most 100 ms until its answer
+        arrives (Ctrl-C: KeyboardInterrupt, the transfer is cancelled and its connection closed)."""
         native, handle = self._acquire()
-        arrived = threading.Lock()
-        arrived.acquire()
-        box: List[bytes] = []
-
-        def sink(item: bytes, terminal: bool) -> None:
-            box.append(item)
-            arrived.release()
-
-        call = _engine.start(handle, name, payload, options, sink, native=native)
         try:
-            while not arrived.acquire(timeout=_WAIT_SLICE):
-                pass
+            driver = _engine.thread_driver(native, handle, options)
+            call = _engine.submit(driver, name, payload, options, native=native)
+        except BaseException:
+            native.release()
+            raise
+        try:
+            driver.wait(call)
         except BaseException:
             call.cancel()
             call.free()
             raise
+        raw = call.take()[1]
         call.free()
-        return _engine.parse_item(box[0])
+        return _engine.parse_item(raw)
 
     async def _arun(self, name: bytes, payload: bytes, options: Optional[bytes]) -> Dict[str, Any]:
-        """A call on the engine, awaited; a cancelled task cancels the transfer."""
+        """A call on the event loop's loop (run by the event loop itself, on its thread), awaited;
+        a cancelled task cancels the transfer."""
         loop = asyncio.get_running_loop()
-        future: "asyncio.Future[bytes]" = loop.create_future()
-        started: List[_engine.Call] = []
-
-        def sink(item: bytes, terminal: bool) -> None:
-            try:
-                loop.call_soon_threadsafe(_settle, future, item)
-            except RuntimeError:  # the loop is closed: nobody awaits the call any more
-                if started:
-                    started[0].free()
-
-        def begin() -> None:
-            if future.done():  # the task was cancelled before the call started
-                return
-            try:
-                native, handle = self._acquire()
-                started.append(_engine.start(handle, name, payload, options, sink, native=native))
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-                future.set_exception(exc)
-
-        # Started in a burst with the other calls prepared in this turn of the loop (a gather's),
-        # as the SDK sends: the server then sees them all at once.
-        _engine.start_soon(loop, begin)
+        native, handle = self._acquire()
         try:
-            return _engine.parse_item(await future)
+            driver = (_engine.loop_driver_now(loop, native)
+                      or await _engine.loop_driver(loop, native, handle, options))
+            call = _engine.submit(driver, name, payload, options, native=native, notify=_engine.wake_waiter)
         except BaseException:
-            if started:
-                started[0].cancel()
+            native.release()
+            raise
+        try:
+            if not call.inbox:
+                call.waiter = loop.create_future()
+                await call.waiter
+            raw = call.take()[1]
+        except BaseException:
+            call.cancel()
             raise
         finally:
-            if started:
-                started[0].free()
+            call.free()
+        return _engine.parse_item(raw)
 
     def _call(self, name: bytes, scope: Mapping[str, Any]) -> "ApiResponse":
         payload, options = self._prepare(scope)
@@ -735,7 +721,7 @@ class Humanloop:
     # -- batches ---------------------------------------------------------------------------
     def complete_batch(self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 16,
                        progress: bool = False) -> List[Union["ApiResponse", HumanloopError, Exception]]:
-        """Run many calls on the engine, at most ``concurrency`` at once, and return, in request
+        """Run many calls on this thread's loop, at most ``concurrency`` at once, and return, in request
         order, each call's ``ApiResponse`` or its exception (returned, not raised).
 
         Each request is a dict of the call's keyword arguments plus ``"call"``, the method

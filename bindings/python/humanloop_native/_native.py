@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-__all__ = ["lib", "library_path", "take_string", "SONAME", "LOG_CALLBACK", "CALL_CALLBACK"]
+__all__ = ["lib", "library_path", "take_string", "SONAME", "LOG_CALLBACK", "HlItem", "ITEM_EVENT", "ITEM_RESULT"]
 
 SONAME = "libhumanloop.so.0.2"
 
@@ -37,9 +37,17 @@ _c_void_p = ctypes.c_void_p
 #: hl_log_callback: void (*)(int level, const char *line, void *user_data)
 LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
-#: hl_callback: void (*)(hl_call *call, char *item_json, void *user_data). item_json is declared
-#: c_void_p (not c_char_p) so that the pointer itself arrives and can be released with hl_free.
-CALL_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+#: hl_item.kind: one stream event, or the call's terminal item.
+ITEM_EVENT = 1
+ITEM_RESULT = 2
+
+
+class HlItem(ctypes.Structure):
+    """``hl_item``: one item of ``hl_loop_run``. ``json`` is owned by the loop and valid until the
+    next ``hl_loop_run`` / ``hl_loop_free`` of that loop (declared c_void_p: read with ``len``)."""
+
+    _fields_ = [("call", _c_void_p), ("tag", _c_void_p), ("kind", ctypes.c_int),
+                ("json", _c_void_p), ("len", ctypes.c_size_t)]
 
 
 def _declare(cdll: ctypes.CDLL) -> None:
@@ -74,9 +82,21 @@ def _declare(cdll: ctypes.CDLL) -> None:
     cdll.hl_stream_cancel.argtypes = [_c_void_p]
     cdll.hl_stream_cancel.restype = None
 
-    # The engine (asynchronous calls), issue 10.
-    cdll.hl_call_start.argtypes = [_c_void_p, _c_char_p, _c_char_p, _c_char_p, CALL_CALLBACK, _c_void_p]
-    cdll.hl_call_start.restype = _c_void_p  # hl_call*
+    # Calls on loops the binding runs (issue 17): hl_loop_*, and the handles of their calls.
+    cdll.hl_loop_new.argtypes = [_c_void_p, _c_char_p]
+    cdll.hl_loop_new.restype = _c_void_p  # hl_loop*
+    cdll.hl_loop_fd.argtypes = [_c_void_p]
+    cdll.hl_loop_fd.restype = ctypes.c_int
+    cdll.hl_loop_submit.argtypes = [_c_void_p, _c_char_p, _c_char_p, _c_char_p, _c_void_p]
+    cdll.hl_loop_submit.restype = _c_void_p  # hl_call*
+    cdll.hl_loop_run.argtypes = [_c_void_p, ctypes.c_int, _c_void_p, ctypes.c_size_t]  # items: an HlItem array's address
+    cdll.hl_loop_run.restype = ctypes.c_size_t
+    cdll.hl_loop_wake.argtypes = [_c_void_p]
+    cdll.hl_loop_wake.restype = None
+    cdll.hl_loop_free.argtypes = [_c_void_p]
+    cdll.hl_loop_free.restype = None
+    cdll.hl_call_pause.argtypes = [_c_void_p, ctypes.c_int]
+    cdll.hl_call_pause.restype = None
     cdll.hl_call_cancel.argtypes = [_c_void_p]
     cdll.hl_call_cancel.restype = None
     cdll.hl_call_free.argtypes = [_c_void_p]
@@ -133,13 +153,6 @@ def _load() -> Tuple[ctypes.CDLL, str]:
 
 
 lib, library_path = _load()
-
-#: The same library through ``ctypes.PyDLL``, which keeps the GIL during the call: for
-#: ``hl_free`` in the engine's callback, where releasing the GIL around a ``free()`` would hand it
-#: to the event loop's thread and back for every stream event.
-lib_holding_gil = ctypes.PyDLL(library_path)
-lib_holding_gil.hl_free.argtypes = [_c_void_p]
-lib_holding_gil.hl_free.restype = None
 
 
 def take_string(ptr: Optional[int]) -> Optional[bytes]:

@@ -1,27 +1,26 @@
-"""Iterators over the events of a streaming completion, driven by the library's engine.
+"""Iterators over the events of a streaming completion, on loops the consumer's thread runs.
 
-A stream is started lazily (first ``next()``, ``async for`` step or ``await``) with
-``hl_call_start(..., {"stream": true})``; the engine thread hands every item to the stream (a
-queue for the blocking iterator, ``loop.call_soon_threadsafe`` for the async one). No thread is
+A stream is submitted lazily (first ``next()``, ``async for`` step or ``await``) with
+``{"stream": true}``: the blocking iterator to its thread's loop, which ``next()`` runs in
+slices of at most 100 ms while no event is buffered; the async one to its event loop's loop, run
+by the event loop itself (``_engine``). Items land in the call's inbox; a stream whose consumer
+falls HIGH_WATER events behind is paused (``hl_call_pause``) until it has caught up. No thread is
 started and no executor is used.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import queue
 import threading
-from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterator, Optional
+from typing import Any, AsyncIterator, Dict, Generator, Iterator, Optional, Tuple
 
 from . import _engine
-from ._engine import Call, NativeClient
+from ._engine import ITEM_EVENT, Call, Driver, NativeClient
 from ._errors import ApiCancelledError, ApiConnectionError, HumanloopError, error_from_envelope
 
 __all__ = ["CompletionStream", "AsyncCompletionStream", "StreamRequest"]
 
-_CLOSED: Dict[str, Any] = {"ok": False, "closed": True}  # put in a queue by close()
-_WAIT_SLICE = 0.1  # seconds: the blocking iterator wakes this often (Ctrl-C is handled)
+_CLOSED = object()  # what CompletionStream._wait returns once the stream was closed
 
 
 class StreamRequest:
@@ -88,14 +87,21 @@ class _StreamState:
         self.done = False
         self.error: Optional[HumanloopError] = None
 
-    def _begin(self, sink: _engine.Sink) -> bool:
-        """Start the call once; False when the stream is already released."""
+    def _begin(self, driver: Driver, notify: _engine.Notify) -> Optional[Call]:
+        """Submit the call once; None when the stream is already released."""
         request = self._request
         if request is None or request.native is None:
-            return False
-        self._call = _engine.start(request.client, request.name, request.payload, request.options,
-                                   sink, stream=True)
-        return True
+            return None
+        call = _engine.submit(driver, request.name, request.payload, request.options, stream=True, notify=notify)
+        with self._guard:
+            if self._request is None:  # closed meanwhile (another thread)
+                release = True
+            else:
+                self._call, release = call, False
+        if release:
+            call.free()
+            return None
+        return call
 
     def _finish(self, item: Dict[str, Any]) -> None:
         from ._client import Headers
@@ -114,7 +120,7 @@ class _StreamState:
 
     def _release(self) -> None:
         """Cancel the transfer if unfinished, free the call, drop the client reference.
-        Idempotent, any thread (also the engine's)."""
+        Idempotent, any thread."""
         with self._guard:
             call, self._call = self._call, None
             request, self._request = self._request, None
@@ -222,7 +228,7 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
 
     def __init__(self, request: StreamRequest) -> None:
         self._state = _StreamState(request)
-        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()  # item bytes, or _CLOSED
+        self._call: Optional[Call] = None  # kept after release: its inbox may hold events still
         self._started = False
 
     # -- iteration -------------------------------------------------------------------------
@@ -239,20 +245,24 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
                 state.error = _cancelled_error()
                 raise state.error
             self._started = True
-            put = self._queue.put_nowait
-            if not state._begin(lambda item, terminal: put(item)):
+            request = state._request
+            if request is None or request.native is None:
                 raise StopIteration
-        if state.closed and self._queue.empty():
-            raise StopIteration
+            driver = _engine.thread_driver(request.native, request.client, request.options)
+            self._call = state._begin(driver, _engine.check_pause)
+            if self._call is None:
+                raise StopIteration
         raw = self._wait()
         if raw is _CLOSED:
             raise StopIteration
-        item = _engine.parse_item(raw)
-        if item.get("ok"):
+        kind, data = raw
+        item = _engine.parse_item(data)
+        if kind == ITEM_EVENT and item.get("ok"):
             event = item.get("event")
             if event is not None:
                 result: Dict[str, Any] = event
                 return result
+        if item.get("ok"):
             state._finish(item)
             state._release()
             raise StopIteration
@@ -261,21 +271,31 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
         raise state.error
 
     def _wait(self) -> Any:
-        get = self._queue.get
+        """The next item of the call, running its loop on this thread in slices while none is
+        buffered; _CLOSED once the stream was closed (and its buffered events taken)."""
+        state = self._state
+        call = self._call
+        if call is None:
+            return _CLOSED
+        driver = call.driver
         try:
             while True:
-                try:
-                    return get(timeout=_WAIT_SLICE)
-                except queue.Empty:
-                    if self._state._foreign():
-                        self._state._release()
-                        self._state.error = _forked_error()
-                        raise self._state.error from None
-                    if self._state.closed:
-                        return _CLOSED
+                if call.inbox:
+                    return call.take()
+                if state.closed:
+                    return _CLOSED
+                if call.foreign:
+                    state._release()
+                    state.error = _forked_error()
+                    raise state.error
+                if driver.handle is None:  # its loop was freed (interpreter exit)
+                    call.inbox.append(_engine._LOOP_GONE)
+                    continue
+                driver.run_slice(call.inbox)
         except BaseException as exc:
+            driver.disown()
             if not isinstance(exc, HumanloopError):  # KeyboardInterrupt & co: stop the transfer
-                self._state._release()
+                state._release()
             raise
 
     # -- asyncio ---------------------------------------------------------------------------
@@ -301,7 +321,9 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
         """Close the connection (if still open) and release the stream. Idempotent; any
         thread (a ``next()`` waiting in another thread then ends)."""
         self._state._release()
-        self._queue.put_nowait(_CLOSED)
+        call = self._call
+        if call is not None:
+            call.driver._wake()  # a next() waiting in another thread looks again
 
     def cancel(self) -> None:
         """Cancel the transfer from any thread: the iterator raises ``ApiCancelledError``."""
@@ -319,58 +341,11 @@ class CompletionStream(_StreamAttributes, Iterator[Dict[str, Any]]):
 
 
 
-class _Channel:
-    """Items from the engine thread to an event loop. The stream holds the channel and the
-    engine's sink is the channel's ``push`` (not the stream), so an abandoned stream can be
-    garbage-collected (which closes it) while its call is in flight. A burst of items costs one
-    ``call_soon_threadsafe``."""
-
-    __slots__ = ("loop", "incoming", "wake", "waiter")
-
-    def __init__(self) -> None:
-        self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self.incoming: Deque[bytes] = collections.deque()  # items as delivered, parsed by the loop
-        self.wake = False
-        self.waiter: Optional["asyncio.Future[None]"] = None
-
-    def push(self, item: bytes, terminal: bool) -> None:  # engine thread
-        self.incoming.append(item)
-        if not self.wake:
-            self.wake = True
-            loop = self.loop
-            if loop is not None:
-                try:
-                    loop.call_soon_threadsafe(self.drain)
-                except RuntimeError:  # the loop is closed: nobody will read it
-                    pass
-
-    def drain(self) -> None:  # loop thread
-        self.wake = False
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def wake_up(self) -> None:
-        """Wake a waiting ``__anext__`` (after close), from any thread."""
-        loop = self.loop
-        if loop is None or self.waiter is None:
-            return
-        try:
-            running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self.drain()
-        else:
-            try:
-                loop.call_soon_threadsafe(self.drain)
-            except RuntimeError:
-                pass
-
-
 class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
     """The asyncio twin of CompletionStream: ``async for event in stream`` yields whole event
-    dicts as the engine delivers them (``loop.call_soon_threadsafe``; no thread, no executor).
+    dicts as they arrive, on the event loop's own libhumanloop loop, which the event loop runs on
+    its thread (``add_reader``; no other thread, no executor). A consumer that falls HIGH_WATER
+    events behind pauses the transfer until it has caught up (nothing is dropped).
 
     Also ``async with``, ``await aclose()``, and the official SDK's shape: ``r = await stream``
     waits until the answer has started (raising ``ApiStreamingException`` for a non-2xx status,
@@ -383,52 +358,75 @@ class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
     def __init__(self, request: Optional[StreamRequest], *, cancelled: bool = False) -> None:
         self._state = _StreamState(request)
         self._state._cancelled = cancelled
-        self._chan = _Channel()
+        self._call: Optional[Call] = None  # kept after release: its inbox may hold events still
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._ended = False
-        self._peeked: Optional[Dict[str, Any]] = None  # the first item, looked at by ``await``
+        self._peeked: Optional[Tuple[int, Dict[str, Any]]] = None  # the first item, looked at by ``await``
 
     # -- the loop side ----------------------------------------------------------------------
-    async def _next_item(self) -> Optional[Dict[str, Any]]:
-        """The next item (an envelope dict), or None when the stream is over (closed)."""
+    async def _begin(self) -> Optional[Call]:
+        """Submit the call to the event loop's loop; None when the stream is already released."""
+        state = self._state
+        request = state._request
+        if request is None or request.native is None:
+            return None
+        loop = self._loop = asyncio.get_running_loop()
+        driver = (_engine.loop_driver_now(loop, request.native)
+                  or await _engine.loop_driver(loop, request.native, request.client, request.options))
+        self._call = state._begin(driver, _engine.stream_arrived)
+        return self._call
+
+    async def _next_item(self) -> Optional[Tuple[int, Dict[str, Any]]]:
+        """The next item ((kind, envelope dict)), or None when the stream is over (closed)."""
         if self._peeked is not None:
             item, self._peeked = self._peeked, None
             return item
         state = self._state
-        chan = self._chan
-        if chan.loop is None:
-            if state.closed:
+        call = self._call
+        if call is None:
+            if self._loop is not None or state.closed:
                 return None
             if state._cancelled:
                 state._release()
                 state.error = _cancelled_error()
                 raise state.error
-            chan.loop = asyncio.get_running_loop()
-            if not state._begin(chan.push):
+            try:
+                call = await self._begin()
+            except BaseException:
+                state._release()
+                raise
+            if call is None:
                 return None
         while True:
-            if chan.incoming:
-                return _engine.parse_item(chan.incoming.popleft())
+            if call.inbox:
+                kind, raw = call.take()
+                return kind, _engine.parse_item(raw)
             if state.closed or self._ended:
                 return None
-            if state._foreign():
+            if call.foreign:
                 state._release()
                 state.error = _forked_error()
                 raise state.error
-            waiter: "asyncio.Future[None]" = chan.loop.create_future()
-            chan.waiter = waiter
+            if call.driver.handle is None:  # its loop was freed (its event loop went away)
+                call.inbox.append(_engine._LOOP_GONE)
+                continue
+            assert self._loop is not None
+            waiter: "asyncio.Future[None]" = self._loop.create_future()
+            call.waiter = waiter
             try:
                 await waiter
             except BaseException:  # the task was cancelled: stop the transfer
                 state._release()
                 raise
             finally:
-                chan.waiter = None
+                call.waiter = None
 
-    def _consume(self, item: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def _consume(self, taken: Tuple[int, Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         """An event dict, or None at the clean end; raises the stream's error."""
         state = self._state
+        kind, item = taken
         if item.get("ok"):
-            event = item.get("event")
+            event = item.get("event") if kind == ITEM_EVENT else None
             if event is not None:
                 result: Dict[str, Any] = event
                 return result
@@ -458,15 +456,17 @@ class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
 
     async def _started(self) -> "AsyncCompletionStream":
         """Wait for the first item without consuming it (the SDK's ``await``)."""
-        if self._ended or self._peeked is not None or self._chan.incoming or self._state.done:
+        call = self._call
+        if self._ended or self._peeked is not None or (call is not None and call.inbox) or self._state.done:
             return self
-        item = await self._next_item()
-        if item is None:
+        taken = await self._next_item()
+        if taken is None:
             return self
+        kind, item = taken
         if not item.get("ok"):
-            self._consume(item)  # raises
-        self._peeked = item
-        if "event" in item:
+            self._consume(taken)  # raises
+        self._peeked = taken
+        if kind == ITEM_EVENT:
             from ._client import Headers
 
             state = self._state
@@ -499,9 +499,21 @@ class AsyncCompletionStream(_StreamAttributes, AsyncIterator[Dict[str, Any]]):
         self.close()
 
     def close(self) -> None:
-        """Close the connection (if still open) and release the stream. Idempotent."""
+        """Close the connection (if still open) and release the stream. Idempotent; any thread
+        (an ``async for`` waiting on the event loop then ends)."""
         self._state._release()
-        self._chan.wake_up()
+        call = self._call
+        if call is None or call.waiter is None:
+            return
+        loop = self._loop
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            _engine.wake_waiter(call)
+        else:  # the event loop's thread wakes it, through the loop's descriptor
+            call.driver.poke(call)
 
     def cancel(self) -> None:
         """Cancel the transfer (any thread): the iterator raises ``ApiCancelledError``."""

@@ -1,5 +1,7 @@
 """Helpers shared by the tests (a unique module name: Tests/server is on sys.path too)."""
 
+import contextlib
+import signal
 import socket
 import time
 
@@ -33,6 +35,22 @@ def wait_for(predicate, timeout=3.0, interval=0.02):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def sigint_raises_keyboard_interrupt():
+    """Python's own SIGINT handler (KeyboardInterrupt) for the duration of the block, restored
+    after: a test suite run as a background job starts with SIGINT ignored (and the interpreter
+    then keeps it ignored), so a test that relies on Ctrl-C sets the handler itself."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+#: Put first in a child interpreter's script that relies on Ctrl-C (see above).
+CHILD_SIGINT_PRELUDE = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
 
 
 def event(text, finish_reason=None, index=0, id="data_s"):

@@ -25,7 +25,8 @@ from humanloop_native import (
     Humanloop,
     InvalidRequestError,
 )
-from hlpy_support import API_KEY, MODEL_CONFIG, event, header, wait_for
+from hlpy_support import (API_KEY, CHILD_SIGINT_PRELUDE, MODEL_CONFIG, event, header,
+                          sigint_raises_keyboard_interrupt, wait_for)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 OK_BODY = {"data": [], "provider_responses": []}
@@ -182,7 +183,8 @@ def _interrupt_when(predicate):
 
 def test_ctrl_c_interrupts_a_blocking_call_and_cancels_it(fresh_server):
     fresh_server.script([{"delay": 30, "json": OK_BODY}])
-    with Humanloop(api_key=API_KEY, host=fresh_server.base_url, max_retries=0) as client:
+    with sigint_raises_keyboard_interrupt(), \
+            Humanloop(api_key=API_KEY, host=fresh_server.base_url, max_retries=0) as client:
         sender = _interrupt_when(lambda: fresh_server.stats()["requests"] == 1)
         started = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
@@ -199,7 +201,8 @@ def test_ctrl_c_interrupts_a_blocking_call_and_cancels_it(fresh_server):
 
 def test_ctrl_c_interrupts_sync_stream_iteration(fresh_server):
     fresh_server.script([{"stream": {"events": [event("a")], "hold_after": 1, "hold": 30}}])
-    with Humanloop(api_key=API_KEY, host=fresh_server.base_url, max_retries=0) as client:
+    with sigint_raises_keyboard_interrupt(), \
+            Humanloop(api_key=API_KEY, host=fresh_server.base_url, max_retries=0) as client:
         stream = client.complete_stream(model_config=MODEL_CONFIG)
         assert next(stream) == event("a")
         sender = _interrupt_when(lambda: True)
@@ -216,6 +219,7 @@ def test_ctrl_c_in_a_child_process_within_200ms(fresh_server, tmp_path):
     fresh_server.script([{"delay": 30, "json": OK_BODY}])
     script = tmp_path / "child.py"
     script.write_text(
+        CHILD_SIGINT_PRELUDE +
         "import sys, time\n"
         f"sys.path.insert(0, {str(PACKAGE_DIR)!r})\n"
         "from humanloop_native import Humanloop\n"
@@ -484,7 +488,8 @@ def test_batch_progress_uses_tqdm_when_installed(srv, monkeypatch):
 
 def test_batch_ctrl_c_cancels_the_calls_in_flight(fresh_server):
     fresh_server.script([{"delay": 30, "json": OK_BODY}] * 3)
-    with Humanloop(api_key=API_KEY, host=fresh_server.base_url, max_retries=0) as client:
+    with sigint_raises_keyboard_interrupt(), \
+            Humanloop(api_key=API_KEY, host=fresh_server.base_url, max_retries=0) as client:
         sender = _interrupt_when(lambda: fresh_server.stats()["requests"] == 3)
         with pytest.raises(KeyboardInterrupt):
             client.complete_batch([{"model_config": MODEL_CONFIG}] * 10, concurrency=3)

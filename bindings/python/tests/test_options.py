@@ -116,15 +116,15 @@ def configs(monkeypatch):
 
 @pytest.fixture
 def options_sent(monkeypatch):
-    """Every options_json handed to the engine (hl_call_start), parsed (None for NULL)."""
+    """Every options_json submitted to a loop (hl_loop_submit), parsed (None for NULL)."""
     sent = []
-    real_start = _engine.start
+    real_submit = _engine.submit
 
-    def start(client, name, request, options, sink, **kwargs):
+    def submit(driver, name, request, options, **kwargs):
         sent.append(None if options is None else json.loads(options))
-        return real_start(client, name, request, options, sink, **kwargs)
+        return real_submit(driver, name, request, options, **kwargs)
 
-    monkeypatch.setattr(_engine, "start", start)
+    monkeypatch.setattr(_engine, "submit", submit)
     return sent
 
 
