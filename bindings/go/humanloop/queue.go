@@ -77,8 +77,9 @@ type dispatcher struct {
 // queue's descriptor cannot be polled, and lets the tests exercise that path.
 var useQueueWait = false
 
-// testHookDeliver, when set (tests only), runs on the goroutine that hands items to calls.
-var testHookDeliver func()
+// testHookDeliver, when set (tests only), runs on the goroutine that hands items to calls,
+// once per drained batch.
+var testHookDeliver atomic.Pointer[func()]
 
 // newDispatcher creates the queue and starts its goroutine.
 func newDispatcher() (*dispatcher, error) {
@@ -169,8 +170,8 @@ func (d *dispatcher) drainAll() {
 		if n == 0 {
 			return
 		}
-		if testHookDeliver != nil {
-			testHookDeliver()
+		if hook := testHookDeliver.Load(); hook != nil {
+			(*hook)()
 		}
 		d.batches.Add(1)
 		d.items.Add(int64(n))
