@@ -133,11 +133,7 @@ func (d *dispatcher) run(file *os.File, raw syscall.RawConn) {
 		// descriptor is readable (edge-triggered), then calls it again. The function drains
 		// until the queue is empty (which resets the eventfd), as an edge-triggered consumer
 		// must, so that no signal is missed between the drain and the wait.
-		err := raw.Read(func(uintptr) bool {
-			stop := d.stopping.Load() // read before the drain: what close waits for is queued
-			d.drainAll()
-			return stop
-		})
+		err := raw.Read(func(uintptr) bool { return d.drainAndCheckStop() })
 		file.Close()
 		if err == nil {
 			return
@@ -146,14 +142,24 @@ func (d *dispatcher) run(file *os.File, raw syscall.RawConn) {
 		// wait in the library instead.
 		d.blocking.Store(true)
 	}
-	for {
-		stop := d.stopping.Load()
-		d.drainAll()
-		if stop {
-			return
-		}
+	for !d.drainAndCheckStop() {
 		C.hl_queue_wait(d.q, -1) // ended early by an item or by hl_queue_wake (close)
 	}
+}
+
+// drainAndCheckStop drains the queue, then reports whether close asked the goroutine to stop
+// (after a last drain). The flag is read after the drain, not before: a drain consumes the
+// signal of an hl_queue_wake that came before it (it resets the eventfd and the wake flag of
+// hl_queue_wait when it leaves the queue empty), so a close that was not seen here woke the
+// queue after this drain, and the wait that follows returns at once. close sets the flag
+// after hl_client_free returned, so the last drain takes every item the engine queued.
+func (d *dispatcher) drainAndCheckStop() bool {
+	d.drainAll()
+	if !d.stopping.Load() {
+		return false
+	}
+	d.drainAll()
+	return true
 }
 
 // drainAll takes every pending item and hands each to its call, until the queue is empty.

@@ -355,3 +355,41 @@ func TestCloseDeliversInFlight(t *testing.T) {
 		t.Errorf("%d goroutines before the client, %d after Close:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestCloseWhileDraining: Close right as the dispatcher is handing out the "cancelled" items of
+// the calls in flight returns promptly (the stop request is never lost to a drain that resets
+// the queue's wake-up), with either way of waiting.
+func TestCloseWhileDraining(t *testing.T) {
+	srv := humanlooptest.Start(t)
+	for _, wait := range []bool{false, true} {
+		for i := 0; i < 25; i++ {
+			srv.Reset(t)
+			for j := 0; j < 10; j++ { // half the calls are still waiting for the server at Close
+				srv.Script(t, map[string]interface{}{"delay": 2})
+			}
+			useQueueWait = wait
+			c, err := NewClient(Config{APIKey: "k", Host: srv.BaseURL, MaxRetries: Int(0)})
+			useQueueWait = false
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for j := 0; j < 20; j++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = c.Complete(context.Background(), queueRequest())
+				}()
+			}
+			time.Sleep(time.Duration(i%5) * time.Millisecond)
+			done := make(chan struct{})
+			go func() { c.Close(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Close (hl_queue_wait %v) did not return", wait)
+			}
+			wg.Wait()
+		}
+	}
+}
