@@ -152,8 +152,8 @@ func optionsJSON(defaults, opts []CallOption, stream bool) []byte {
 
 // pending is one call in flight: the items the dispatcher handed to it and the state of its
 // hl_call handle. The dispatcher goroutine appends and signals (never blocking); the call's own
-// goroutine takes the items. The call's goroutine owns the handle: it releases it (free) once,
-// after the terminal item or when it gives up on the call.
+// goroutine takes the items. The handle is released exactly once: by the dispatcher with the
+// terminal item, or by the call's goroutine (free) when it gives up on the call before that.
 type pending struct {
 	mu       sync.Mutex
 	items    []item
@@ -191,7 +191,19 @@ func (p *pending) deliver(it item, call *C.hl_call) {
 			C.hl_call_pause(p.call, 1)
 		}
 	}
+	var release *C.hl_call
+	if it.kind == itemResult && !p.freed {
+		// The terminal item: nothing more comes, so the handle is released here, on this one
+		// goroutine, rather than by a cgo call from each caller's goroutine.
+		if p.call == nil {
+			p.call = call
+		}
+		release, p.freed = p.call, true
+	}
 	p.mu.Unlock()
+	if release != nil {
+		C.hl_call_free(release)
+	}
 	select {
 	case p.notify <- struct{}{}:
 	default:
@@ -231,21 +243,22 @@ func (p *pending) cancel() {
 	p.mu.Unlock()
 }
 
-// free releases the handle (idempotent): an unfinished call is cancelled and delivers nothing
-// more; items already taken from the queue are dropped by the dispatcher.
+// free releases the handle unless the terminal item did (idempotent): an unfinished call is
+// cancelled and delivers nothing more; items already taken from the queue are dropped.
 func (p *pending) free() {
 	p.mu.Lock()
 	call := p.call
-	if p.freed {
-		call = nil
-	}
+	already := p.freed
 	p.freed = true
 	p.items = nil
 	p.mu.Unlock()
+	if already {
+		return // the dispatcher released it with the terminal item (and forgot the tag)
+	}
 	if call != nil {
 		C.hl_call_free(call)
 	}
-	p.d.forget(p.tag) // a no-op after the terminal item
+	p.d.forget(p.tag)
 }
 
 // result returns the call's terminal item among items, or nil.
@@ -313,12 +326,14 @@ func (c *Client) start(name string, request interface{}, opts []CallOption, stre
 	// The strings are Go memory without pointers, read only during the call (never kept).
 	call := co.queue.submit(co.native, (*C.char)(unsafe.Pointer(&nameC[0])), (*C.char)(unsafe.Pointer(&body[0])),
 		optPtr, tag)
+	if call != nil {
+		p.started(call) // before Close can run: its items may name no handle
+	}
 	co.mu.RUnlock()
 	if call == nil {
 		co.queue.forget(tag)
 		return nil, errors.New("humanloop: hl_call_submit failed (out of memory)")
 	}
-	p.started(call)
 	return p, nil
 }
 

@@ -33,8 +33,9 @@
 //     items per cgo crossing, copies each out of C memory and hands it to its call by tag
 //     without ever blocking;
 //   - the goroutine of each call (Complete, a Stream's Next) waits on its own channel and
-//     decodes its items. A goroutine waiting for an answer holds no OS thread. It releases the
-//     call handle (hl_call_free) when the call is over;
+//     decodes its items. A goroutine waiting for an answer holds no OS thread. The dispatcher
+//     releases the call handle (hl_call_free) with the terminal item; a goroutine that gives up
+//     on its call first (cancellation not confirmed in time, a Stream closed early) releases it;
 //   - a stream with a context that can be done has a small watcher goroutine that cancels the
 //     transfer when the context is done, also while nobody calls Next.
 //
