@@ -294,19 +294,12 @@ func TestStreamPausedWhenBehind(t *testing.T) {
 // ErrClientClosed (none is lost), and leaves no goroutine of the client behind.
 func TestCloseDeliversInFlight(t *testing.T) {
 	srv := humanlooptest.Start(t)
-	for i := 0; i < 20; i++ {
-		srv.Script(t, map[string]interface{}{"delay": 10})
-	}
 	before := runtime.NumGoroutine()
 	c, err := NewClient(Config{APIKey: "k", Host: srv.BaseURL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs := make(chan error, 30)
-	for i := 0; i < 20; i++ {
-		go func() { _, err := c.Complete(context.Background(), queueRequest()); errs <- err }()
-	}
-	var streams []*Stream
+	var streams []*Stream // started first: each takes its own scripted answer
 	for i := 0; i < 5; i++ {
 		srv.Script(t, map[string]interface{}{"stream": map[string]interface{}{"forever": true, "delay": 0.01}})
 		req := queueRequest()
@@ -319,7 +312,15 @@ func TestCloseDeliversInFlight(t *testing.T) {
 		}
 		streams = append(streams, s)
 	}
-	for srv.Stats(t).ConnectionsOpen < 25 {
+	for i := 0; i < 20; i++ {
+		srv.Script(t, map[string]interface{}{"delay": 10})
+	}
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		go func() { _, err := c.Complete(context.Background(), queueRequest()); errs <- err }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats(t).ConnectionsOpen < 25 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
@@ -346,7 +347,7 @@ func TestCloseDeliversInFlight(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline = time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
