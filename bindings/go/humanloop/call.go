@@ -3,8 +3,6 @@ package humanloop
 // #include <stdint.h>
 // #include <stdlib.h>
 // #include "humanloop.h"
-// hl_call *hlgo_start(hl_client *client, const char *name, const char *request_json,
-//                     const char *options_json, uintptr_t handle);
 import "C"
 
 import (
@@ -13,7 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"runtime/cgo"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,94 +148,127 @@ func optionsJSON(defaults, opts []CallOption, stream bool) []byte {
 	return append(b, '}', 0)
 }
 
-// ---- the engine callback ----------------------------------------------------------------------
+// ---- a call in flight ---------------------------------------------------------------------------
 
-// pending is one call in flight: the items the engine delivered and the state of its hl_call
-// handle. The callback (engine thread) appends and signals; the call's goroutine takes them.
+// pending is one call in flight: the items the dispatcher handed to it and the state of its
+// hl_call handle. The dispatcher goroutine appends and signals (never blocking); the call's own
+// goroutine takes the items. The handle is released exactly once: by the dispatcher with the
+// terminal item, or by the call's goroutine (free) when it gives up on the call before that.
 type pending struct {
-	mu     sync.Mutex
-	items  [][]byte
-	notify chan struct{} // capacity 1: "items may be non-empty"
-	stream bool          // items before the terminal one are events
-	call   *C.hl_call    // set once hl_call_start has returned (while the call is live)
-	state  int           // live, or who released the handle
+	mu       sync.Mutex
+	items    []item
+	notify   chan struct{} // capacity 1: "items may be non-empty"
+	call     *C.hl_call    // set once hl_call_submit has returned (or by the first item)
+	freed    bool          // the handle was released: no C function may be called on it
+	buffered int           // bytes of events in items (streams)
+	paused   bool          // the dispatcher paused the transfer (hl_call_pause) until a take
+	pauses   int           // how many times (tests)
+
+	d   *dispatcher
+	tag uintptr
 }
 
-const (
-	live           = iota
-	freedByLibrary // the callback of the terminal item frees the handle (in bridge.c)
-	freedByGo      // Go freed it (Close of an unfinished stream, or a lost cancellation)
-)
-
-func newPending(stream bool) *pending {
-	return &pending{notify: make(chan struct{}, 1), stream: stream}
+func newPending() *pending {
+	return &pending{notify: make(chan struct{}, 1)}
 }
 
-// take returns the items delivered so far and empties the queue.
-func (p *pending) take(buf [][]byte) [][]byte {
+// deliver queues one item for the call's goroutine and wakes it. It runs on the dispatcher
+// goroutine and never blocks: a stream whose consumer falls behind (more than
+// streamPauseAbove bytes of events not taken yet) is paused with hl_call_pause, and resumed by
+// the consumer's next take. The client's queue itself is always drained, so one slow stream
+// never holds up the other calls of the client.
+func (p *pending) deliver(it item, call *C.hl_call) {
+	p.mu.Lock()
+	p.items = append(p.items, it)
+	if it.kind == itemEvent {
+		p.buffered += len(it.json)
+		if p.call == nil {
+			p.call = call
+		}
+		if p.buffered > streamPauseAbove && !p.paused && !p.freed && p.call != nil {
+			p.paused = true
+			p.pauses++
+			C.hl_call_pause(p.call, 1)
+		}
+	}
+	var release *C.hl_call
+	if it.kind == itemResult && !p.freed {
+		// The terminal item: nothing more comes, so the handle is released here, on this one
+		// goroutine, rather than by a cgo call from each caller's goroutine.
+		if p.call == nil {
+			p.call = call
+		}
+		release, p.freed = p.call, true
+	}
+	p.mu.Unlock()
+	if release != nil {
+		C.hl_call_free(release)
+	}
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the items delivered so far and empties the list (resuming a paused transfer).
+func (p *pending) take(buf []item) []item {
 	p.mu.Lock()
 	items := p.items
 	p.items = buf[:0]
+	p.buffered = 0
+	if p.paused {
+		p.paused = false
+		if !p.freed {
+			C.hl_call_pause(p.call, 0)
+		}
+	}
 	p.mu.Unlock()
 	return items
 }
 
-// started records the handle hl_call_start returned (unless the terminal item already came and
-// the callback released it).
+// started records the handle hl_call_submit returned.
 func (p *pending) started(call *C.hl_call) {
 	p.mu.Lock()
-	if p.state == live {
-		p.call = call
-	}
+	p.call = call
 	p.mu.Unlock()
 }
 
-// cancel cancels the call if it is still live.
+// cancel cancels the call if its handle is still held (no effect once the terminal item is on
+// its way: that item stands).
 func (p *pending) cancel() {
 	p.mu.Lock()
-	if p.state == live && p.call != nil {
+	if !p.freed && p.call != nil {
 		C.hl_call_cancel(p.call)
 	}
 	p.mu.Unlock()
 }
 
-// free releases a live call (no callback runs once it returns).
+// free releases the handle unless the terminal item did (idempotent): an unfinished call is
+// cancelled and delivers nothing more; items already taken from the queue are dropped.
 func (p *pending) free() {
 	p.mu.Lock()
 	call := p.call
-	if p.state != live {
-		call = nil
-	} else {
-		p.state = freedByGo
-	}
+	already := p.freed
+	p.freed = true
+	p.items = nil
 	p.mu.Unlock()
+	if already {
+		return // the dispatcher released it with the terminal item (and forgot the tag)
+	}
 	if call != nil {
 		C.hl_call_free(call)
 	}
+	p.d.forget(p.tag)
 }
 
-//export hlgoCallback
-func hlgoCallback(call *C.hl_call, item *C.char, length C.size_t, handle C.uintptr_t) C.int {
-	// Runs on the library's engine thread: copy the item (the C trampoline frees it), queue it
-	// and return at once; the call's goroutine does the rest. For the terminal item it returns
-	// 1 and the trampoline frees the handle right there (hl_call_free from another thread
-	// would wait for this callback to return).
-	p := cgo.Handle(uintptr(handle)).Value().(*pending)
-	b := C.GoBytes(unsafe.Pointer(item), C.int(length))
-	terminal := !p.stream || !bytes.HasPrefix(b, eventPrefix)
-	var free C.int
-	p.mu.Lock()
-	p.items = append(p.items, b)
-	if terminal && p.state == live {
-		p.state = freedByLibrary
-		free = 1
+// result returns the call's terminal item among items, or nil.
+func result(items []item) []byte {
+	for i := len(items) - 1; i >= 0; i-- {
+		if items[i].kind == itemResult {
+			return items[i].json
+		}
 	}
-	p.mu.Unlock()
-	select {
-	case p.notify <- struct{}{}:
-	default:
-	}
-	return free
+	return nil
 }
 
 // encodeRequest returns the request as NUL-terminated JSON.
@@ -270,12 +301,12 @@ func encodeRequest(request interface{}) ([]byte, error) {
 	return append(b, 0), nil
 }
 
-// start starts a call on the engine; the returned handle must be deleted once the call is
-// released (its terminal item taken, or p.free()).
-func (c *Client) start(name string, request interface{}, opts []CallOption, stream bool) (*pending, cgo.Handle, error) {
+// start submits a call to the client's engine, its items going to the client's queue; the
+// returned call must be released with p.free() once its terminal item is taken (or given up on).
+func (c *Client) start(name string, request interface{}, opts []CallOption, stream bool) (*pending, error) {
 	body, err := encodeRequest(request)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	optJSON := optionsJSON(c.defaults, opts, stream)
 	nameC := append(make([]byte, 0, len(name)+1), name...)
@@ -284,25 +315,26 @@ func (c *Client) start(name string, request interface{}, opts []CallOption, stre
 	if optJSON != nil {
 		optPtr = (*C.char)(unsafe.Pointer(&optJSON[0]))
 	}
-	p := newPending(stream)
-	h := cgo.NewHandle(p)
+	p := newPending()
 	co := c.core
 	co.mu.RLock()
 	if co.native == nil {
 		co.mu.RUnlock()
-		h.Delete()
-		return nil, 0, &CanceledError{Cause: ErrClientClosed, Message: name + " not started"}
+		return nil, &CanceledError{Cause: ErrClientClosed, Message: name + " not started"}
 	}
+	tag := co.queue.register(p) // before the submission: the first item may come at once
 	// The strings are Go memory without pointers, read only during the call (never kept).
-	call := C.hlgo_start(co.native, (*C.char)(unsafe.Pointer(&nameC[0])), (*C.char)(unsafe.Pointer(&body[0])),
-		optPtr, C.uintptr_t(h))
+	call := co.queue.submit(co.native, (*C.char)(unsafe.Pointer(&nameC[0])), (*C.char)(unsafe.Pointer(&body[0])),
+		optPtr, tag)
+	if call != nil {
+		p.started(call) // before Close can run: its items may name no handle
+	}
 	co.mu.RUnlock()
 	if call == nil {
-		h.Delete()
-		return nil, 0, errors.New("humanloop: hl_call_start failed (out of memory)")
+		co.queue.forget(tag)
+		return nil, errors.New("humanloop: hl_call_submit failed (out of memory)")
 	}
-	p.started(call)
-	return p, h, nil
+	return p, nil
 }
 
 // Call makes the call `name` (CallComplete, ...) with any JSON-encodable request: a typed
@@ -312,7 +344,7 @@ func (c *Client) Call(ctx context.Context, name string, request interface{}, opt
 	if err := ctx.Err(); err != nil {
 		return nil, canceledBeforeStart(name, err)
 	}
-	p, h, err := c.start(name, request, opts, false)
+	p, err := c.start(name, request, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -329,16 +361,16 @@ func (c *Client) Call(ctx context.Context, name string, request interface{}, opt
 		}
 		t.Stop()
 	}
-	p.free() // a no-op after the terminal item (the callback released the call)
-	h.Delete()
+	item := result(p.take(nil))
+	p.free()
+	runtime.KeepAlive(c) // the client is not finalized (closed) while a call of it waits
 	if cause == nil {
 		cause = ErrClientClosed // the only other source of "cancelled" for a call of ours
 	}
-	items := p.take(nil)
-	if len(items) == 0 { // only when the library did not confirm the cancellation in time
+	if item == nil { // only when the library did not confirm the cancellation in time
 		return nil, &CanceledError{Cause: cause, Message: name + " cancelled"}
 	}
-	return decodeEnvelope(items[len(items)-1], cause)
+	return decodeEnvelope(item, cause)
 }
 
 // wireEnvelope is any item the library returns: an envelope or a stream item.

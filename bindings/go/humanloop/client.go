@@ -104,15 +104,18 @@ func (cfg *Config) toJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// core owns the native client, shared by a Client and the clients WithOptions derives from it.
+// core owns the native client and its completion queue, shared by a Client and the clients
+// WithOptions derives from it.
 type core struct {
-	mu     sync.RWMutex // held (read) while starting a call; Close takes it to free the client
+	mu     sync.RWMutex // held (read) while submitting a call; Close takes it to free the client
 	native *C.hl_client
+	queue  *dispatcher // the queue of the client's calls and the goroutine that empties it
 }
 
 // Client is a Humanloop client: configuration, credentials, a pool of connections and the
 // library's engine (one thread running every call of the client on libcurl's multi interface:
-// no OS thread is held per call in flight). Safe for concurrent use by any number of goroutines.
+// no OS thread is held per call in flight), whose results reach Go through one completion
+// queue and one goroutine per client. Safe for concurrent use by any number of goroutines.
 // Close it when done (a client that becomes unreachable is closed by a finalizer).
 type Client struct {
 	core     *core
@@ -141,7 +144,12 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 		return nil, err
 	}
-	co := &core{native: native}
+	queue, err := newDispatcher()
+	if err != nil {
+		C.hl_client_free(native)
+		return nil, err
+	}
+	co := &core{native: native, queue: queue}
 	runtime.SetFinalizer(co, (*core).close)
 	return &Client{core: co}, nil
 }
@@ -159,8 +167,9 @@ func (c *Client) WithOptions(opts ...CallOption) *Client {
 	return &Client{core: c.core, defaults: d}
 }
 
-// Close cancels the calls in flight (they return a *CanceledError wrapping ErrClientClosed),
-// closes the connections and stops the engine. Later calls return ErrClientClosed. Idempotent.
+// Close cancels the calls in flight (they return a *CanceledError wrapping ErrClientClosed;
+// a stream's Next returns false and its Err that error), closes the connections, stops the
+// engine and the client's queue goroutine. Later calls return ErrClientClosed. Idempotent.
 func (c *Client) Close() error {
 	c.core.close()
 	return nil
@@ -173,7 +182,10 @@ func (co *core) close() {
 	co.mu.Unlock()
 	if native != nil {
 		runtime.SetFinalizer(co, nil)
+		// The engine delivers the "cancelled" items of the calls in flight to the queue before
+		// hl_client_free returns; the queue goroutine hands them out, then stops.
 		C.hl_client_free(native)
+		co.queue.close()
 	}
 }
 

@@ -506,14 +506,19 @@ func TestStreamCancel(t *testing.T) {
 	defer cancel()
 	s := c.CompleteStream(ctx, request())
 	n := 0
+	var cancelled time.Time
 	for s.Next() {
 		n++
 		if n == 5 {
+			cancelled = time.Now()
 			cancel()
 		}
 	}
 	if n != 5 || !errors.Is(s.Err(), context.Canceled) {
 		t.Fatalf("%d events, %v", n, s.Err())
+	}
+	if d := time.Since(cancelled); d > 500*time.Millisecond {
+		t.Errorf("the stream ended %v after its context was cancelled", d)
 	}
 	s.Close()
 	waitNoOpenConnections(t, srv, time.Second)

@@ -1,12 +1,10 @@
 package humanloop
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"runtime"
-	"runtime/cgo"
 	"time"
 )
 
@@ -28,8 +26,8 @@ type StreamResult struct {
 	Events        int // events received
 }
 
-// Stream is an open event stream, fed by the library's engine (no thread is held while it
-// waits). Use it from one goroutine:
+// Stream is an open event stream, fed by the library's engine through the client's queue (no
+// thread is held while it waits). Use it from one goroutine:
 //
 //	s := client.CompleteStream(ctx, req)
 //	defer s.Close()
@@ -45,10 +43,9 @@ type Stream struct {
 	ctx     context.Context
 	name    string
 	p       *pending
-	h       cgo.Handle
 	stop    chan struct{} // closed to end the context watcher
-	queue   [][]byte
-	spare   [][]byte
+	queue   []item        // items taken from p, not yet read
+	spare   []item
 	event   StreamEvent
 	err     error
 	result  *StreamResult
@@ -66,12 +63,12 @@ func (c *Client) CallStream(ctx context.Context, name string, request interface{
 		s.err, s.ended = canceledBeforeStart(name, err), true
 		return s
 	}
-	p, h, err := c.start(name, request, opts, true)
+	p, err := c.start(name, request, opts, true)
 	if err != nil {
 		s.err, s.ended = err, true
 		return s
 	}
-	s.p, s.h, s.started = p, h, true
+	s.p, s.started = p, true
 	if done := ctx.Done(); done != nil {
 		s.stop = make(chan struct{})
 		go func(stop chan struct{}) { // refers to p only, so that an abandoned Stream can be finalized
@@ -86,8 +83,6 @@ func (c *Client) CallStream(ctx context.Context, name string, request interface{
 	return s
 }
 
-var eventPrefix = []byte(`{"ok":true,"event":`)
-
 // Next waits for the next event and reports whether there is one (then read it with Event).
 // It returns false at the end of the stream or on an error (see Err).
 func (s *Stream) Next() bool {
@@ -97,10 +92,11 @@ func (s *Stream) Next() bool {
 			s.queue = s.p.take(s.spare)
 		}
 		if len(s.queue) > 0 {
-			item := s.queue[0]
-			s.queue[0] = nil
+			it := s.queue[0]
+			s.queue[0] = item{}
 			s.queue = s.queue[1:]
-			if bytes.HasPrefix(item, eventPrefix) {
+			item := it.json
+			if it.kind == itemEvent {
 				if err := s.ctx.Err(); err != nil {
 					s.cancelAndEnd(err)
 					return false
@@ -141,17 +137,21 @@ func (s *Stream) cancelAndEnd(cause error) {
 	attempts := 0
 	deadline := time.NewTimer(cancelGrace)
 	defer deadline.Stop()
+	items := s.queue // items already taken may hold the terminal item
+	s.queue = nil
 	for {
-		for _, item := range s.p.take(nil) {
-			if !bytes.HasPrefix(item, eventPrefix) {
+		items = append(items, s.p.take(nil)...)
+		for _, it := range items {
+			if it.kind == itemResult {
 				var env wireEnvelope
-				if decodeWireEnvelope(item, &env) == nil {
+				if decodeWireEnvelope(it.json, &env) == nil {
 					attempts = env.Attempts
 				}
 				s.finish(&CanceledError{Cause: cause, Message: s.name + " stream cancelled", Attempts: attempts})
 				return
 			}
 		}
+		items = items[:0]
 		select {
 		case <-s.p.notify:
 		case <-deadline.C:
@@ -200,8 +200,7 @@ func (s *Stream) release() {
 	if s.stop != nil {
 		close(s.stop)
 	}
-	s.p.free() // no callback runs after this (a no-op after the terminal item)
-	s.h.Delete()
+	s.p.free() // no item of the call is handed out after this
 	s.queue = nil
 	runtime.SetFinalizer(s, nil)
 }
