@@ -20,6 +20,7 @@
 #   BENCH_SERVER=auto|nginx|python   which server answers (default auto: nginx when the nginx
 #                                    binary exists and starts, else the Python test server)
 #   BENCH_CALLS=2000                 calls per variant in bench_calls
+#   BENCH_WRAP="valgrind --tool=callgrind ..."   a command put before bench_calls (profiling)
 #
 # Run from anywhere after `make` (needs build/lib/libhumanloop.so). Builds into build/bench/.
 # Everything talks to 127.0.0.1 only. The servers started here are children of this script and
@@ -220,7 +221,7 @@ start_server() {
 run_calls() {
     build bench_calls
     start_server
-    "$OUT/bench_calls" --url="$BASE" --stream-url="$STREAM_BASE" --calls="${BENCH_CALLS:-2000}" \
+    ${BENCH_WRAP:-} "$OUT/bench_calls" --url="$BASE" --stream-url="$STREAM_BASE" --calls="${BENCH_CALLS:-2000}" \
         --label="$SERVER_LABEL" "$@"
     cleanup
 }
