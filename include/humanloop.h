@@ -491,8 +491,17 @@ char *hl_batch(hl_client *client, const char *batch_json);
  * libcurl multi handle whose calls make progress only inside hl_loop_run, on the thread that
  * calls it. A host with an event loop (Python's asyncio, libuv, tokio) watches one descriptor,
  * hl_loop_fd, and calls hl_loop_run when it is readable: no thread of the library is involved
- * and the items cross the FFI once per wake-up, in an array. Hosts without an event loop use
- * hl_call_start (the engine thread) or the blocking calls.
+ * and the items cross the FFI once per wake-up, in an array.
+ *
+ * Which shape suits which host:
+ *   - a host with an event loop (asyncio, libuv, tokio, a C program built on epoll): a loop,
+ *     run from its own event loop (hl_loop_fd, hl_loop_run). No thread hop at all.
+ *   - a host of threads without a loop of its own (Go, C worker threads, Node through
+ *     uv_async_send): a completion queue (see "Queues" below); the engine thread runs the calls
+ *     and the host drains their items in batches.
+ *   - a C program that simply waits: the blocking calls (each runs a private loop inline, as
+ *     curl_easy_perform does), or hl_call_start's callbacks on the engine thread when it wants
+ *     many calls at once and no queue.
  *
  * Threads: one thread runs a loop at a time (hl_loop_run). hl_loop_submit, hl_loop_wake,
  * hl_call_cancel, hl_call_pause and hl_call_free may come from any thread, at any time; a call
