@@ -159,8 +159,9 @@ def ray_runtime():
     env_vars = {"PYTHONPATH": pythonpath, "RAY_USAGE_STATS_ENABLED": "0"}
     if os.environ.get("HUMANLOOP_LIB"):
         env_vars["HUMANLOOP_LIB"] = os.environ["HUMANLOOP_LIB"]
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-             _temp_dir=temp_dir, runtime_env={"env_vars": env_vars})
+    # address="local": always a new local runtime, never a cluster found on the machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             ignore_reinit_error=True, _temp_dir=temp_dir, runtime_env={"env_vars": env_vars})
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     try:
@@ -243,10 +244,10 @@ def test_2000_rows_on_2_actors_survive_a_killed_actor(ray_runtime):
     pids = {m["pid"] for m in sent}
     assert killed["pid"] in pids and len(pids) >= 3, pids  # the killed actor, its peer, the restarted one
     assert {m["row"] for m in sent} == set(range(ROWS))
-    # The killed actor's block was sent again: its rows reached the server twice, the others once.
-    assert len(records) > ROWS
+    # The killed actor's block was run again: the calls it had sent before it died reached the
+    # server twice, every other row's once. An actor runs one block (100 rows) at a time.
     resent = len(records) - ROWS
-    assert resent <= 4 * 100 + 8, resent  # at most the killed actor's queued blocks
+    assert 0 < resent <= 100, resent
     print(f"\n{ROWS} rows on 2 actors, one killed after {killed['at']} requests: {elapsed:.1f} s, "
           f"{resent} calls sent again")
 
