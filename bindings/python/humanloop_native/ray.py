@@ -48,7 +48,7 @@ Every input row gives one output row: the input columns, then
 
 A column of the input with one of these names is replaced. A failed row is a value, never an
 exception that stops the job: retry the rows with ``status == "error"`` in another pass if
-needed (``ds.filter(lambda row: row["status"] == "error")``).
+needed (``out.filter(lambda row: row["status"] == "error")``).
 
 Ray is an optional extra: ``pip install 'humanloop_native[ray]'``; ``import humanloop_native``
 never imports it.
