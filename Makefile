@@ -6,9 +6,11 @@
 #   make example       build the library and examples/c/blocking, run it against the bundled test server
 #   make test-examples build and run every example (C and Python) against the test server
 #   make test-go       the Go binding's checks and tests (bindings/go/run_tests.sh)
+#   make test-ray      humanloop_native.ray on a local Ray runtime (Ray Data, 2 actors, one killed),
+#                      in build/venv-ray: the ray extra's pinned ray[data] from PyPI (about 600 MB)
 #   make test          every test suite: Swift, test server, the built library's ABI, C, C under
-#                      valgrind, HTTP/2 against nginx, C under ThreadSanitizer, Python, Python under valgrind, and each
-#                      fuzz harness for FUZZ_SECONDS (60)
+#                      valgrind, HTTP/2 against nginx, C under ThreadSanitizer, Python, Python on Ray,
+#                      Python under valgrind, and each fuzz harness for FUZZ_SECONDS (60)
 #   make fuzz          run the fuzz harnesses (FUZZ_SECONDS each)
 #   make bench         benchmarks and the soak check (not part of test)
 #   make install       install the library, its header, humanloop.pc and the hl command under
@@ -36,7 +38,7 @@ PYTHON := $(VENV)/bin/python
 # packaging tests build without isolation, with the venv's setuptools).
 PY_TOOLS := pytest wheel "setuptools>=77"
 
-.PHONY: all lib hl deps venv example test-examples test-go bench-go test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
+.PHONY: all lib hl deps venv example test-examples test-go bench-go test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-ray test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
 all: lib hl
 
@@ -146,7 +148,7 @@ example: build/examples/blocking build/examples/stream
 test-examples: $(LIB) $(VENV)/.ready
 	PYTHON=$(PYTHON) bash examples/run_all.sh
 
-test: test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel test-go fuzz
+test: test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-ray test-python-valgrind test-wheel test-go fuzz
 
 test-swift:
 	swift test
@@ -199,6 +201,24 @@ bench-go: $(LIB)
 
 test-python: $(LIB) $(VENV)/.ready
 	$(PYTHON) -m pytest -q bindings/python/tests
+
+# humanloop_native.ray's tests with Ray Data installed (bindings/python/tests/test_ray.py; in
+# build/venv they are skipped). Ray is large (about 600 MB with pyarrow and pandas), so it has a
+# venv of its own, build/venv-ray, with pytest and the ray extra's requirement, read from
+# bindings/python/pyproject.toml (one pin for users and tests). The stamp is named after both.
+RAY_VENV := build/venv-ray
+RAY_REQ := $(shell sed -n 's/^ray = \["\([^"]*\)"\]$$/\1/p' bindings/python/pyproject.toml)
+RAY_TOOLS := pytest '$(RAY_REQ)'
+RAY_VENV_READY := $(RAY_VENV)/.tools-$(shell printf '%s' "$(RAY_TOOLS)" | md5sum | cut -c1-12)
+
+$(RAY_VENV_READY):
+	@[ -n "$(RAY_REQ)" ] || { echo "test-ray: no ray = [...] extra in bindings/python/pyproject.toml" >&2; exit 1; }
+	[ -x $(RAY_VENV)/bin/python ] || python3 -m venv $(RAY_VENV)
+	$(RAY_VENV)/bin/pip install -q --disable-pip-version-check $(RAY_TOOLS)
+	touch $@
+
+test-ray: $(LIB) $(RAY_VENV_READY)
+	$(RAY_VENV)/bin/python -m pytest -q bindings/python/tests/test_ray.py
 
 bench: $(LIB)
 	bash bench/run.sh all
