@@ -44,7 +44,7 @@ lib: $(LIB)
 
 $(LIB): $(SWIFT_SOURCES) include/humanloop.h
 	swift build -c release --product humanloop -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
-	  -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map \
+	  -Xlinker --version-script=$(CURDIR)/Sources/CABI/exports.map \
 	  -Xlinker -soname=$(SONAME)
 	mkdir -p $(LIBDIR)
 	cp .build/release/libhumanloop.so $(LIB).tmp
@@ -179,7 +179,7 @@ TSAN_LIBDIR := build/tsan/lib
 SWIFT_LIBDIR := $(shell dirname "$$(command -v swift)")/../lib/swift/linux
 test-tsan:
 	swift build -c release --product humanloop --scratch-path .build-tsan -Xswiftc -sanitize=thread \
-	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map
+	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/Sources/CABI/exports.map
 	mkdir -p $(TSAN_LIBDIR)
 	cp .build-tsan/release/libhumanloop.so $(TSAN_LIBDIR)/libhumanloop.so
 	CC=clang HL_LIBDIR=$(TSAN_LIBDIR) HL_TEST_BUILD_DIR=build/tests/tsan HL_TEST_CFLAGS=-fsanitize=thread \

@@ -6,13 +6,15 @@
 //   HumanloopCore        Swift: JSON values (read with jansson, JSON/JSONReader.swift only), request
 //                        validation, provider keys, SSE, retry, envelopes
 //   HumanloopTransport   libcurl: connection pool, timeouts, timings, streaming driver
-//   Humanloop            the C ABI: @_cdecl exports only -> libhumanloop.so
+//   CABI                 the C ABI: @_cdecl exports only -> libhumanloop.so (product "humanloop";
+//                        the names Humanloop, HumanloopClient and HumanloopError are left for a
+//                        Swift API)
 import PackageDescription
 
 let package = Package(
     name: "libhumanloop",
     products: [
-        .library(name: "humanloop", type: .dynamic, targets: ["Humanloop"]),
+        .library(name: "humanloop", type: .dynamic, targets: ["CABI"]),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
@@ -22,8 +24,8 @@ let package = Package(
         .target(name: "HumanloopCore", dependencies: ["CJansson"], path: "Sources/HumanloopCore"),
         .target(name: "HumanloopTransport", dependencies: ["HumanloopCore", "CCurl"],
                 path: "Sources/HumanloopTransport"),
-        .target(name: "Humanloop", dependencies: ["HumanloopCore", "HumanloopTransport"],
-                path: "Sources/Humanloop", exclude: ["exports.map"]),
+        .target(name: "CABI", dependencies: ["HumanloopCore", "HumanloopTransport"],
+                path: "Sources/CABI", exclude: ["exports.map"]),
         .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
                     path: "Tests/HumanloopCoreTests", exclude: ["make_python_float_table.py"]),
         .testTarget(name: "HumanloopTransportTests", dependencies: ["HumanloopTransport", "HumanloopCore", "CCurl"],

@@ -10,7 +10,7 @@ enum AttemptDecision {
     case retry(after: Double)
 }
 
-extension HumanloopClient {
+extension TransportClient {
     /// The one policy of retries and redirects for every path (blocking calls and streams): 307/308
     /// to the same origin are followed (at most 3); 408, 409, 429, 5xx and retryable connection
     /// failures are retried up to `max_retries` with the backoff or the server's Retry-After;

@@ -46,8 +46,8 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
     /// How often a rate-limited request goes back to the queue before it fails.
     static let maximumRequeues = 10
 
-    private let client: HumanloopClient
-    private let items: [Result<BatchRequest.Item, HumanloopError>]
+    private let client: TransportClient
+    private let items: [Result<BatchRequest.Item, CallError>]
     private let isRateAware: Bool
     private let report: (Report) -> Void
     private let lock = Lock()
@@ -65,7 +65,7 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
     private var isFinished = false
 
     /// A batch of `batch`'s requests; nothing runs before `start`.
-    public init(client: HumanloopClient, batch: BatchRequest, report: @escaping (Report) -> Void) {
+    public init(client: TransportClient, batch: BatchRequest, report: @escaping (Report) -> Void) {
         self.client = client
         items = batch.items
         isRateAware = batch.isRateAware
@@ -217,7 +217,7 @@ enum BatchOutcome {
     }
 }
 
-extension HumanloopClient {
+extension TransportClient {
     /// Runs a batch (hl_batch) on the engine and returns `{"ok":true,"results":[...]}`, or one
     /// error envelope for a malformed batch. Must not run on the engine's thread.
     public func runBatch(json: [UInt8]?) -> [UInt8] {
@@ -255,7 +255,7 @@ extension HumanloopClient {
     }
 
     /// Reads a batch for hl_batch_submit: the batch, or the error envelope of a malformed one.
-    public func readBatch(json: [UInt8]?) -> Result<BatchRequest, HumanloopError> {
+    public func readBatch(json: [UInt8]?) -> Result<BatchRequest, CallError> {
         do {
             return .success(try BatchRequest(json: json, providerKeys: configuration.providerKeys))
         } catch {

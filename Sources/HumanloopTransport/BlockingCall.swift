@@ -15,9 +15,9 @@ public final class BlockingCall {
         var taken = 0
     }
 
-    private let client: HumanloopClient
+    private let client: TransportClient
     private let call: Call?
-    private var pendingFailure: HumanloopError?
+    private var pendingFailure: CallError?
     /// Deliver the events one by one (a stream), else one envelope (a stream request merged).
     private let deliversEvents: Bool
     private let inbox = Inbox()
@@ -28,13 +28,13 @@ public final class BlockingCall {
     private let process = Process.current
     private let cancellation = Cancellation()
 
-    init(client: HumanloopClient, call: Call, deliversEvents: Bool) {
+    init(client: TransportClient, call: Call, deliversEvents: Bool) {
         self.client = client
         self.call = call
         self.deliversEvents = deliversEvents
     }
 
-    init(client: HumanloopClient, failure: HumanloopError) {
+    init(client: TransportClient, failure: CallError) {
         self.client = client
         call = nil
         pendingFailure = failure

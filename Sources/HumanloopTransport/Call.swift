@@ -16,7 +16,7 @@ final class Call {
         /// A complete 2xx answer with its body (terminal, buffered mode).
         case response(ResponseHead, body: [UInt8], roundTripTime: Double, timings: PhaseTimings)
         /// The call failed (terminal).
-        case failure(HumanloopError)
+        case failure(CallError)
 
         var isTerminal: Bool {
             if case .event = self { return false }
@@ -35,7 +35,7 @@ final class Call {
         case wait
     }
 
-    let client: HumanloopClient
+    let client: TransportClient
     let request: PreparedRequest
     let settings: TransportSettings
     var retryPolicy: RetryPolicy
@@ -57,7 +57,7 @@ final class Call {
     /// The outcome of the current transfer once it completed, before its items were all taken.
     private var completedOutcome: TransferOutcome?
 
-    init(client: HumanloopClient, request: PreparedRequest, options: CallOptions) {
+    init(client: TransportClient, request: PreparedRequest, options: CallOptions) {
         self.client = client
         self.request = request
         settings = client.settings(for: options)

@@ -32,7 +32,7 @@ struct MergedStream {
     init(limit: Int) { self.limit = limit }
 
     /// Adds an event; returns the failure of the call when the limit is passed.
-    mutating func add(_ raw: [UInt8]) -> HumanloopError? {
+    mutating func add(_ raw: [UInt8]) -> CallError? {
         // Checked as a JSON object by the decoder; read again here for the merge.
         if let value = try? JSONReader.parse(raw) { merger.add(value) }
         events.append(raw)

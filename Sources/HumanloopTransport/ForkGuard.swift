@@ -21,7 +21,7 @@ final class ForkGuard: @unchecked Sendable {
     static let shared = ForkGuard()
 
     /// The error of a call or stream used in a process other than the one that started it.
-    static let crossedFork = HumanloopError.connectionError(
+    static let crossedFork = CallError.connectionError(
         "the call was started in another process: a call or stream open across fork() belongs to the parent process")
 
     private struct SocketIdentity: Hashable {

@@ -188,7 +188,7 @@ public final class Loop: @unchecked Sendable {
     }
 
     /// Why a loop that is not usable could not be set up: no descriptor free, or no memory.
-    var setupFailure: HumanloopError {
+    var setupFailure: CallError {
         if DescriptorBudget.isExhaustion(errno: Int(setupErrno)) {
             return .connectionError(DescriptorBudget.tooManyOpenFiles("the library could not make its event loop"))
         }
@@ -229,7 +229,7 @@ public final class Loop: @unchecked Sendable {
                 return commands
             }
             for case .start(let asyncCall) in queued {
-                let failure = HumanloopError.connectionError("the library could not start its engine thread")
+                let failure = CallError.connectionError("the library could not start its engine thread")
                 deliver(asyncCall, asyncCall.startFailure ?? asyncCall.call?.envelope(.failure(failure)) ?? [], terminal: true)
             }
         }

@@ -24,7 +24,7 @@ final class LoopPool: @unchecked Sendable {
         /// The call was cancelled while waiting.
         case cancelled
         /// A loop could not be made (no descriptor free, or no memory): why.
-        case noLoop(HumanloopError)
+        case noLoop(CallError)
     }
 
     private let limit: Int

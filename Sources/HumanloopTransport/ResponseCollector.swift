@@ -22,7 +22,7 @@ final class ResponseCollector {
     private var items: [StreamItem] = []
     private var itemsTaken = 0
     /// A failure detected inside a callback (it aborted the transfer).
-    private(set) var failure: HumanloopError?
+    private(set) var failure: CallError?
     private(set) var decoder: EventStreamDecoder
 
     init(mode: BodyMode, maximumBytes: Int) {
@@ -88,7 +88,7 @@ final class ResponseCollector {
     /// One header line (status line, header, or the blank line). Returns false to abort.
     func receiveHeaderLine(_ line: UnsafeRawBufferPointer) -> Bool {
         lastReceive = Clock.monotonic()
-        do throws(HumanloopError) {
+        do throws(CallError) {
             try headParser.receive(line: line)
             return true
         } catch {
@@ -114,7 +114,7 @@ final class ResponseCollector {
         }
         bodyBytesReceived += bytes.count
         if mode == .eventStream && isSuccessStatus {
-            do throws(HumanloopError) {
+            do throws(CallError) {
                 items.append(contentsOf: try decoder.feed(bytes))
             } catch {
                 failure = error
@@ -134,7 +134,7 @@ final class ResponseCollector {
     /// The body ended cleanly: decode a last event without its blank line.
     func finishStream() {
         guard mode == .eventStream && isSuccessStatus else { return }
-        do throws(HumanloopError) {
+        do throws(CallError) {
             items.append(contentsOf: try decoder.finish())
         } catch {
             failure = error

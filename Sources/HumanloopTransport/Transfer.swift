@@ -6,7 +6,7 @@ enum TransferOutcome {
     /// A complete answer (any status).
     case response(ResponseHead, body: [UInt8])
     /// No usable answer; `retryable` when the failure is one worth another attempt.
-    case failure(HumanloopError, retryable: Bool)
+    case failure(CallError, retryable: Bool)
 }
 
 /// One HTTP POST (one attempt of a call) on a handle attached to a loop's multi handle (the
@@ -205,7 +205,7 @@ final class Transfer {
         return .failure(classify(code), retryable: isRetryable(code))
     }
 
-    private func classify(_ code: CURLcode) -> HumanloopError {
+    private func classify(_ code: CURLcode) -> CallError {
         if let multiFailure {
             return .connectionError("libcurl's multi interface failed: \(String(cString: curl_multi_strerror(multiFailure)))")
         }

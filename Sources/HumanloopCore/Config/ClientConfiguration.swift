@@ -48,9 +48,9 @@ public struct ClientConfiguration: Sendable {
     ///   - json: the config JSON bytes, or `nil` for `{}`.
     ///   - version: the library version, for the default user agent.
     ///   - environment: looks up an environment variable (`HUMANLOOP_API_KEY`, `HUMANLOOP_HOST`).
-    /// - Throws: `HumanloopError.invalidConfig` listing every problem found, each with the key
+    /// - Throws: `CallError.invalidConfig` listing every problem found, each with the key
     ///   it concerns and one sentence.
-    public init(json: [UInt8]?, version: String, environment: (String) -> String?) throws(HumanloopError) {
+    public init(json: [UInt8]?, version: String, environment: (String) -> String?) throws(CallError) {
         var object = JSONObject()
         if let json {
             let value: JSONValue
@@ -184,7 +184,7 @@ struct ConfigReader {
 
     /// `host` normalised, or (after reporting the problem) the text as given.
     mutating func normalizedHost(_ host: String, source: String) -> String {
-        do throws(HumanloopError) {
+        do throws(CallError) {
             return try HostURL.normalized(host, source: source)
         } catch {
             if case .invalidConfig(let found) = error { issues += found }
@@ -197,7 +197,7 @@ struct ConfigReader {
 enum HostURL {
     /// `host` with one trailing "/" removed, if it is an http(s) URL with a host and no query,
     /// fragment, whitespace or control characters.
-    static func normalized(_ host: String, source: String) throws(HumanloopError) -> String {
+    static func normalized(_ host: String, source: String) throws(CallError) -> String {
         let lower = host.lowercased()
         let schemeLength: Int
         if lower.hasPrefix("https://") { schemeLength = 8 } else if lower.hasPrefix("http://") { schemeLength = 7 } else {

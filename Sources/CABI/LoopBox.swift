@@ -18,7 +18,7 @@ final class LoopBox {
         let json: [UInt8]
     }
 
-    let client: HumanloopClient
+    let client: TransportClient
     let loop: Loop
     /// Items produced and not handed out yet (the running thread's).
     var pending: [Pending] = []
@@ -26,7 +26,7 @@ final class LoopBox {
     /// The strings handed out by the last `run` (valid until the next one).
     private var handedOut: [UnsafeMutablePointer<CChar>] = []
 
-    init(client: HumanloopClient, loop: Loop) {
+    init(client: TransportClient, loop: Loop) {
         self.client = client
         self.loop = loop
     }

@@ -3,7 +3,7 @@ import HumanloopCore
 /// A configured client: credentials, transfer settings and a pool of connections.
 ///
 /// Thread-safe: any number of threads may call through one client.
-public final class HumanloopClient: Sendable {
+public final class TransportClient: Sendable {
     /// The configuration the client was built with.
     public let configuration: ClientConfiguration
     let settings: TransportSettings
@@ -75,7 +75,7 @@ public final class HumanloopClient: Sendable {
                           on loop: Loop? = nil, sink: @escaping ItemSink) -> AsyncCall {
         let engine = loop ?? engines.current
         let asyncCall: AsyncCall
-        do throws(HumanloopError) {
+        do throws(CallError) {
             guard let endpoint else { throw .invalidRequest([Endpoint.unknownCallIssue(callName)]) }
             let options = try CallOptions(json: optionsJSON)
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
@@ -131,7 +131,7 @@ public final class HumanloopClient: Sendable {
         }
     }
 
-    func prepare(_ endpoint: Endpoint, requestJSON: [UInt8]?, forceStream: Bool) throws(HumanloopError) -> PreparedRequest {
+    func prepare(_ endpoint: Endpoint, requestJSON: [UInt8]?, forceStream: Bool) throws(CallError) -> PreparedRequest {
         guard let requestJSON else {
             throw .invalidRequest([ValidationIssue(path: "", message: "the request is NULL; pass a JSON object")])
         }
@@ -143,7 +143,7 @@ public final class HumanloopClient: Sendable {
 
     /// The failure envelope of a call; `secrets` are the client's and the request's (the
     /// client's alone when there is no request).
-    func failureEnvelope(_ error: HumanloopError, attempts: Int, secrets: Secrets? = nil) -> JSONValue {
+    func failureEnvelope(_ error: CallError, attempts: Int, secrets: Secrets? = nil) -> JSONValue {
         Envelope.failure(error, attempts: attempts, secrets: secrets ?? self.secrets)
     }
 

@@ -33,7 +33,7 @@ public func hl_client_new(_ config: UnsafePointer<CChar>?,
 @_cdecl("hl_client_free")
 public func hl_client_free(_ client: OpaquePointer?) {
     guard let client else { return }
-    let unmanaged = Unmanaged<HumanloopClient>.fromOpaque(UnsafeRawPointer(client))
+    let unmanaged = Unmanaged<TransportClient>.fromOpaque(UnsafeRawPointer(client))
     unmanaged.takeUnretainedValue().shutDown()
     unmanaged.release()
 }

@@ -11,20 +11,20 @@ let libraryVersion = libraryVersionLiteral.description
 let libraryVersionNumber: Int32 = 0x00_02_00
 
 /// Builds a client from config JSON and the environment.
-func makeClient(configJSON: [UInt8]?) -> Result<HumanloopClient, HumanloopError> {
+func makeClient(configJSON: [UInt8]?) -> Result<TransportClient, CallError> {
     do {
         let configuration = try ClientConfiguration(json: configJSON, version: libraryVersion,
                                                     environment: CStrings.environment)
-        return .success(HumanloopClient(configuration: configuration))
+        return .success(TransportClient(configuration: configuration))
     } catch {
         return .failure(error)
     }
 }
 
 /// The client behind a C handle, or the default client for NULL.
-func resolveClient(_ handle: OpaquePointer?) -> Result<HumanloopClient, HumanloopError> {
+func resolveClient(_ handle: OpaquePointer?) -> Result<TransportClient, CallError> {
     guard let handle else { return DefaultClient.shared.resolve() }
-    return .success(Unmanaged<HumanloopClient>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue())
+    return .success(Unmanaged<TransportClient>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue())
 }
 
 /// What an hl_stream handle points at: a stream, or the failure to report as its one item.
@@ -97,7 +97,7 @@ func submitCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<
         callBox.call = client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
                                        optionsJSON: CStrings.bytes(options), sink: sink)
     case .failure(let error):
-        callBox.call = HumanloopClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
+        callBox.call = TransportClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
     }
     if let call = callBox.call { queue.register(call) }
     callBox.call?.start()
@@ -137,7 +137,7 @@ func submitBatch(_ handle: OpaquePointer?, batch json: UnsafePointer<CChar>?, qu
     case .failure(let error):
         failure = JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0))
     }
-    callBox.call = HumanloopClient.makeFailedCall(failure, sink: push)
+    callBox.call = TransportClient.makeFailedCall(failure, sink: push)
     callBox.call?.start()
     return pointer
 }
@@ -163,7 +163,7 @@ func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<C
         box.call = client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
                                    optionsJSON: CStrings.bytes(options), sink: sink)
     case .failure(let error):
-        box.call = HumanloopClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
+        box.call = TransportClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
     }
     // Started once the handle knows its call: the callback may cancel or free it at once.
     box.call?.start()

@@ -13,7 +13,7 @@ public struct ValidationIssue: Equatable, Sendable {
 }
 
 /// Every way a call can fail. Each case becomes one `error.type` of the error envelope.
-public enum HumanloopError: Error, Sendable {
+public enum CallError: Error, Sendable {
     /// The request is malformed or does not match the endpoint's body (nothing was sent).
     case invalidRequest([ValidationIssue])
     /// The client configuration is unusable: every problem found, each with its key as path.
@@ -63,7 +63,7 @@ public enum HumanloopError: Error, Sendable {
     }
 }
 
-extension HumanloopError {
+extension CallError {
     /// The first problem's message, and how many more there are.
     static func summary(of issues: [ValidationIssue], otherwise: String) -> String {
         guard let first = issues.first else { return otherwise }

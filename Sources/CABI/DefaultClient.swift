@@ -10,10 +10,10 @@ final class DefaultClient: @unchecked Sendable {
     static let shared = DefaultClient()
 
     private let lock = Lock()
-    private var client: HumanloopClient?  // guarded by lock
+    private var client: TransportClient?  // guarded by lock
 
     /// The default client, or why it cannot be built now.
-    func resolve() -> Result<HumanloopClient, HumanloopError> {
+    func resolve() -> Result<TransportClient, CallError> {
         if let client = lock.withLock({ client }) { return .success(client) }
         // Built outside the lock: a client makes `Lock`s, which must not happen while holding
         // one (see `Lock`). Two threads may both build one; the first kept wins.
