@@ -36,7 +36,7 @@ PYTHON := $(VENV)/bin/python
 # packaging tests build without isolation, with the venv's setuptools).
 PY_TOOLS := pytest wheel "setuptools>=77"
 
-.PHONY: all lib hl deps venv example test-examples test-go bench-go test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
+.PHONY: all lib hl deps venv example test-examples test-go bench-go test test-layout test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
 all: lib hl
 
@@ -146,10 +146,14 @@ example: build/examples/blocking build/examples/stream
 test-examples: $(LIB) $(VENV)/.ready
 	PYTHON=$(PYTHON) bash examples/run_all.sh
 
-test: test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel test-go fuzz
+test: test-layout test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-python-valgrind test-wheel test-go fuzz
 
 test-swift:
 	swift test
+
+# One type per file, named after it (Tests/check_layout.py).
+test-layout:
+	python3 Tests/check_layout.py
 
 test-server: $(VENV)/.ready
 	$(PYTHON) -m pytest -q Tests/server

@@ -27,41 +27,6 @@ func resolveClient(_ handle: OpaquePointer?) -> Result<TransportClient, CallErro
     return .success(Unmanaged<TransportClient>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue())
 }
 
-/// What an hl_stream handle points at: a stream, or the failure to report as its one item.
-final class StreamBox {
-    let stream: BlockingCall?
-    var failure: [UInt8]?
-
-    init(stream: BlockingCall) {
-        self.stream = stream
-        failure = nil
-    }
-
-    init(failure: [UInt8]) {
-        stream = nil
-        self.failure = failure
-    }
-
-    /// The next envelope, or nil after the terminal one.
-    func next() -> [UInt8]? {
-        if let stream { return stream.nextEnvelope() }
-        defer { failure = nil }
-        return failure
-    }
-}
-
-/// The C callback of an asynchronous call (hl_callback): the call, the item's kind
-/// (`CItem.event` or `CItem.result`), the item (NUL-terminated, valid during the callback) and
-/// its length without the NUL, the user data.
-public typealias CallCallback = @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Void
-
-/// What an hl_call handle points at.
-final class CallBox {
-    var call: AsyncCall?
-    /// A batch's handle (hl_batch_submit) has a batch instead of a call.
-    var batch: BatchRun?
-}
-
 /// Submits a call to a host's loop for the C ABI (hl_loop_submit); returns the retained box as
 /// the hl_call handle. Its items (validation failures included) come out of hl_loop_run.
 func submitCall(_ box: LoopBox, name: String?, request: UnsafePointer<CChar>?, options: UnsafePointer<CChar>?,

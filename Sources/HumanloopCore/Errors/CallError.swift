@@ -1,17 +1,3 @@
-/// One problem found in a request before it is sent.
-public struct ValidationIssue: Equatable, Sendable {
-    /// Where the problem is, as a dotted path (`model_config.temperature`, `model_config.stop[1]`);
-    /// empty for the request as a whole.
-    public var path: String
-    /// One readable sentence.
-    public var message: String
-
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-}
-
 /// Every way a call can fail. Each case becomes one `error.type` of the error envelope.
 public enum CallError: Error, Sendable {
     /// The request is malformed or does not match the endpoint's body (nothing was sent).
@@ -77,13 +63,5 @@ extension CallError {
         case .invalidRequest(let issues), .invalidConfig(let issues): return issues
         default: return []
         }
-    }
-}
-
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var result = self
-        while result.last == " " { result.removeLast() }
-        return result
     }
 }

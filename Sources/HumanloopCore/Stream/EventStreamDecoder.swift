@@ -1,11 +1,3 @@
-/// One item decoded from a completion event stream.
-public enum StreamItem: Sendable {
-    /// An event: the exact bytes of its data, checked by jansson to be one JSON object.
-    case event(raw: [UInt8])
-    /// The `[DONE]` end marker.
-    case done
-}
-
 /// Turns the bytes of a `text/event-stream` body into completion events.
 ///
 /// Every event must be a JSON object; the first one that is not ends the stream with

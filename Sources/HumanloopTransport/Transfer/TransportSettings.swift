@@ -1,19 +1,6 @@
 import CCurl
 import HumanloopCore
 
-/// A libcurl header list, freed with its owner.
-final class HeaderList: @unchecked Sendable {
-    let list: UnsafeMutablePointer<curl_slist>?
-
-    init(_ lines: [String]) {
-        var list: UnsafeMutablePointer<curl_slist>?
-        ForkGate.shared.inside { for line in lines { list = curl_slist_append(list, line) } }
-        self.list = list
-    }
-
-    deinit { ForkGate.shared.inside { curl_slist_free_all(list) } }
-}
-
 /// The transfer options of a client, computed once from the configuration, or of one call
 /// (the client's with the call's options applied).
 struct TransportSettings: Sendable {
@@ -86,9 +73,4 @@ struct TransportSettings: Sendable {
         if header.value.isEmpty { return header.name.lowercased() == "expect" ? "Expect:" : "\(header.name);" }
         return "\(header.name): \(header.value)"
     }
-}
-
-extension String {
-    /// "2.0" -> "2" for messages.
-    var droppingPointZero: String { hasSuffix(".0") ? String(dropLast(2)) : self }
 }

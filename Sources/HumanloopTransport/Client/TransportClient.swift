@@ -113,7 +113,7 @@ public final class TransportClient: Sendable {
     public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?, options: CallOptions = CallOptions()) -> [UInt8] {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
-            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: options), deliversEvents: false)
+            return InlineCall(client: self, call: Call(client: self, request: prepared, options: options), deliversEvents: false)
                 .runToEnvelope()
         } catch {
             return encode(failureEnvelope(error, attempts: 0))
@@ -122,12 +122,12 @@ public final class TransportClient: Sendable {
 
     /// Opens an event stream on `endpoint` (`"stream": true` is set on the request), driven by
     /// the caller's thread and cancellable from any thread.
-    public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> BlockingCall {
+    public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> InlineCall {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: true)
-            return BlockingCall(client: self, call: Call(client: self, request: prepared, options: CallOptions()), deliversEvents: true)
+            return InlineCall(client: self, call: Call(client: self, request: prepared, options: CallOptions()), deliversEvents: true)
         } catch {
-            return BlockingCall(client: self, failure: error)
+            return InlineCall(client: self, failure: error)
         }
     }
 

@@ -1,14 +1,6 @@
 import CCurl
 import HumanloopCore
 
-/// How one exchange ended.
-enum TransferOutcome {
-    /// A complete answer (any status).
-    case response(ResponseHead, body: [UInt8])
-    /// No usable answer; `retryable` when the failure is one worth another attempt.
-    case failure(CallError, retryable: Bool)
-}
-
 /// One HTTP POST (one attempt of a call) on a handle attached to a loop's multi handle (the
 /// loop reports the end with `finish(with:)`).
 final class Transfer {

@@ -7,7 +7,7 @@ import HumanloopCore
 /// closes an unfinished connection and returns the loop, with its open connection, to the pool.
 ///
 /// Not thread-safe, except `cancel`, which any thread may call at any time.
-public final class BlockingCall {
+public final class InlineCall {
     /// What the call delivered and the caller has not taken yet (filled by the loop's sink, on
     /// the caller's thread, inside `Loop.run`).
     private final class Inbox {
@@ -130,34 +130,5 @@ public final class BlockingCall {
         asyncCall = nil  // finished: nothing to cancel
         close()
         return envelope
-    }
-}
-
-/// The cancellation of a `BlockingCall`: a flag any thread may set, passed on to the call once it
-/// runs on its loop (which wakes the loop).
-final class Cancellation: @unchecked Sendable {
-    private let lock = Lock()
-    private var cancelled = false  // guarded by lock
-    private var current: AsyncCall?  // guarded by lock
-
-    var isCancelled: Bool { lock.withLock { cancelled } }
-
-    /// The running call a cancel goes to (nil: none); cancelled at once when the cancel came first.
-    func track(_ asyncCall: AsyncCall?) {
-        let (previous, cancelNow) = lock.withLock { () -> (AsyncCall?, Bool) in
-            let previous = current
-            current = asyncCall
-            return (previous, cancelled)
-        }
-        _ = previous  // released outside the lock
-        if cancelNow { asyncCall?.cancel() }
-    }
-
-    func cancel() {
-        let asyncCall = lock.withLock { () -> AsyncCall? in
-            cancelled = true
-            return current
-        }
-        asyncCall?.cancel()
     }
 }

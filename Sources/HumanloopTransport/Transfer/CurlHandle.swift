@@ -5,12 +5,6 @@ import Musl
 #endif
 import CCurl
 
-/// libcurl's process-wide initialisation, done once on first use.
-enum CurlRuntime {
-    /// True when `curl_global_init` succeeded.
-    static let isInitialized: Bool = ForkGate.shared.inside { curl_global_init(HL_CURL_GLOBAL_DEFAULT) } == CURLE_OK
-}
-
 /// One libcurl easy handle, of one loop (whose multi handle holds the connections).
 ///
 /// A handle is used by one transfer at a time. Its sockets are registered with `ForkGuard`, and

@@ -2,7 +2,7 @@ import HumanloopCore
 
 /// One call's attempts: the one implementation of the attempt loop (retries, redirects,
 /// results) for every path. A driver runs the transfers it asks for and reports their progress:
-/// `BlockingCall` on the caller's thread, `Loop` on the engine's thread or the host's.
+/// `InlineCall` on the caller's thread, `Loop` on the engine's thread or the host's.
 ///
 /// Not thread-safe: used by one driver at a time.
 final class Call {

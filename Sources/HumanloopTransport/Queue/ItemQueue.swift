@@ -5,18 +5,6 @@ import Musl
 #endif
 import CCurl
 
-/// What puts items on a queue: a call (`AsyncCall`) or a batch (`BatchRun`).
-public protocol QueueProducer: AnyObject, Sendable {
-    /// True once its handle was released (its pending items are discarded).
-    var isReleasedNow: Bool { get }
-    /// Flow control: stop (or go on) producing while the queue is over its bound.
-    func pause(_ paused: Bool)
-    /// Ends it promptly (hl_queue_free of its queue).
-    func cancel()
-}
-
-extension AsyncCall: QueueProducer {}
-
 /// A completion queue (hl_queue): the items of calls that the engine thread runs, for a host
 /// without an event loop of its own (Go, C threads). The engine puts items on it; one consumer
 /// takes them (`drain`), waiting with `wait` or by polling `fd`.

@@ -1,15 +1,5 @@
 import HumanloopCore
 
-/// What to do after one attempt of a call.
-enum AttemptDecision {
-    /// The attempt's outcome is the call's.
-    case finish
-    /// Follow a same-origin 307/308 (not counted as an attempt).
-    case redirect(to: String)
-    /// Try again after this many seconds.
-    case retry(after: Double)
-}
-
 extension TransportClient {
     /// The one policy of retries and redirects for every path (blocking calls and streams): 307/308
     /// to the same origin are followed (at most 3); 408, 409, 429, 5xx and retryable connection
