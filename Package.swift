@@ -4,7 +4,8 @@
 // Layers (each its own target):
 //   CCurl, CJansson      system libraries (module map + shim header)
 //   HumanloopCore        Swift: JSON values (read with jansson, JSON/JSONReader.swift only), request
-//                        validation, provider keys, SSE, retry, envelopes
+//                        validation, provider keys, SSE, retry, envelopes; URLs and HTTP dates are
+//                        read by libcurl's own pure parsers (URL/CurlURL.swift, Retry/HTTPDate.swift)
 //   HumanloopTransport   libcurl: connection pool, timeouts, timings, streaming driver
 //   CABI                 the C ABI: @_cdecl exports only -> libhumanloop.so (product "humanloop";
 //                        the names Humanloop, HumanloopClient and HumanloopError are left for a
@@ -21,7 +22,7 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", path: "Sources/CJansson", pkgConfig: "jansson",
                        providers: [.apt(["libjansson-dev"])]),
-        .target(name: "HumanloopCore", dependencies: ["CJansson"], path: "Sources/HumanloopCore"),
+        .target(name: "HumanloopCore", dependencies: ["CJansson", "CCurl"], path: "Sources/HumanloopCore"),
         .target(name: "HumanloopTransport", dependencies: ["HumanloopCore", "CCurl"],
                 path: "Sources/HumanloopTransport"),
         .target(name: "CABI", dependencies: ["HumanloopCore", "HumanloopTransport"],

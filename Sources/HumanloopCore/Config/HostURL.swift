@@ -1,23 +1,31 @@
+import CCurl
+
 /// Checks and normalises the base URL.
 enum HostURL {
-    /// `host` with one trailing "/" removed, if it is an http(s) URL with a host and no query,
-    /// fragment, whitespace or control characters.
+    /// `host` with one trailing "/" removed, if libcurl reads it as an http(s) URL with a server,
+    /// and no user, query, fragment, whitespace or control characters.
     static func normalized(_ host: String, source: String) throws(CallError) -> String {
-        let lower = host.lowercased()
-        let schemeLength: Int
-        if lower.hasPrefix("https://") { schemeLength = 8 } else if lower.hasPrefix("http://") { schemeLength = 7 } else {
-            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must be an http:// or https:// URL")])
+        func problem(_ message: String) -> CallError {
+            .invalidConfig([ValidationIssue(path: source, message: "\(source) \(message)")])
         }
-        if host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
-            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must not contain spaces or control characters")])
+        let notHTTP = "must be an http:// or https:// URL"
+        let spaces = "must not contain spaces or control characters"
+        let noServer = "must name a server (scheme://server[:port][/path])"
+        let hasSpaces = host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+        var failure = CURLUE_OK
+        guard let url = CurlURL(host, failure: &failure) else {
+            switch failure {
+            case CURLUE_BAD_SCHEME, CURLUE_NO_SCHEME, CURLUE_UNSUPPORTED_SCHEME, CURLUE_BAD_SLASHES: throw problem(notHTTP)
+            default: throw problem(hasSpaces ? spaces : noServer)
+            }
         }
-        if host.contains("?") || host.contains("#") {
-            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must not have a query or a fragment")])
+        guard url.isHTTP else { throw problem(notHTTP) }
+        if hasSpaces { throw problem(spaces) }
+        // libcurl drops an empty fragment ("#" alone): the text still has it.
+        if url.query != nil || url.fragment != nil || host.contains("#") {
+            throw problem("must not have a query or a fragment")
         }
-        let authority = host.dropFirst(schemeLength).prefix { $0 != "/" }
-        if authority.isEmpty || authority.hasPrefix(":") || authority.contains("@") {
-            throw .invalidConfig([ValidationIssue(path: source, message: "\(source) must name a server (scheme://server[:port][/path])")])
-        }
+        if url.user != nil || url.password != nil || (url.host ?? "").isEmpty { throw problem(noServer) }
         var result = host
         if result.hasSuffix("/") { result.removeLast() }
         return result

@@ -1,64 +1,88 @@
-/// Parses HTTP dates in the three forms RFC 9110 asks recipients to accept:
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CCurl
+
+/// Reads HTTP dates in the three forms RFC 9110 asks recipients to accept:
 /// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT")
 /// and asctime ("Sun Nov  6 08:49:37 1994").
 ///
-/// Whatever the text, nothing traps: years outside 1970...9999, impossible days (31 Feb) and
-/// out-of-range clock fields give nil, and the arithmetic is done on those bounded values.
+/// libcurl's `curl_getdate` reads the date. It is lenient: it takes impossible days ("31 Feb"
+/// becomes 2 March), a missing "GMT", trailing words and other forms. So the text must also have
+/// the shape of one of the three forms, with a four-digit year from 1970 on (two digits in
+/// RFC 850), and the date libcurl read must carry the day, month, year and clock written in the
+/// text. Whatever the text, nothing traps.
 public enum HTTPDate {
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// Seconds since 1970 for an HTTP date, or nil.
     public static func unixTime(_ text: String) -> Double? {
+        guard let fields = fields(text) else { return nil }
+        let time = curl_getdate(text, nil)
+        guard time >= 0, isTime(time, of: fields) else { return nil }
+        return Double(time)
+    }
+
+    /// The date and clock as written: day, month (1-12), year, and the clock's three fields.
+    private struct Fields {
+        var day: Int
+        var month: Int
+        /// Four digits; nil for RFC 850's two (libcurl chooses the century).
+        var year: Int?
+        var twoDigitYear: Int
+        var clock: [Int]
+    }
+
+    /// The fields of `text` when it has the shape of one of the three forms, else nil.
+    private static func fields(_ text: String) -> Fields? {
         let parts = text.split(separator: " ")
         if parts.count == 6, parts[5] == "GMT", parts[0].hasSuffix(",") {
             // IMF-fixdate: day month year time
-            return unixTime(day: parts[1], month: parts[2], year: parts[3], clock: parts[4])
+            return fields(day: parts[1], month: parts[2], year: parts[3], clock: parts[4])
         }
         if parts.count == 4, parts[3] == "GMT", parts[0].hasSuffix(",") {
-            // RFC 850: dd-Mon-yy time; a two-digit year before 70 is in the 2000s.
+            // RFC 850: dd-Mon-yy time
             let date = parts[1].split(separator: "-", omittingEmptySubsequences: false)
-            guard date.count == 3, date[2].utf8.count == 2, let short = Int(date[2]), short >= 0 else { return nil }
-            let year = Substring(String(short < 70 ? 2000 + short : 1900 + short))
-            return unixTime(day: date[0], month: date[1], year: year, clock: parts[2])
+            guard date.count == 3 else { return nil }
+            return fields(day: date[0], month: date[1], year: date[2], clock: parts[2])
         }
         if parts.count == 5, !parts[0].hasSuffix(",") {
             // asctime: Mon d hh:mm:ss yyyy
-            return unixTime(day: parts[2], month: parts[1], year: parts[4], clock: parts[3])
+            return fields(day: parts[2], month: parts[1], year: parts[4], clock: parts[3])
         }
         return nil
     }
 
-    private static func unixTime(day dayText: Substring, month monthText: Substring, year yearText: Substring,
-                                 clock clockText: Substring) -> Double? {
-        guard dayText.utf8.count <= 2, yearText.utf8.count == 4,
-              let day = Int(dayText), let year = Int(yearText), (1970...9999).contains(year),
-              let monthIndex = months.firstIndex(of: String(monthText)),
-              (1...daysIn(month: monthIndex + 1, year: year)).contains(day) else { return nil }
+    private static func fields(day dayText: Substring, month monthText: Substring, year yearText: Substring,
+                               clock clockText: Substring) -> Fields? {
+        let isDigits = { (text: Substring) in !text.isEmpty && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
+        guard isDigits(dayText), dayText.utf8.count <= 2, let day = Int(dayText),
+              isDigits(yearText), yearText.utf8.count == 4 || yearText.utf8.count == 2, let year = Int(yearText),
+              let monthIndex = months.firstIndex(of: String(monthText)) else { return nil }
         let clock = clockText.split(separator: ":", omittingEmptySubsequences: false)
-        guard clock.count == 3, clock.allSatisfy({ $0.utf8.count == 2 }),
-              let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]),
-              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return nil }
-        // Bounded: |days| < 3e6, so the products below stay far inside Int.
-        let days = daysFromCivil(year: year, month: monthIndex + 1, day: day)
-        return Double(days * 86_400 + hour * 3_600 + minute * 60 + second)
+        guard clock.count == 3, clock.allSatisfy({ $0.utf8.count == 2 && isDigits($0) }) else { return nil }
+        let four = yearText.utf8.count == 4
+        if four && year < 1970 { return nil }
+        return Fields(day: day, month: monthIndex + 1, year: four ? year : nil, twoDigitYear: year % 100,
+                      clock: clock.map { Int($0)! })
     }
 
-    private static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
+    /// True when `time` is the moment `fields` write (a leap second, ":60", is the next minute's
+    /// first second).
+    private static func isTime(_ time: time_t, of fields: Fields) -> Bool {
+        var clock = fields.clock
+        var moment = time
+        if clock[2] == 60 {
+            clock[2] = 59
+            moment -= 1
         }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    /// The caller keeps `year` within 1970...9999.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        var calendar = tm()
+        guard gmtime_r(&moment, &calendar) != nil else { return false }
+        let year = Int(calendar.tm_year) + 1900
+        return Int(calendar.tm_mday) == fields.day && Int(calendar.tm_mon) + 1 == fields.month
+            && (fields.year.map { $0 == year } ?? (year % 100 == fields.twoDigitYear))
+            && [Int(calendar.tm_hour), Int(calendar.tm_min), Int(calendar.tm_sec)] == clock
     }
 }

@@ -1,29 +1,22 @@
+import HumanloopCore
+
 /// Where a 307/308 answer may be followed: only to the same scheme, host and port.
 enum Redirect {
-    /// The absolute URL of `location` when it stays on the origin of `url`, else nil.
+    /// The absolute URL of `location` (a path from the root, or an absolute http(s) URL) when it
+    /// stays on the origin of `url`, else nil. Both are read by libcurl's URL parser, and the URL
+    /// returned is libcurl's writing of what was checked.
     static func sameOriginTarget(location: String, from url: String) -> String? {
-        guard let origin = origin(of: url) else { return nil }
+        guard let base = CurlURL(url), base.isHTTP else { return nil }
+        let target: CurlURL?
         if location.hasPrefix("/") && !location.hasPrefix("//") {
-            return origin.text + location
+            target = base.resolving(location)
+        } else {
+            target = CurlURL(location)
         }
-        guard let target = self.origin(of: location), target.key == origin.key else { return nil }
-        return location
-    }
-
-    /// The origin of an absolute http(s) URL: its text ("http://h:1") and a normalised key.
-    private static func origin(of url: String) -> (text: String, key: String)? {
-        let lower = url.lowercased()
-        let scheme: String
-        if lower.hasPrefix("https://") { scheme = "https" } else if lower.hasPrefix("http://") { scheme = "http" } else { return nil }
-        let rest = url.dropFirst(scheme.count + 3)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
-        var host = authority.lowercased()
-        var port = scheme == "https" ? "443" : "80"
-        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") {
-            port = String(host[host.index(after: colon)...])
-            host = String(host[..<colon])
-        }
-        return (scheme + "://" + authority, scheme + "://" + host + ":" + port)
+        guard let target, target.isHTTP, target.user == nil, target.password == nil,
+              target.scheme == base.scheme, target.port == base.port,
+              let host = target.host, let baseHost = base.host, host.lowercased() == baseHost.lowercased()
+        else { return nil }
+        return target.text
     }
 }
