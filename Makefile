@@ -38,7 +38,7 @@ PYTHON := $(VENV)/bin/python
 # packaging tests build without isolation, with the venv's setuptools).
 PY_TOOLS := pytest wheel "setuptools>=77"
 
-.PHONY: all lib hl deps venv example test-examples test-go bench-go test test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-ray test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
+.PHONY: all lib hl deps venv example test-examples test-go bench-go test test-layout test-swift test-c test-c-valgrind test-h2 test-tsan test-python test-ray test-python-valgrind test-server test-library test-install test-cli install uninstall clean fuzz bench
 
 all: lib hl
 
@@ -46,7 +46,7 @@ lib: $(LIB)
 
 $(LIB): $(SWIFT_SOURCES) include/humanloop.h
 	swift build -c release --product humanloop -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
-	  -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map \
+	  -Xlinker --version-script=$(CURDIR)/Sources/CABI/exports.map \
 	  -Xlinker -soname=$(SONAME)
 	mkdir -p $(LIBDIR)
 	cp .build/release/libhumanloop.so $(LIB).tmp
@@ -148,10 +148,14 @@ example: build/examples/blocking build/examples/stream
 test-examples: $(LIB) $(VENV)/.ready
 	PYTHON=$(PYTHON) bash examples/run_all.sh
 
-test: test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-ray test-python-valgrind test-wheel test-go fuzz
+test: test-layout test-swift test-server test-library test-install test-cli test-examples test-c test-c-valgrind test-h2 test-tsan test-python test-ray test-python-valgrind test-wheel test-go fuzz
 
 test-swift:
 	swift test
+
+# One type per file, named after it (Tests/check_layout.py).
+test-layout:
+	python3 Tests/check_layout.py
 
 test-server: $(VENV)/.ready
 	$(PYTHON) -m pytest -q Tests/server
@@ -181,7 +185,7 @@ TSAN_LIBDIR := build/tsan/lib
 SWIFT_LIBDIR := $(shell dirname "$$(command -v swift)")/../lib/swift/linux
 test-tsan:
 	swift build -c release --product humanloop --scratch-path .build-tsan -Xswiftc -sanitize=thread \
-	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/Sources/Humanloop/exports.map
+	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/Sources/CABI/exports.map
 	mkdir -p $(TSAN_LIBDIR)
 	cp .build-tsan/release/libhumanloop.so $(TSAN_LIBDIR)/libhumanloop.so
 	CC=clang HL_LIBDIR=$(TSAN_LIBDIR) HL_TEST_BUILD_DIR=build/tests/tsan HL_TEST_CFLAGS=-fsanitize=thread \

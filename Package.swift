@@ -4,26 +4,29 @@
 // Layers (each its own target):
 //   CCurl, CJansson      system libraries (module map + shim header)
 //   HumanloopCore        Swift: JSON values (read with jansson, JSON/JSONReader.swift only), request
-//                        validation, provider keys, SSE, retry, envelopes
+//                        validation, provider keys, SSE, retry, envelopes; URLs and HTTP dates are
+//                        read by libcurl's own pure parsers (URL/CurlURL.swift, Retry/HTTPDate.swift)
 //   HumanloopTransport   libcurl: connection pool, timeouts, timings, streaming driver
-//   Humanloop            the C ABI: @_cdecl exports only -> libhumanloop.so
+//   CABI                 the C ABI: @_cdecl exports only -> libhumanloop.so (product "humanloop";
+//                        the names Humanloop, HumanloopClient and HumanloopError are left for a
+//                        Swift API)
 import PackageDescription
 
 let package = Package(
     name: "libhumanloop",
     products: [
-        .library(name: "humanloop", type: .dynamic, targets: ["Humanloop"]),
+        .library(name: "humanloop", type: .dynamic, targets: ["CABI"]),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", path: "Sources/CJansson", pkgConfig: "jansson",
                        providers: [.apt(["libjansson-dev"])]),
-        .target(name: "HumanloopCore", dependencies: ["CJansson"], path: "Sources/HumanloopCore"),
+        .target(name: "HumanloopCore", dependencies: ["CJansson", "CCurl"], path: "Sources/HumanloopCore"),
         .target(name: "HumanloopTransport", dependencies: ["HumanloopCore", "CCurl"],
                 path: "Sources/HumanloopTransport"),
-        .target(name: "Humanloop", dependencies: ["HumanloopCore", "HumanloopTransport"],
-                path: "Sources/Humanloop", exclude: ["exports.map"]),
+        .target(name: "CABI", dependencies: ["HumanloopCore", "HumanloopTransport"],
+                path: "Sources/CABI", exclude: ["exports.map"]),
         .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
                     path: "Tests/HumanloopCoreTests", exclude: ["make_python_float_table.py"]),
         .testTarget(name: "HumanloopTransportTests", dependencies: ["HumanloopTransport", "HumanloopCore", "CCurl"],

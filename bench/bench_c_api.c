@@ -1,6 +1,6 @@
 /*
  * bench_c_api.c — the three ways a C program runs asynchronous calls of libhumanloop 0.2, side by
- * side in one process (issue 17, "Measured in bench/", the C row): B calls (default 2000), at
+ * side in one process ("Measured in bench/", the C row): B calls (default 2000), at
  * most C (default 100) in flight, against the bench server (nginx static files when run.sh has
  * nginx, else the Python test server). Rows:
  *

@@ -1,7 +1,7 @@
 /*
  * bench_engine.c — the engine (asynchronous calls on libcurl's multi interface) of libhumanloop,
  * against bench/slow_server.py: a loopback server that answers each request after 50 ms and
- * holds any number of requests at once. Issue 10, "Measured in bench/". Rows:
+ * holds any number of requests at once. Rows:
  *
  *   batch      hl_batch of B calls (default 2000) at concurrency C (default 100).
  *              wall / ideal, where ideal = B/C x delay (2000/100 x 50 ms = 1.0 s);

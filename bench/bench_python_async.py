@@ -2,7 +2,7 @@
 """bench_python_async.py — async Python: the binding humanloop_native (its acomplete and async
 streams run on libhumanloop's engine) against the official SDK humanloop==0.5.16 (aiohttp), in
 ONE process and ONE event loop, against bench/slow_server.py (every answer after 50 ms; it holds
-any number of requests at once). Issue 10, "Measured in bench/". Rows:
+any number of requests at once). Rows:
 
   gather   ``await asyncio.gather(*(client.acomplete(**ARGS) for _ in range(N)))``, N = 1000:
            wall (time.perf_counter) and client CPU (time.process_time: every thread of this
@@ -12,7 +12,7 @@ any number of requests at once). Issue 10, "Measured in bench/". Rows:
            the SDK's ``r = await complete_stream(...); async for _ in r.content`` vs the binding's
            ``async for ev in acomplete_stream(...)`` (and, as a second binding row, the same
            SDK-style code ``r = await complete_stream(...)`` on the binding). CPU per stream.
-           Reference rows (not the binding; issue 17), each with the least Python possible: the
+           Reference rows (not the binding), each with the least Python possible: the
            loop's reader copies each item, parses it (json.loads) and wakes the consuming coroutine
            once per wake-up:
              "C API, hl_loop minimal": libhumanloop itself, driven by the event loop:
@@ -24,7 +24,7 @@ any number of requests at once). Issue 10, "Measured in bench/". Rows:
              "floor: loop-driven": stream_floor.c's shape 3, the loop watches the socket itself and
                calls C once per wake-up to read, cut and check, getting the items as an array
                (the shape of hl_loop);
-             "floor: callback (retired)": the design issue 17 retired, a C thread that calls a
+             "floor: callback (retired)": the retired design, a C thread that calls a
                ctypes callback per item (the GIL taken on that thread, call_soon_threadsafe).
            The floors do no libcurl and no Swift: what a shape costs in Python by itself.
            The binding's rows run only if its async calls work (probed in a child process: a
@@ -139,7 +139,7 @@ ITEM_RESULT = 2
 
 class ArrayConsumer:
     """The least Python that consumes one stream whose items cross the FFI in arrays, on the event
-    loop's own thread (issue 17's shapes): ``loop.add_reader(fd, on_ready)``; ``on_ready`` calls
+    loop's own thread (the loop-driven shapes): ``loop.add_reader(fd, on_ready)``; ``on_ready`` calls
     ``fetch(items, max)`` (hl_loop_run(l, 0, ...), or a floor's drain / run) until it returns less
     than ``max``, copies each item (``string_at(json, len)``), parses it (``json.loads``) and wakes
     the consuming coroutine once per wake-up, which takes the events one by one."""
@@ -187,7 +187,7 @@ class ArrayConsumer:
 
 
 class CallbackConsumer:
-    """The retired design of issue 10, for reference: a callback on a C thread (here the floor's
+    """The retired design, for reference: a callback on a C thread (here the floor's
     thread) takes the GIL, copies the malloc'd item and frees it, appends it to a deque and wakes
     the loop (``call_soon_threadsafe``, once per burst); the loop parses it."""
 
@@ -348,7 +348,7 @@ def reference_streams(opts, host, body):
 
     refs.append(("floor: loop-driven", floor_loop_stream))
 
-    # the retired design (issue 10): a C thread calls back into Python per item
+    # the retired design: a C thread calls back into Python per item
     libc_free = ctypes.PyDLL(None).free
     libc_free.argtypes = [ctypes.c_void_p]
     cb_consumer = CallbackConsumer(libc_free)
@@ -391,7 +391,7 @@ asyncio.run(main())
 
 def probe_binding(host, stream_host):
     """Runs the binding's async calls once in a child process: the binding of this checkout may
-    be on either side of its move to hl_loop (issue 17), and one built for the 0.1 callback
+    be on either side of its move to hl_loop, and one built for the 0.1 callback
     crashes against libhumanloop 0.2. Returns None when it works, else why not."""
     import os
     import subprocess

@@ -6,10 +6,10 @@
 #   bash bench/run.sh soak [N]        N calls (default 100000) through one client, RSS sampled
 #   bash bench/run.sh python [N]      Python binding vs the official SDK humanloop==0.5.16
 #   bash bench/run.sh wide [ARGS]     wide answers (one object of 10k/80k members): CPU vs libcurl+jansson
-#   bash bench/run.sh engine [ARGS]   the engine (issue 10): hl_batch 2000 @ 100 vs the ideal and vs
+#   bash bench/run.sh engine [ARGS]   the engine: hl_batch 2000 @ 100 vs the ideal and vs
 #                                     sequential hl_complete; 1000 async calls in flight (RSS),
 #                                     against bench/slow_server.py (50 ms per answer)
-#   bash bench/run.sh c-api [ARGS]    issue 17: 2000 calls @ 100 through (a) hl_call_start callbacks,
+#   bash bench/run.sh c-api [ARGS]    2000 calls @ 100 through (a) hl_call_start callbacks,
 #                                     (b) an hl_queue, (c) an hl_loop run by the caller, (d) plain
 #                                     libcurl multi; CPU per call as ratios to (a), same run
 #   bash bench/run.sh python-async [ARGS]  asyncio.gather of 1000 acomplete and async streams of

@@ -7,18 +7,18 @@
  * `{"ok":true,"event":<data>}` per event, then one terminal item `{"ok":true,"status":200}` when
  * the body ends (`{"ok":false}` on a read error, end of file or 5 s without data). With check != 0
  * each event is first parsed by jansson (json_loadb, then json_decref), the one piece of work a
- * library must add per event by issue 9 ("once jansson has checked them"). The socket is never
+ * library must add per event ("once jansson has checked them"). The socket is never
  * closed here. Three shapes:
  *
- * 1. The retired design of issue 10 (floor_stream): one long-lived C thread polls and reads the
+ * 1. The retired design (floor_stream): one long-lived C thread polls and reads the
  *    socket and calls a callback per item with a malloc'd item (freed by the caller with free());
  *    the callback runs on that thread, i.e. Python must take the GIL there.
- * 2. Issue 17's thread + queue shape (floor_queue_*): one long-lived C thread per queue reads the
+ * 2. The thread + queue shape (floor_queue_*): one long-lived C thread per queue reads the
  *    socket, cuts and checks the events, appends items to the queue and signals an eventfd only
  *    when the queue goes from empty to non-empty; the consumer (the event loop, add_reader on the
  *    eventfd) drains up to `max` items per crossing, which resets the eventfd only when the drain
  *    leaves the queue empty (as hl_queue_fd / hl_queue_drain).
- * 3. Issue 17's loop-driven shape (floor_reader_*): no thread; the consumer's event loop watches
+ * 3. The loop-driven shape (floor_reader_*): no thread; the consumer's event loop watches
  *    the socket itself and calls floor_reader_run once per wake-up, which reads what is there
  *    (non-blocking), cuts and checks the events and returns the items as an array (as
  *    hl_loop_run(loop, 0, items, max)).

@@ -35,7 +35,7 @@ private func decode(_ body: [UInt8], splits: [Int]) -> [String] {
             }
         }
     }
-    do throws(HumanloopError) {
+    do throws(CallError) {
         for split in splits where offset < body.count {
             let end = min(body.count, offset + split)
             record(try decoder.feed(Array(body[offset..<end])))

@@ -8,7 +8,7 @@ public func fuzzResponseHead(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     var start = 0
     var failed = false
     for index in 0..<size where bytes[index] == 0x0A || index == size - 1 {
-        do throws(HumanloopError) {
+        do throws(CallError) {
             try parser.receive(line: UnsafeRawBufferPointer(rebasing: bytes[start...index]))
         } catch {
             failed = true

@@ -12,7 +12,7 @@ declare -A files=([request]=FuzzRequest.swift [sse]=FuzzEventStream.swift [envel
 for name in $harnesses; do
   binary=$out/fuzz-$name
   if ! swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name HumanloopCore \
-      -I "$root/Sources/CJansson" -ljansson \
+      -I "$root/Sources/CJansson" -ljansson -I "$root/Sources/CCurl" -lcurl \
       $core "$root/fuzz/${files[$name]}" -o "$binary" >"$out/build-$name.log" 2>&1; then
     grep -v "Cannot export local symbol" "$out/build-$name.log" | tail -40
     exit 1

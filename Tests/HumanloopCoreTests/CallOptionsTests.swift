@@ -1,7 +1,7 @@
 import Testing
 @testable import HumanloopCore
 
-private func options(_ text: String) throws(HumanloopError) -> CallOptions {
+private func options(_ text: String) throws(CallError) -> CallOptions {
     try CallOptions(json: Array(text.utf8))
 }
 

@@ -1,7 +1,7 @@
 import Testing
 @testable import HumanloopCore
 
-private func configuration(_ text: String?, env: [String: String] = [:]) throws(HumanloopError) -> ClientConfiguration {
+private func configuration(_ text: String?, env: [String: String] = [:]) throws(CallError) -> ClientConfiguration {
     try ClientConfiguration(json: text.map { Array($0.utf8) }, version: "9.9.9", environment: { env[$0] })
 }
 
@@ -90,7 +90,7 @@ private func configError(_ text: String?, env: [String: String] = [:]) -> String
     }
 
     @Test func invalidRequestEnvelopeListsEveryIssue() {
-        let error = HumanloopError.invalidRequest([ValidationIssue(path: "a.b", message: "a.b is required"),
+        let error = CallError.invalidRequest([ValidationIssue(path: "a.b", message: "a.b is required"),
                                                    ValidationIssue(path: "c", message: "c is not a field of X")])
         #expect(JSONSerializer.string(of: Envelope.failure(error, attempts: 0))
                 == #"{"ok":false,"error":{"type":"invalid_request","message":"a.b is required (and 1 more problem)","path":"a.b","errors":[{"path":"a.b","message":"a.b is required"},{"path":"c","message":"c is not a field of X"}]},"attempts":0}"#)

@@ -101,7 +101,7 @@ private func expectSplitInvariant(_ text: String, _ expected: [String], sourceLo
 }
 
 @Suite struct EventStreamDecoderTests {
-    private func decode(_ text: String, limit: Int = 1 << 20) throws(HumanloopError) -> [StreamItem] {
+    private func decode(_ text: String, limit: Int = 1 << 20) throws(CallError) -> [StreamItem] {
         var decoder = EventStreamDecoder(maximumEventBytes: limit)
         var items: [StreamItem] = []
         for byte in text.utf8 { items += try decoder.feed([byte]) }
@@ -119,7 +119,7 @@ private func expectSplitInvariant(_ text: String, _ expected: [String], sourceLo
     }
 
     @Test func nonJSONEventIsAnInvalidResponse() {
-        #expect(throws: HumanloopError.self) { try decode("data: {\"a\":1}\n\ndata: oops\n\n") }
+        #expect(throws: CallError.self) { try decode("data: {\"a\":1}\n\ndata: oops\n\n") }
         do {
             _ = try decode("data: {\"a\":1}\n\ndata: oops\n\n")
         } catch {
@@ -154,7 +154,7 @@ private func expectSplitInvariant(_ text: String, _ expected: [String], sourceLo
         let items = try decoder.feed(Array("data: {\"a\":1}\n\ndata: nope\n\ndata: {\"b\":2}\n\n".utf8))
         #expect(items.count == 1)
         #expect(decoder.failure?.message == "event 2 of the stream is not JSON: invalid token near 'nope' at byte 4")
-        #expect(throws: HumanloopError.self) { try decoder.feed(Array("data: {}\n\n".utf8)) }
-        #expect(throws: HumanloopError.self) { try decoder.finish() }
+        #expect(throws: CallError.self) { try decoder.feed(Array("data: {}\n\n".utf8)) }
+        #expect(throws: CallError.self) { try decoder.finish() }
     }
 }

@@ -48,7 +48,7 @@ private func growth(small: Int, _ work: (Int) -> Void) -> Double {
 
     @Test func redactingAWideErrorBodyIsLinear() {
         let ratio = growth(small: 10_000) { members in
-            let error = HumanloopError.apiError(ResponseHead(status: 500, reason: "", headers: JSONObject()),
+            let error = CallError.apiError(ResponseHead(status: 500, reason: "", headers: JSONObject()),
                                                 body: wideObject(members), roundTripTime: 0)
             _ = JSONSerializer.bytes(of: Envelope.failure(error, attempts: 1, secrets: Secrets(["sk-secret"])))
         }

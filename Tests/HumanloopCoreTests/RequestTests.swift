@@ -2,7 +2,7 @@ import Testing
 @testable import HumanloopCore
 
 private func prepare(_ text: String, _ endpoint: Endpoint = .completion, stream: Bool = false,
-                     keys: ProviderKeys = ProviderKeys()) throws(HumanloopError) -> String {
+                     keys: ProviderKeys = ProviderKeys()) throws(CallError) -> String {
     let request = try PreparedRequest(json: Array(text.utf8), endpoint: endpoint, forceStream: stream, providerKeys: keys)
     return String(decoding: request.body, as: UTF8.self)
 }
@@ -91,7 +91,7 @@ private func issues(_ text: String, _ endpoint: Endpoint = .completion) -> [Vali
     }
 
     @Test func multipleIssuesMessageCountsTheRest() {
-        let error = HumanloopError.invalidRequest([ValidationIssue(path: "a", message: "a is wrong"),
+        let error = CallError.invalidRequest([ValidationIssue(path: "a", message: "a is wrong"),
                                                    ValidationIssue(path: "b", message: "b is wrong")])
         #expect(error.message == "a is wrong (and 1 more problem)")
     }

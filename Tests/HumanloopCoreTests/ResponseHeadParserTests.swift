@@ -1,12 +1,12 @@
 import Testing
 @testable import HumanloopCore
 
-private func parse(_ lines: [String]) -> Result<ResponseHeadParser, HumanloopError> {
+private func parse(_ lines: [String]) -> Result<ResponseHeadParser, CallError> {
     var parser = ResponseHeadParser()
     for line in lines {
         var bytes = Array(line.utf8)
-        let result: Result<Void, HumanloopError> = bytes.withUnsafeMutableBytes { buffer in
-            do throws(HumanloopError) {
+        let result: Result<Void, CallError> = bytes.withUnsafeMutableBytes { buffer in
+            do throws(CallError) {
                 try parser.receive(line: UnsafeRawBufferPointer(buffer))
                 return .success(())
             } catch {

@@ -1,5 +1,5 @@
 /*
- * test_batch.c — hl_batch (issue 10): results in request order, each exactly what the single
+ * test_batch.c — hl_batch: results in request order, each exactly what the single
  * call returns, per-item errors while the others run, a malformed batch as one invalid_request
  * (nothing sent), empty batches, the concurrency cap (counted at the server from request times
  * and connections; default 16), batches from several threads sharing a client's engine.

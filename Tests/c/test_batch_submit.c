@@ -1,5 +1,5 @@
 /*
- * test_batch_submit.c — batches on a completion queue (issue 19, hl_batch_submit) and
+ * test_batch_submit.c — batches on a completion queue (hl_batch_submit) and
  * rate-aware batches ("rate_aware": true, for hl_batch_submit and hl_batch): results as they
  * finish with their index, the summary, cancellation (nothing lost: cancelled results still
  * arrive, the rest is counted as not started), a malformed batch, and a server that answers 429

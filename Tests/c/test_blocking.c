@@ -2,7 +2,6 @@
  * test_blocking.c — the four blocking calls against the test server: the request on the wire
  * (method, path, headers, exact body bytes), the success envelope, and each error type that
  * comes from the network (api_error, connection_error, timeout, invalid_response).
- * Issue 2.
  */
 #include "testutil.h"
 
@@ -423,7 +422,7 @@ static void test_api_error_422_each_endpoint(void)
     hl_client_free(c);
 }
 
-/* 5xx answers may be retried by later versions (issue 5): script the answer several times. */
+/* 5xx answers may be retried by later versions: script the answer several times. */
 #define REPEAT4(r) "[" r "," r "," r "," r "]"
 
 static void test_api_error_500_text_each_endpoint(void)

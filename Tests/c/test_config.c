@@ -1,6 +1,6 @@
 /*
  * test_config.c — hl_client_new: valid and invalid configurations, the error_json contract,
- * the environment variables, header values that would allow header injection. Issue 2.
+ * the environment variables, header values that would allow header injection.
  */
 #include "testutil.h"
 
@@ -295,7 +295,7 @@ static void test_clients_are_independent(void)
 }
 
 /* hl_client_info: max_connections as configured and the caps in effect, lowered to what the
- * soft RLIMIT_NOFILE leaves room for (a quarter kept for the host; issue 18 §5). */
+ * soft RLIMIT_NOFILE leaves room for (a quarter kept for the host). */
 static void test_client_info_caps_connections_by_open_files(void)
 {
     hl_client *c = tu_client(",\"max_connections\":5");

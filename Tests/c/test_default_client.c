@@ -1,6 +1,6 @@
 /*
  * test_default_client.c — client NULL: a default client built from HUMANLOOP_API_KEY and
- * HUMANLOOP_HOST on first use, shared by all threads (issue 2). The environment is set before
+ * HUMANLOOP_HOST on first use, shared by all threads. The environment is set before
  * the first use; the first use happens from 8 threads at once.
  */
 #include "testutil.h"

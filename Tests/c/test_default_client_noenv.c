@@ -1,6 +1,6 @@
 /*
  * test_default_client_noenv.c — client NULL without HUMANLOOP_API_KEY: every call returns
- * the default client's invalid_config error, nothing is sent (issue 2).
+ * the default client's invalid_config error, nothing is sent.
  */
 #include "testutil.h"
 

@@ -1,5 +1,5 @@
 /*
- * test_engine.c — the concurrency engine (issue 10): hl_call_start / hl_call_cancel /
+ * test_engine.c — the concurrency engine: hl_call_start / hl_call_cancel /
  * hl_call_free / hl_call_run, hl_stream_cancel, per-call options, cancellation at every stage
  * (checked on the wire: the server's connections_open), hl_client_free with calls in flight,
  * thousands of calls from several threads, keep-warm after "data: [DONE]", Accept-Encoding and
@@ -1120,7 +1120,7 @@ static void test_client_free_in_flight(void)
 
 /* A callback that starts a call on its client while hl_client_free cancels the calls in
  * flight: the new call gets its own "cancelled" terminal item before hl_client_free returns,
- * and nothing leaks (the call and the engine do not keep each other alive). Issue 17, §6. */
+ * and nothing leaks (the call and the engine do not keep each other alive). */
 typedef struct {
     hl_client *client;
     tu_async *late;

@@ -1,5 +1,5 @@
 /*
- * test_engine_fork.c — the engine and fork() (issue 10): "After fork() the child gets a fresh
+ * test_engine_fork.c — the engine and fork(): "After fork() the child gets a fresh
  * engine on first use; calls in flight at the moment of fork() belong to the parent (in the
  * child they never deliver anything)." Separate from test_engine.c because fork() in a
  * multi-threaded process does not go with ThreadSanitizer.

@@ -986,8 +986,8 @@ static void test_307_other_origin(void)
 /* event streams                                                                               */
 /* =========================================================================================== */
 
-/* 30. a stream that never ends outlives `timeout` (it bounds the head and first event only;
- * issue 18): the caller ends it (cancel), after every event that arrived; merged by a blocking
+/* 30. a stream that never ends outlives `timeout` (it bounds the head and first event
+ * only): the caller ends it (cancel), after every event that arrived; merged by a blocking
  * call, it ends at max_response_bytes. */
 static void test_stream_never_ends(void)
 {

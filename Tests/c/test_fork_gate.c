@@ -1,5 +1,5 @@
 /*
- * test_fork_gate.c — fork() while the library's own threads are inside TLS (issue 17, "a fork
+ * test_fork_gate.c — fork() while the library's own threads are inside TLS ("a fork
  * gate"): the engine thread keeps 8 https calls in flight and another thread makes blocking
  * https calls, every one of them with "Connection: close" (so every call makes a new TLS
  * handshake), while the main thread forks again and again. Each child makes one https call of

@@ -1,5 +1,5 @@
 /*
- * test_logging.c — logging (issue 11): one info line per attempt (call, method, URL, status or
+ * test_logging.c — logging: one info line per attempt (call, method, URL, status or
  * error, attempt, duration, bytes, retry), debug lines with headers and bodies, never a key;
  * hl_set_log_callback routes lines to the host; "log_level" and HUMANLOOP_LOG send them to
  * stderr.

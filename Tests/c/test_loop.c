@@ -1,5 +1,5 @@
 /*
- * test_loop.c — loops run by the host (issue 17, "Engine v2"): hl_loop_new, hl_loop_fd,
+ * test_loop.c — loops run by the host ("Engine v2"): hl_loop_new, hl_loop_fd,
  * hl_loop_submit, hl_loop_run, hl_loop_wake, hl_loop_free, hl_call_pause. Items equal to what
  * the blocking calls return, tags and kinds, the descriptor's readiness (submissions from other
  * threads, timers, items left over past `max`), cancellation, freeing calls and loops, flow

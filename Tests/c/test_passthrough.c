@@ -1,5 +1,5 @@
 /*
- * test_passthrough.c — answers reach the caller byte-exact (issue 9): a success body and each
+ * test_passthrough.c — answers reach the caller byte-exact: a success body and each
  * stream event go into the envelope as the exact bytes the server sent, once jansson has
  * checked them (odd spacing, 1E+2, -0.0, 1.50, escaped and raw non-ASCII text, a 30-digit
  * integer, key order); error bodies (redacted) are the documented exception.

@@ -1,5 +1,5 @@
 /*
- * test_queue.c — completion queues fed by the engine thread (issue 17, "Engine v2"):
+ * test_queue.c — completion queues fed by the engine thread ("Engine v2"):
  * hl_queue_new, hl_queue_fd, hl_call_submit, hl_queue_drain, hl_queue_wait, hl_queue_wake,
  * hl_queue_free. Items, tags and kinds; the descriptor's signalling (empty -> non-empty, reset
  * by a drain that empties); waiting and waking; freed calls; a queue freed with calls in flight;

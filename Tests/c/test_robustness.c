@@ -1,5 +1,5 @@
 /*
- * test_robustness.c — "never crashes on any input, NULL included" (issue 2): odd and large
+ * test_robustness.c — "never crashes on any input, NULL included": odd and large
  * inputs give a well-formed envelope. Kept in its own binary so a crash here does not hide the
  * results of the other suites.
  */

@@ -1,5 +1,5 @@
 /*
- * test_stream.c — streaming (issue 3): hl_complete*_stream + hl_stream_next/free, the SSE
+ * test_stream.c — streaming: hl_complete*_stream + hl_stream_next/free, the SSE
  * parsing rules, terminal items, "first event before the rest is sent", early free, and the
  * blocking calls with "stream": true (merged body + "events").
  */
@@ -549,7 +549,7 @@ static void test_stream_timeout(void)
 }
 
 /* A stream's timeout bounds its head and first event only: a healthy stream that outlasts it is
- * not cut (issue 18 §1), on every path whose answer is an event stream (pull stream, async
+ * not cut, on every path whose answer is an event stream (pull stream, async
  * stream, blocking "stream": true, a batch item that streams); a stream that stalls longer than
  * low_speed_timeout still fails with a timeout; a first event later than timeout is a timeout. */
 #define SLOW12 "{\"stream\":{\"events\":[" E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "," E1 "],\"delay\":%g}}"

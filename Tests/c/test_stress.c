@@ -1,6 +1,6 @@
 /*
- * test_stress.c — 16 threads x 2000 calls (mixed blocking and streaming) through one client
- * (issue 5). Every call must be accounted for: each blocking call returns one ok envelope,
+ * test_stress.c — 16 threads x 2000 calls (mixed blocking and streaming) through one client.
+ * Every call must be accounted for: each blocking call returns one ok envelope,
  * each stream delivers its 4 events and exactly one terminal item, then NULL; the server
  * must have seen exactly one request per call.
  *

@@ -1,6 +1,6 @@
 /*
- * test_threads.c — one client shared by many threads (issue 2: "the client is thread-safe"),
- * and streams used from different threads (issue 3).
+ * test_threads.c — one client shared by many threads ("the client is thread-safe"),
+ * and streams used from different threads.
  */
 #include "testutil.h"
 

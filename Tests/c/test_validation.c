@@ -1,5 +1,5 @@
 /*
- * test_validation.c — local validation of the request JSON before anything is sent (issue 2):
+ * test_validation.c — local validation of the request JSON before anything is sent:
  * invalid_request envelopes with "path", "message" and "errors" listing every problem, and
  * nothing reaching the server. Also what must NOT be rejected (rules left to the server).
  */

@@ -697,7 +697,7 @@ const tu_endpoint TU_ENDPOINTS[4] = {
      "/v4/completion-model-config", "{\"model_config_id\":\"config_Vd9w2a8eCkLzYb5qS1nHu\"}", "model_config_id"},
 };
 
-/* ---- asynchronous calls (issue 10) ------------------------------------------------------ */
+/* ---- asynchronous calls ----------------------------------------------------------------- */
 
 #include <errno.h>
 #include <fcntl.h>

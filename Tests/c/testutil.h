@@ -205,7 +205,7 @@ int tu_items_events_of(const tu_items *c, hl_call *call);                   /* c
 
 #endif /* HL_TESTUTIL_H */
 
-/* ---- asynchronous calls (issue 10) ---------------------------------------------------------
+/* ---- asynchronous calls --------------------------------------------------------------------
  * Added for test_engine.c / test_batch.c; nothing above changed. */
 
 /* The same as tu_parse_env (every envelope type, "cancelled" included): for the items of

@@ -1,5 +1,5 @@
 /*
- * h2_calls.c — the client side of Tests/h2/run.sh (issue 10: HTTP/2 multiplexing).
+ * h2_calls.c — the client side of Tests/h2/run.sh (HTTP/2 multiplexing).
  *
  *   h2_calls MODE HOST CA_BUNDLE N
  *     MODE async   N concurrent hl_call_start calls of "complete" through one client

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests/h2/run.sh — HTTP/2 multiplexing of the engine (issue 10), proven against a real h2 server.
+# Tests/h2/run.sh — HTTP/2 multiplexing of the engine, proven against a real h2 server.
 #
 #   Tests/h2/run.sh                 (needs build/lib/libhumanloop.so, nginx with http_v2 and ssl,
 #                                    openssl, cc, jansson headers, python3 for a free port)

@@ -21,8 +21,8 @@ public struct CallOptions: Sendable {
 
     /// Reads options from JSON (`nil` is `{}`).
     ///
-    /// - Throws: `HumanloopError.invalidRequest` listing every problem, with paths "options.<key>".
-    public init(json: [UInt8]?) throws(HumanloopError) {
+    /// - Throws: `CallError.invalidRequest` listing every problem, with paths "options.<key>".
+    public init(json: [UInt8]?) throws(CallError) {
         guard let json else {
             self.init()
             return
@@ -35,7 +35,7 @@ public struct CallOptions: Sendable {
     }
 
     /// Reads options from a parsed JSON value.
-    public init(value: JSONValue) throws(HumanloopError) {
+    public init(value: JSONValue) throws(CallError) {
         guard case .object(let object) = value else {
             throw .invalidRequest([ValidationIssue(
                 path: "options", message: "the options must be a JSON object, not \(RequestValidator.article(value.typeName))")])

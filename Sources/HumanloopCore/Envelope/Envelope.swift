@@ -64,7 +64,7 @@ public enum Envelope {
 
     /// `{"ok":false,"error":{...},"attempts":N}`. Every secret anywhere in the error (message,
     /// the server's body and headers: a hostile server may echo the key) becomes "[redacted]".
-    public static func failure(_ error: HumanloopError, attempts: Int, secrets: Secrets = Secrets()) -> JSONValue {
+    public static func failure(_ error: CallError, attempts: Int, secrets: Secrets = Secrets()) -> JSONValue {
         var details = JSONObject([
             ("type", .string(error.typeName)),
             ("message", .string(error.message)),

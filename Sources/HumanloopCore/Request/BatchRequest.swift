@@ -16,15 +16,15 @@ public struct BatchRequest {
     /// request put back in the batch's queue rather than failed ("rate_aware": true).
     public let isRateAware: Bool
     /// Each request of the batch, in order: ready, or the error it gets as its result.
-    public let items: [Result<Item, HumanloopError>]
+    public let items: [Result<Item, CallError>]
 
     /// Reads a batch. A problem of one item becomes that item's error; a problem of the batch as
     /// a whole is thrown.
     ///
     /// - Parameter providerKeys: the client-level provider keys merged into every request.
-    /// - Throws: `HumanloopError.invalidRequest` for a batch that is not JSON, not an object, has
+    /// - Throws: `CallError.invalidRequest` for a batch that is not JSON, not an object, has
     ///   unknown keys, a bad "concurrency" or "requests" that is not an array.
-    public init(json: [UInt8]?, providerKeys: ProviderKeys) throws(HumanloopError) {
+    public init(json: [UInt8]?, providerKeys: ProviderKeys) throws(CallError) {
         guard let json else {
             throw .invalidRequest([ValidationIssue(path: "", message: "the batch is NULL; pass a JSON object")])
         }
@@ -74,7 +74,7 @@ public struct BatchRequest {
     }
 
     /// One element of "requests": its call, its request and its options.
-    private static func item(_ element: JanssonValue, providerKeys: ProviderKeys) -> Result<Item, HumanloopError> {
+    private static func item(_ element: JanssonValue, providerKeys: ProviderKeys) -> Result<Item, CallError> {
         guard element.isObject else {
             return .failure(.invalidRequest([ValidationIssue(path: "", message: "a batch item must be a JSON object {\"call\":...,\"request\":{...}}, not \(RequestValidator.article(element.typeName))")]))
         }
@@ -105,12 +105,5 @@ public struct BatchRequest {
         } catch {
             return .failure(error)
         }
-    }
-}
-
-extension Endpoint {
-    /// The problem of a call name that is none of the four.
-    public static func unknownCallIssue(_ name: String) -> ValidationIssue {
-        ValidationIssue(path: "call", message: "unknown call \"\(name.prefix(60))\": use \"complete\", \"complete_deployed\", \"complete_experiment\" or \"complete_model_configuration\"")
     }
 }

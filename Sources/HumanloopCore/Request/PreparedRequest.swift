@@ -19,8 +19,8 @@ public struct PreparedRequest: Sendable {
     ///   - endpoint: the endpoint it is for.
     ///   - forceStream: set `"stream": true` (the streaming calls).
     ///   - providerKeys: the client-level provider keys to merge.
-    /// - Throws: `HumanloopError.invalidRequest` listing every problem.
-    public init(json: [UInt8], endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(HumanloopError) {
+    /// - Throws: `CallError.invalidRequest` listing every problem.
+    public init(json: [UInt8], endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(CallError) {
         let document: JanssonDocument
         do {
             document = try JSONReader.document(json, bigIntegers: .fail)
@@ -37,7 +37,7 @@ public struct PreparedRequest: Sendable {
 
     /// Validates and encodes a request already parsed by jansson (an item of a batch). `root` is
     /// completed in place (stream flag, provider keys).
-    init(root: JanssonValue, endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(HumanloopError) {
+    init(root: JanssonValue, endpoint: Endpoint, forceStream: Bool, providerKeys: ProviderKeys) throws(CallError) {
         let secrets = ProviderKeys.values(in: root)
         let issues = RequestValidator.issues(in: root, for: endpoint)
         guard issues.isEmpty else {

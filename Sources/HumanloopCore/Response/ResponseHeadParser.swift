@@ -30,7 +30,7 @@ public struct ResponseHeadParser: Sendable {
 
     /// Takes one line (with or without its CRLF).
     /// - Throws: `invalidResponse` for a malformed status line or a head over `maximumBytes`.
-    public mutating func receive(line: UnsafeRawBufferPointer) throws(HumanloopError) {
+    public mutating func receive(line: UnsafeRawBufferPointer) throws(CallError) {
         var end = line.count
         while end > 0 && (line[end - 1] == 0x0A || line[end - 1] == 0x0D) { end -= 1 }
         let content = UnsafeRawBufferPointer(rebasing: line[0..<end])
@@ -73,7 +73,7 @@ public struct ResponseHeadParser: Sendable {
     }
 
     /// "HTTP/1.1 200 OK": a new answer begins; what came before is dropped.
-    private mutating func startAnswer(statusLine: UnsafeRawBufferPointer) throws(HumanloopError) {
+    private mutating func startAnswer(statusLine: UnsafeRawBufferPointer) throws(CallError) {
         // "HTTP/x" SP+ three digits [SP+ reason]
         var index = 0
         while index < statusLine.count && statusLine[index] != UInt8(ascii: " ") { index += 1 }

@@ -1,15 +1,7 @@
-/// One item decoded from a completion event stream.
-public enum StreamItem: Sendable {
-    /// An event: the exact bytes of its data, checked by jansson to be one JSON object.
-    case event(raw: [UInt8])
-    /// The `[DONE]` end marker.
-    case done
-}
-
 /// Turns the bytes of a `text/event-stream` body into completion events.
 ///
 /// Every event must be a JSON object; the first one that is not ends the stream with
-/// `HumanloopError.invalidResponse`. Events decoded before a bad one are never lost: when the
+/// `CallError.invalidResponse`. Events decoded before a bad one are never lost: when the
 /// same bytes complete good events and then a bad one, `feed` returns the good events and
 /// throws the error on the next `feed` or `finish`.
 public struct EventStreamDecoder: Sendable {
@@ -20,7 +12,7 @@ public struct EventStreamDecoder: Sendable {
     /// True once `[DONE]` was seen (later bytes are ignored).
     public private(set) var sawDone = false
     /// The error that ended the stream (thrown by every later call), if any.
-    public private(set) var failure: HumanloopError?
+    public private(set) var failure: CallError?
 
     /// - Parameter maximumEventBytes: the largest single event accepted.
     public init(maximumEventBytes: Int) {
@@ -28,7 +20,7 @@ public struct EventStreamDecoder: Sendable {
     }
 
     /// Decodes the events completed by `bytes`.
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HumanloopError) -> [StreamItem] {
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(CallError) -> [StreamItem] {
         if let failure { throw failure }
         guard !sawDone else { return [] }
         let items = decode(parser.feed(bytes))
@@ -40,15 +32,15 @@ public struct EventStreamDecoder: Sendable {
     }
 
     /// Decodes the events completed by `bytes` (an array).
-    public mutating func feed(_ bytes: [UInt8]) throws(HumanloopError) -> [StreamItem] {
-        let result: Result<[StreamItem], HumanloopError> = bytes.withUnsafeBytes { buffer in
-            do throws(HumanloopError) { return .success(try feed(buffer)) } catch { return .failure(error) }
+    public mutating func feed(_ bytes: [UInt8]) throws(CallError) -> [StreamItem] {
+        let result: Result<[StreamItem], CallError> = bytes.withUnsafeBytes { buffer in
+            do throws(CallError) { return .success(try feed(buffer)) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
     /// The body ended: decodes a last event that lacked its blank line.
-    public mutating func finish() throws(HumanloopError) -> [StreamItem] {
+    public mutating func finish() throws(CallError) -> [StreamItem] {
         if let failure { throw failure }
         guard !sawDone else { return [] }
         let items = decode(parser.finish())

@@ -82,7 +82,7 @@ def _declare(cdll: ctypes.CDLL) -> None:
     cdll.hl_stream_cancel.argtypes = [_c_void_p]
     cdll.hl_stream_cancel.restype = None
 
-    # Calls on loops the binding runs (issue 17): hl_loop_*, and the handles of their calls.
+    # Calls on loops the binding runs: hl_loop_*, and the handles of their calls.
     cdll.hl_loop_new.argtypes = [_c_void_p, _c_char_p]
     cdll.hl_loop_new.restype = _c_void_p  # hl_loop*
     cdll.hl_loop_fd.argtypes = [_c_void_p]

@@ -1,4 +1,4 @@
-"""Issue 10: calls on the library's engine — real asyncio (thousands in flight, no executor),
+"""Calls on the library's engine — real asyncio (thousands in flight, no executor),
 cancellation (tasks, wait_for, Ctrl-C), per-call options, with_options, the SDK's stream code,
 batches."""
 

@@ -1,4 +1,4 @@
-"""Logging: the library's lines reach logging.getLogger("humanloop_native") (issue 11)."""
+"""Logging: the library's lines reach logging.getLogger("humanloop_native")."""
 
 import logging
 import subprocess
@@ -101,7 +101,7 @@ def test_fork_while_another_thread_logs_does_not_hang(srv):
 
 
 def test_async_calls_log_on_the_event_loops_thread(srv, caplog):
-    """acomplete runs on a loop that the event loop drives on its own thread (issue 17): its
+    """acomplete runs on a loop that the event loop drives on its own thread: its
     lines reach the logger from that thread, never from a thread of the library."""
     import asyncio
     import threading

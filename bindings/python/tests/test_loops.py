@@ -1,4 +1,4 @@
-"""Issue 17, step 3: the binding on host-driven loops (hl_loop).
+"""The binding on host-driven loops (hl_loop).
 
 * asyncio runs its calls and streams on a loop it drives itself, from ``add_reader`` on its
   own thread: no other thread (of Python or of the library) is involved;

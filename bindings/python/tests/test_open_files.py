@@ -1,4 +1,4 @@
-"""Running out of file descriptors (issue 18, §5): the connection cap never exceeds what the
+"""Running out of file descriptors: the connection cap never exceeds what the
 process can open (derived from the soft RLIMIT_NOFILE), a call that finds no free descriptor
 waits for one with its timeout running, and a call that still finds none says "too many open
 files" and names the limit. Each scenario runs in a process of its own, which lowers its own

@@ -1,4 +1,4 @@
-"""No secret ever appears in a text the library or its tools write (issue 18, §0).
+"""No secret ever appears in a text the library or its tools write.
 
 One systematic test: distinct markers sit in every secret-bearing place — the configuration
 (api_key, *_api_key), the request's provider_api_keys (as strings, as wrong types, under an

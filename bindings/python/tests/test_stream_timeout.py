@@ -1,4 +1,4 @@
-"""A stream's timeout bounds its head and first event, not its length (issue 18, §1): a healthy
+"""A stream's timeout bounds its head and first event, not its length: a healthy
 stream that outlasts ``timeout`` completes, sync and async; a stall longer than
 ``low_speed_timeout`` still ends it with ApiTimeoutError."""
 
