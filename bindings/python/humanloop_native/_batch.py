@@ -41,6 +41,7 @@ import os
 import re
 import sys
 import time
+import weakref
 from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Deque, Dict, Iterable, Iterator, List, Mapping,
                     Optional, TextIO, Tuple, Union)
 
@@ -653,6 +654,12 @@ class BatchIterator(Iterator[Tuple[int, Result]]):
             pass
 
 
+def _readable(ref: "weakref.ref[AsyncBatchIterator]") -> None:
+    iterator = ref()
+    if iterator is not None:
+        iterator._readable()
+
+
 class AsyncBatchIterator(AsyncIterator[Tuple[int, Result]]):
     """``async for index, result in humanloop.aiter_batch(...)``: the batch's queue descriptor is
     watched with the event loop's ``add_reader`` and drained in that callback, on the event loop's
@@ -679,7 +686,9 @@ class AsyncBatchIterator(AsyncIterator[Tuple[int, Result]]):
                 loop = asyncio.get_running_loop()
                 run.start()
                 if run.queue is not None:
-                    loop.add_reader(run.fd, self._readable)
+                    # a weak reference: the event loop must not keep an abandoned iteration alive
+                    # (``break`` out of ``async for`` frees it, and that cancels the batch)
+                    loop.add_reader(run.fd, _readable, weakref.ref(self))
                     self._loop = loop
             while True:
                 if run.ready:
