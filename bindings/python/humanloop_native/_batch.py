@@ -670,6 +670,7 @@ class AsyncBatchIterator(AsyncIterator[Tuple[int, Result]]):
         self._run = run
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._waiter: Optional["asyncio.Future[None]"] = None
+        self._error: Optional[BaseException] = None  # raised by the reader callback (a failed write)
 
     total = BatchIterator.total
     counts = BatchIterator.counts
@@ -693,6 +694,8 @@ class AsyncBatchIterator(AsyncIterator[Tuple[int, Result]]):
             while True:
                 if run.ready:
                     return run.ready.popleft()
+                if self._error is not None:
+                    raise self._error
                 if run.finished:
                     break
                 run.drain()
@@ -715,6 +718,9 @@ class AsyncBatchIterator(AsyncIterator[Tuple[int, Result]]):
         run = self._run
         try:
             run.drain()
+        except Exception as exc:  # noqa: BLE001 - e.g. the checkpoint cannot be written: the iteration raises it
+            self._error = exc
+            self._unwatch()
         finally:
             if run.finished or run.queue is None:
                 self._unwatch()

@@ -17,7 +17,7 @@ import pytest
 
 import humanloop_native
 from humanloop_native import (ApiResponse, CheckpointError, Humanloop, RateLimitError, _batch, request_hash)
-from hlpy_support import API_KEY, MODEL_CONFIG, sigint_raises_keyboard_interrupt, wait_for
+from hlpy_support import API_KEY, sigint_raises_keyboard_interrupt, wait_for
 
 MC = {"model": "m", "prompt_template": "{{i}}"}
 
