@@ -18,7 +18,9 @@ def main() -> int:
     requests.append({"call": "complete_deployed", "project": "libhumanloop-example", "num_samples": "two"})
 
     with Humanloop() as humanloop:
-        # progress=True shows done/total, rate and errors on stderr (tqdm when installed).
+        # progress=True shows done/total, failures and requests/s on stderr (a line on a terminal,
+        # else a log line every 10 s); checkpoint="batch.ckpt" would let a rerun send only the rest,
+        # and humanloop.iter_batch(...) yields (index, result) as each finishes.
         results = humanloop.complete_batch(requests, concurrency=5, progress=False)
 
     failures = 0

@@ -20,6 +20,7 @@ The client is thread-safe. Every call runs on a libhumanloop loop driven by the 
 blocking calls run their thread's loop in short slices and can be interrupted with Ctrl-C.
 """
 
+from ._batch import AsyncBatchIterator, BatchIterator, CheckpointError, request_hash
 from ._client import NOT_GIVEN, ApiResponse, Headers, Humanloop
 from ._errors import (
     ApiCancelledError,
@@ -47,7 +48,8 @@ from ._stream import AsyncCompletionStream, CompletionStream
 
 __version__ = "0.2.0"
 
-for _cls in (Humanloop, ApiResponse, Headers, CompletionStream, AsyncCompletionStream, HumanloopError,
+for _cls in (Humanloop, ApiResponse, Headers, CompletionStream, AsyncCompletionStream, BatchIterator,
+             AsyncBatchIterator, CheckpointError, HumanloopError,
              ApiException, ApiStreamingException, BadRequestError, AuthenticationError,
              PermissionDeniedError, NotFoundError, ConflictError, UnprocessableEntityError, RateLimitError,
              InternalServerError, InvalidRequestError, InvalidConfigError, ApiConnectionError,
@@ -68,6 +70,10 @@ __all__ = [
     "Headers",
     "CompletionStream",
     "AsyncCompletionStream",
+    "BatchIterator",
+    "AsyncBatchIterator",
+    "CheckpointError",
+    "request_hash",
     "HumanloopError",
     "ApiException",
     "ApiStreamingException",

@@ -7,10 +7,11 @@ import ctypes
 import inspect
 import json
 import math
+import os
 import re
 import threading
-from typing import (Any, Callable, Concatenate, Coroutine, Dict, Iterable, List, Mapping, Optional, ParamSpec,
-                    Protocol, Tuple, TypeVar, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Concatenate, Coroutine, Dict, Iterable, List, Mapping, Optional,
+                    ParamSpec, Protocol, Tuple, TypeVar, Union)
 
 from . import _engine
 from ._engine import NativeClient
@@ -18,6 +19,9 @@ from ._errors import HumanloopError, InvalidConfigError, InvalidRequestError, er
 from ._logging import sync_level as sync_log_level
 from ._native import lib, take_string
 from ._stream import AsyncCompletionStream, CompletionStream, StreamRequest
+
+if TYPE_CHECKING:
+    from ._batch import AsyncBatchIterator, BatchIterator
 
 __all__ = ["Humanloop", "ApiResponse", "Headers", "NOT_GIVEN", "NotGiven"]
 
@@ -719,30 +723,78 @@ class Humanloop:
         return StreamRequest(native, name, payload, options or b"{}")
 
     # -- batches ---------------------------------------------------------------------------
+    def iter_batch(self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 16,
+                   checkpoint: Union[str, "os.PathLike[str]", None] = None,
+                   progress: Union[bool, Callable[[int, int, int], Any]] = False,
+                   rate_aware: bool = True) -> "BatchIterator":
+        """Run many calls on the library's engine, at most ``concurrency`` at once, and yield
+        ``(index, result)`` for each request as it finishes (completion order, like
+        ``concurrent.futures.as_completed``): ``result`` is the call's ``ApiResponse`` or its
+        exception (yielded, not raised). Each request is a dict as for ``complete_batch``.
+
+        The batch starts at the first ``next()``. Leaving the loop early (``break``, an exception,
+        Ctrl-C, ``close()``, the end of a ``with`` block) cancels the calls in flight and starts no
+        more; what was yielded stays yours. Ctrl-C raises KeyboardInterrupt within 200 ms.
+
+        Args:
+            concurrency: calls in flight at once (1..10000; fewer while the server answers 429).
+            checkpoint: a file recording each finished result at once (one JSON line each); a
+                rerun with the same file and requests sends only the requests without a result
+                there and yields the recorded ones first. ``CheckpointError`` if the file's
+                records were made for other requests. The file is kept (it is yours).
+            progress: True for done/total, failures and requests/s on stderr (an updating line
+                on a terminal; else a log line at most every 10 s), or a callable called as
+                ``progress(done, total, failed)``.
+            rate_aware: slow down on 429 (and 503 with Retry-After): fewer calls in flight,
+                Retry-After pauses new calls, a 429'd request is requeued (up to 10 times)
+                instead of failing. ``False``: each 429 is the request's result (after its
+                retries).
+        """
+        from ._batch import iter_batch
+
+        return iter_batch(self, requests, concurrency, checkpoint, progress, rate_aware)
+
+    def aiter_batch(self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 16,
+                    checkpoint: Union[str, "os.PathLike[str]", None] = None,
+                    progress: Union[bool, Callable[[int, int, int], Any]] = False,
+                    rate_aware: bool = True) -> "AsyncBatchIterator":
+        """``iter_batch`` for asyncio: ``async for index, result in humanloop.aiter_batch(...)``.
+        The batch's queue is watched by the event loop (``add_reader``; no other thread);
+        ``break``, an exception, cancelling the task or an ``asyncio.wait_for`` timeout cancels
+        the calls in flight (``await it.aclose()`` does it explicitly)."""
+        from ._batch import aiter_batch
+
+        return aiter_batch(self, requests, concurrency, checkpoint, progress, rate_aware)
+
     def complete_batch(self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 16,
-                       progress: bool = False) -> List[Union["ApiResponse", HumanloopError, Exception]]:
-        """Run many calls on this thread's loop, at most ``concurrency`` at once, and return, in request
-        order, each call's ``ApiResponse`` or its exception (returned, not raised).
+                       progress: Union[bool, Callable[[int, int, int], Any]] = False,
+                       checkpoint: Union[str, "os.PathLike[str]", None] = None,
+                       rate_aware: bool = True) -> List[Union["ApiResponse", HumanloopError, Exception]]:
+        """Run many calls on the library's engine, at most ``concurrency`` at once, and return, in
+        request order, each call's ``ApiResponse`` or its exception (returned, not raised).
 
         Each request is a dict of the call's keyword arguments plus ``"call"``, the method
         (``"complete"`` when absent, ``"complete_deployed"``, ``"complete_experiment"``,
         ``"complete_model_configuration"``, or the SDK's ``"create"``, ``"create_deployed"``,
         ``"create_experiment"``, ``"create_model_config"``); per-call options (``timeout``,
-        ``max_retries``, ``extra_headers``) may be given in it too. ``progress=True`` shows
-        done/total, the rate and the errors on stderr (tqdm when installed, else one updating
-        line). Ctrl-C cancels the calls in flight and raises KeyboardInterrupt.
+        ``max_retries``, ``extra_headers``) may be given in it too. ``progress``, ``checkpoint``
+        and ``rate_aware`` as for ``iter_batch`` (on which this is built): with a checkpoint, a
+        rerun after an interruption sends only the requests without a recorded result and
+        returns the full list. Ctrl-C cancels the calls in flight and raises KeyboardInterrupt.
         """
         from ._batch import run_batch
 
-        return run_batch(self, requests, concurrency, progress)
+        return run_batch(self, requests, concurrency, progress, checkpoint, rate_aware)
 
     async def acomplete_batch(self, requests: Iterable[Mapping[str, Any]], *, concurrency: int = 16,
-                              progress: bool = False) -> List[Union["ApiResponse", HumanloopError, Exception]]:
-        """``complete_batch`` awaited: the same requests and results; cancelling the task cancels
-        the calls in flight."""
+                              progress: Union[bool, Callable[[int, int, int], Any]] = False,
+                              checkpoint: Union[str, "os.PathLike[str]", None] = None,
+                              rate_aware: bool = True) -> List[Union["ApiResponse", HumanloopError, Exception]]:
+        """``complete_batch`` awaited (built on ``aiter_batch``): the same requests, results and
+        checkpoints; cancelling the task cancels the calls in flight."""
         from ._batch import arun_batch
 
-        return await arun_batch(self, requests, concurrency, progress)
+        return await arun_batch(self, requests, concurrency, progress, checkpoint, rate_aware)
 
     # -- the four endpoints (blocking, async, streaming, async streaming) -------------------
 

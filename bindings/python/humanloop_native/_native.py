@@ -106,6 +106,22 @@ def _declare(cdll: ctypes.CDLL) -> None:
     cdll.hl_batch.argtypes = [_c_void_p, _c_char_p]
     cdll.hl_batch.restype = _c_void_p  # char*, owned by the caller -> hl_free
 
+    # Completion queues and batches on the engine (issue 19): hl_queue_*, hl_batch_submit.
+    cdll.hl_queue_new.argtypes = [_c_char_p]
+    cdll.hl_queue_new.restype = _c_void_p  # hl_queue*
+    cdll.hl_queue_fd.argtypes = [_c_void_p]
+    cdll.hl_queue_fd.restype = ctypes.c_int
+    cdll.hl_queue_drain.argtypes = [_c_void_p, _c_void_p, ctypes.c_size_t]  # items: an HlItem array's address
+    cdll.hl_queue_drain.restype = ctypes.c_size_t
+    cdll.hl_queue_wait.argtypes = [_c_void_p, ctypes.c_int]
+    cdll.hl_queue_wait.restype = ctypes.c_int
+    cdll.hl_queue_wake.argtypes = [_c_void_p]
+    cdll.hl_queue_wake.restype = None
+    cdll.hl_queue_free.argtypes = [_c_void_p]
+    cdll.hl_queue_free.restype = None
+    cdll.hl_batch_submit.argtypes = [_c_void_p, _c_char_p, _c_void_p, _c_void_p]
+    cdll.hl_batch_submit.restype = _c_void_p  # hl_call*
+
 
 def _candidates() -> List[Tuple[str, str]]:
     """(description, path-or-name) pairs in search order ("" when find_library found nothing)."""

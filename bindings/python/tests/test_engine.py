@@ -4,6 +4,7 @@ batches."""
 
 import asyncio
 import concurrent.futures
+import io
 import json
 import os
 import signal
@@ -448,6 +449,7 @@ def test_batch_progress_plain_line(srv, capsys, monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib, "import_module", no_tqdm)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # the line is for terminals
     srv.script([{"status": 500, "json": {"detail": "x"}}])
     with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
         results = client.complete_batch([{"model_config": MODEL_CONFIG}] * 5, concurrency=1, progress=True)
@@ -455,7 +457,7 @@ def test_batch_progress_plain_line(srv, capsys, monkeypatch):
     err = capsys.readouterr().err
     last = err.rstrip("\n").split("\r")[-1]
     assert last.startswith("batch: 5/5 done"), err
-    assert "calls/s" in last and "1 errors" in last
+    assert "requests/s" in last and "1 failed" in last
     assert err.endswith("\n")
 
 
@@ -479,11 +481,17 @@ def test_batch_progress_uses_tqdm_when_installed(srv, monkeypatch):
             self.closed = True
 
     monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=FakeTqdm))
+    monkeypatch.setattr(sys, "stderr", _Terminal())  # tqdm is for terminals only
     srv.script([{"status": 500, "json": {"detail": "x"}}, {"status": 500, "json": {"detail": "x"}}])
     with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
         client.complete_batch([{"model_config": MODEL_CONFIG}] * 4, concurrency=1, progress=True)
     assert len(bars) == 1
-    assert (bars[0].total, bars[0].n, bars[0].postfix["errors"], bars[0].closed) == (4, 4, 2, True)
+    assert (bars[0].total, bars[0].n, bars[0].postfix["failed"], bars[0].closed) == (4, 4, 2, True)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
 
 
 def test_batch_ctrl_c_cancels_the_calls_in_flight(fresh_server):

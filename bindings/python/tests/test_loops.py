@@ -55,9 +55,11 @@ def outputs(events):
 # -- asyncio: the event loop's thread only ---------------------------------------------------------
 
 def test_asyncio_calls_and_streams_use_no_other_thread(srv):
-    """While 50 acomplete, 5 async streams and a batch run, the process (a child interpreter)
-    never has a thread besides the event loop's, and every item is handed over on that thread.
-    (On the engine design the library's engine thread ran them and called into Python.)"""
+    """While 50 acomplete and 5 async streams run, the process (a child interpreter) never has a
+    thread besides the event loop's, and every item is handed over on that thread. (On the engine
+    design the library's engine thread ran them and called into Python.) A batch then runs on the
+    library's engine thread (hl_batch_submit, issue 19): one native thread, no Python thread, and
+    its queue is drained on the event loop's thread."""
     srv.script([{"stream": {"events": numbered_events(50), "delay": 0.002}}] * 5)
     outcome = run_child("""
         import asyncio, json, os, sys, threading
@@ -75,6 +77,17 @@ def test_asyncio_calls_and_streams_use_no_other_thread(srv):
 
         if real_notify is not None:
             _engine._notify = notify
+        try:
+            from humanloop_native import _batch
+            real_drain = _batch._Run.drain
+
+            def drain(run):
+                handed_over_on.add(threading.get_ident())
+                real_drain(run)
+
+            _batch._Run.drain = drain
+        except (ImportError, AttributeError):
+            pass
         before = tasks()
         seen = set()
 
@@ -95,14 +108,17 @@ def test_asyncio_calls_and_streams_use_no_other_thread(srv):
                 streams = await asyncio.gather(*(stream(client) for _ in range(5)))
                 calls = await asyncio.gather(*(client.acomplete(model_config=mc, inputs={"i": i})
                                                for i in range(50)))
+                await asyncio.sleep(0.01)
+                before_batch = set(seen)
                 batch = await client.acomplete_batch([{"model_config": mc, "inputs": {"i": i}} for i in range(20)])
             stop.set()
             await watcher
-            return streams, calls, batch
+            return streams, calls, batch, before_batch
 
-        streams, calls, batch = asyncio.run(main())
+        streams, calls, batch, before_batch = asyncio.run(main())
         print(json.dumps({
-            "new_threads": sorted(seen - before), "threads_before": len(before),
+            "new_threads": sorted(before_batch - before), "threads_before": len(before),
+            "batch_threads": sorted(seen - before_batch - before),
             "python_threads": threading.active_count(),
             "handed_over_on": sorted(handed_over_on), "main": threading.get_ident(),
             "streams": streams,
@@ -111,6 +127,7 @@ def test_asyncio_calls_and_streams_use_no_other_thread(srv):
         }))
     """, srv.base_url)
     assert outcome["new_threads"] == [], outcome["new_threads"]
+    assert len(outcome["batch_threads"]) <= 1, outcome["batch_threads"]  # the library's engine thread
     assert outcome["python_threads"] == 1
     assert outcome["handed_over_on"] == [outcome["main"]]
     assert outcome["streams"] == [[f"e{i}" for i in range(50)]] * 5
