@@ -358,13 +358,20 @@ static void print_ratio(const char *what, result *base, result *lib, int which) 
     double bt = which == 0 ? base->wall : which == 1 ? base->tcpu : base->pcpu;
     double lt = which == 0 ? lib->wall : which == 1 ? lib->tcpu : lib->pcpu;
     double overall = (lt / (double)lib->calls) / (bt / (double)base->calls);
-    double lo = 1e300, hi = 0;
-    for (int k = 0; k < base->rounds && k < lib->rounds; k++) {
-        double q = (lv[k] / (double)lib->round_calls[k]) / (bv[k] / (double)base->round_calls[k]);
-        if (q < lo) lo = q;
-        if (q > hi) hi = q;
+    double q[64];
+    int m = 0;
+    for (int k = 0; k < base->rounds && k < lib->rounds && m < 64; k++)
+        q[m++] = (lv[k] / (double)lib->round_calls[k]) / (bv[k] / (double)base->round_calls[k]);
+    if (m == 0) {
+        printf("  %-26s x%.2f\n", what, overall);
+        return;
     }
-    printf("  %-26s x%.2f   (rounds %.2f..%.2f)\n", what, overall, lo, hi);
+    for (int i = 1; i < m; i++)   /* insertion sort: a handful of rounds */
+        for (int j = i; j > 0 && q[j - 1] > q[j]; j--) {
+            double t = q[j]; q[j] = q[j - 1]; q[j - 1] = t;
+        }
+    double med = m % 2 ? q[m / 2] : (q[m / 2 - 1] + q[m / 2]) / 2;
+    printf("  %-26s x%.2f   (median of rounds x%.2f; rounds %.2f..%.2f)\n", what, overall, med, q[0], q[m - 1]);
 }
 
 static long rss_kb(void) {
@@ -458,7 +465,7 @@ int main(int argc, char **argv) {
     }
     printf("(per call; cpu = client side only, the server is another process)\n\n");
 
-    printf("ratios library/baseline (overall, and min..max over the %ld rounds):\n", g_rounds);
+    printf("ratios library/baseline (overall, the median and min..max of the %ld rounds' ratios):\n", g_rounds);
     printf(" blocking\n");
     print_ratio("wall per call", &bb, &bl, 0);
     print_ratio("cpu per call (thread)", &bb, &bl, 1);

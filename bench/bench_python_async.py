@@ -27,6 +27,10 @@ any number of requests at once). Rows:
              "floor: callback (retired)": the retired design, a C thread that calls a
                ctypes callback per item (the GIL taken on that thread, call_soon_threadsafe).
            The floors do no libcurl and no Swift: what a shape costs in Python by itself.
+  concurrent  K streams at once (``--concurrent=100``; 0, the default: no such row), the same
+           streams as above, ``asyncio.gather`` of K consumers, every event consumed: the SDK vs
+           the binding's ``async for``, CPU per event; ``--concurrent-rounds`` rounds AB BA ...
+           (after one uncounted gather of each).
            The binding's rows run only if its async calls work (probed in a child process: a
            binding still built for the 0.1 callback crashes against libhumanloop 0.2); the binding
            is used only through its public API, so either version of it works here.
@@ -37,7 +41,9 @@ Usage (bench/run.sh python-async starts the server and picks the venv that has t
   PYTHONPATH=bindings/python python bench/bench_python_async.py --server=http://127.0.0.1:PORT
       [--calls=1000] [--rounds=4] [--streams=8] [--stream-rounds=7] [--events=100]
       [--floor-lib=build/bench/libstream_floor.so] [--lib=build/lib/libhumanloop.so.0.2]
-      [--binding=auto|yes|no] [--event-gap-us=1000]
+      [--binding=auto|yes|no] [--event-gap-us=1000] [--concurrent=K] [--concurrent-rounds=5]
+  Burst (issue 17): --events=1000 --event-gap-us=0 (the server writes the whole stream at once).
+  Only the concurrent streams: --rounds=0 --stream-rounds=0 --concurrent=100.
 """
 
 import argparse
@@ -126,6 +132,21 @@ async def stream_phase(v, one_stream, m, events):
             v.failures += 1
     w, c = time.perf_counter() - w0, time.process_time() - c0
     v.add(w, c, m)
+
+
+async def concurrent_phase(v, one_stream, k, events):
+    """k streams at once; v counts events (calls = k * events), so its ratios are per event."""
+    gc.collect()
+    w0, c0 = time.perf_counter(), time.process_time()
+    got = await asyncio.gather(*(one_stream() for _ in range(k)), return_exceptions=True)
+    w, c = time.perf_counter() - w0, time.process_time() - c0
+    for g in got:
+        if g != events:
+            if v.failures < 3:
+                print("  %s: %r events (expected %d)" % (v.name, g, events), file=sys.stderr)
+            v.failures += 1
+    v.add(w, c, k * events)
+    return w, c
 
 
 class Item(ctypes.Structure):
@@ -497,7 +518,24 @@ async def main_async(opts):
             a.failures += hv.failures if v_name.startswith("SDK") else 0
             b.failures += hv.failures if not v_name.startswith("SDK") else 0
 
+    ca, cb = Variant("SDK 0.5.16"), Variant("humanloop_native")
+    if opts.concurrent and use_binding:
+        for v, fn in ((Variant("SDK 0.5.16"), sdk_stream), (Variant("humanloop_native"), nat_stream)):
+            w, c = await concurrent_phase(v, fn, opts.concurrent, opts.events)   # cold, not counted
+            print("%-6s %-18s %9.3f %13.2f   (%d streams at once; cpu us per event; cold: not counted)" % (
+                "warm", v.name, w, c / (opts.concurrent * opts.events) * 1e6, opts.concurrent))
+        for r in range(opts.concurrent_rounds):
+            pair = [(ca, sdk_stream), (cb, nat_stream)]
+            if r % 2:
+                pair.reverse()
+            for v, fn in pair:
+                w, c = await concurrent_phase(v, fn, opts.concurrent, opts.events)
+                print("%-6d %-18s %9.3f %13.2f   (%d streams at once; cpu us per event)" % (
+                    r + 1, v.name, w, c / (opts.concurrent * opts.events) * 1e6, opts.concurrent))
+
     sa, sb, sc = Variant("SDK 0.5.16"), Variant("humanloop_native"), Variant("native, SDK form")
+    if not opts.stream_rounds:
+        return a, b, sa, sb, sc, [], ca, cb
     refs = [(Variant(name), fn) for name, fn in reference_streams(opts, stream_host, json.dumps(ARGS).encode())]
     for _, fn in refs:
         await fn()
@@ -507,7 +545,7 @@ async def main_async(opts):
             variants.reverse()
         for v, fn in variants:
             await stream_phase(v, fn, opts.streams, opts.events)
-    return a, b, sa, sb, sc, [v for v, _ in refs]
+    return a, b, sa, sb, sc, [v for v, _ in refs], ca, cb
 
 
 def main():
@@ -519,6 +557,8 @@ def main():
     ap.add_argument("--stream-rounds", type=int, default=7)
     ap.add_argument("--events", type=int, default=100)
     ap.add_argument("--event-gap-us", type=int, default=1000, help="server pause between two events (0: one burst)")
+    ap.add_argument("--concurrent", type=int, default=0, help="streams at once in the concurrent row (0: no such row)")
+    ap.add_argument("--concurrent-rounds", type=int, default=5)
     ap.add_argument("--hold-ms", type=int, default=1000, help="one more gather per variant with the server "
                     "holding each request this long (0: none)")
     ap.add_argument("--delay", type=float, default=0.05, help="the server's delay (for wall/ideal)")
@@ -536,11 +576,11 @@ def main():
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    a, b, sa, sb, sc, refs = asyncio.run(main_async(opts))
+    a, b, sa, sb, sc, refs, ca, cb = asyncio.run(main_async(opts))
 
     print("\n%-8s %-18s %7s %12s %12s %10s" % ("row", "variant", "calls", "wall us", "cpu us", "fail"))
     for label, v in [("gather", a), ("gather", b), ("stream", sa), ("stream", sb), ("stream", sc)] + [
-            ("stream", v) for v in refs]:
+            ("stream", v) for v in refs] + [("concur.", ca), ("concur.", cb)]:
         if not v.calls:
             continue
         print("%-8s %-22s %7d %12.1f %12.1f %10d" % (label, v.name, v.calls, v.wall / v.calls * 1e6,
@@ -550,7 +590,17 @@ def main():
         gather_ratios(opts, a, b)
     if sa.calls:
         stream_ratios(opts, sa, sb, sc, refs)
-    failures = sum(v.failures for v in [a, b, sa, sb, sc] + refs)
+    if ca.calls:
+        t, lo, hi = ratio("cpu", ca, cb, 1)
+        print("  %d streams at once of %d events (%d us apart), CPU per event: SDK %.2f us, binding %.2f us" % (
+            opts.concurrent, opts.events, opts.event_gap_us, ca.cpu / ca.calls * 1e6, cb.cpu / cb.calls * 1e6))
+        print("  %-40s x%.2f median  (overall x%.2f; rounds %.2f..%.2f)" % (
+            "binding, %d concurrent (goal <= 0.5):" % opts.concurrent, ratio.median, t, lo, hi))
+        t, _, _ = ratio("wall", ca, cb, 0)
+        print("  concurrent wall x%.2f (SDK %.3f s, binding %.3f s per round)" % (
+            t, ca.wall / len(ca.rounds), cb.wall / len(cb.rounds)))
+    print("load average at the end: %s" % " ".join("%.2f" % x for x in __import__("os").getloadavg()))
+    failures = sum(v.failures for v in [a, b, sa, sb, sc, ca, cb] + refs)
     if failures:
         print("FAILURES: %d calls did not succeed" % failures)
         return 1
@@ -578,7 +628,10 @@ def gather_ratios(opts, a, b):
 def stream_ratios(opts, sa, sb, sc, refs):
     print("  CPU per stream of %d events (%d us apart), ratio to the SDK; median of the %d rounds' ratios, "
           "overall (sum/sum) and min..max:" % (opts.events, opts.event_gap_us, len(sa.rounds)))
-    for label, v in ([("binding, async for (goal <= 0.8)", sb), ("binding, SDK form (await, r.content)", sc)]
+    print("  CPU per event: SDK %.2f us%s" % (sa.cpu / sa.calls / opts.events * 1e6, ", binding %.2f us" % (
+        sb.cpu / sb.calls / opts.events * 1e6) if sb.calls else ""))
+    goal = "burst goal <= 0.5" if opts.event_gap_us == 0 else "goal <= 0.8"
+    for label, v in ([("binding, async for (%s)" % goal, sb), ("binding, SDK form (await, r.content)", sc)]
                      if sb.calls else []) + [("reference, " + v.name, v) for v in refs]:
         t, lo, hi = ratio("cpu", sa, v, 1)
         print("  %-40s x%.2f median  (overall x%.2f; rounds %.2f..%.2f)" % (label + ":", ratio.median, t, lo, hi))

@@ -4,7 +4,8 @@
 #   bash bench/run.sh                 bench_calls: library vs plain libcurl+jansson (ratios)
 #   bash bench/run.sh calls [ARGS]    the same; ARGS go to bench_calls (e.g. --calls=5000)
 #   bash bench/run.sh soak [N]        N calls (default 100000) through one client, RSS sampled
-#   bash bench/run.sh python [N]      Python binding vs the official SDK humanloop==0.5.16
+#   bash bench/run.sh python [ARGS]   Python binding vs the official SDK humanloop==0.5.16: sequential
+#                                     complete(), streams, 32 threads x complete() (bench_python.py)
 #   bash bench/run.sh wide [ARGS]     wide answers (one object of 10k/80k members): CPU vs libcurl+jansson
 #   bash bench/run.sh engine [ARGS]   the engine: hl_batch 2000 @ 100 vs the ideal and vs
 #                                     sequential hl_complete; 1000 async calls in flight (RSS),
@@ -14,7 +15,12 @@
 #                                     libcurl multi; CPU per call as ratios to (a), same run
 #   bash bench/run.sh python-async [ARGS]  asyncio.gather of 1000 acomplete and async streams of
 #                                     100 events: binding vs the official SDK 0.5.16, same server
-#   bash bench/run.sh all             calls, soak, wide, python, engine, c-api and python-async
+#   bash bench/run.sh python-burst [ARGS]       issue 17: async streams of 1000 events written at once
+#                                     (python-async --rounds=0 --events=1000 --event-gap-us=0 ...)
+#   bash bench/run.sh python-concurrent [ARGS]  issue 17: 100 async streams at once, CPU per event
+#                                     (python-async --rounds=0 --stream-rounds=0 --concurrent=100)
+#   bash bench/run.sh all             calls, soak, wide, python, engine, c-api, python-async,
+#                                     python-burst and python-concurrent
 #
 # Environment:
 #   BENCH_SERVER=auto|nginx|python   which server answers (default auto: nginx when the nginx
@@ -330,7 +336,12 @@ case "$cmd" in
     engine) run_engine "$@" ;;
     c-api) run_c_api "$@" ;;
     python-async) run_python_async "$@" ;;
-    all) run_calls; echo; run_soak; echo; run_wide; echo; run_python; echo; run_engine; echo; run_c_api; echo; run_python_async ;;
+    # later ARGS override these (argparse: the last occurrence wins)
+    python-burst) run_python_async --rounds=0 --events=1000 --event-gap-us=0 --streams=10 --stream-rounds=5 "$@" ;;
+    python-concurrent) run_python_async --rounds=0 --stream-rounds=0 --concurrent=100 "$@" ;;
+    all) run_calls; echo; run_soak; echo; run_wide; echo; run_python; echo; run_engine; echo; run_c_api; echo
+         run_python_async; echo; run_python_async --rounds=0 --events=1000 --event-gap-us=0 --streams=10 --stream-rounds=5
+         echo; run_python_async --rounds=0 --stream-rounds=0 --concurrent=100 ;;
     -*) run_calls "$cmd" "$@" ;;
-    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python | engine [ARGS] | c-api [ARGS] | python-async [ARGS] | all]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python [ARGS] | engine [ARGS] | c-api [ARGS] | python-async [ARGS] | python-burst [ARGS] | python-concurrent [ARGS] | all]" >&2; exit 2 ;;
 esac

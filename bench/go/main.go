@@ -439,16 +439,23 @@ func main() {
 		fmt.Printf("%-11s wall %.3fs (%.2fx ideal)  CPU/call %.1f µs  peak threads %d\n", v.name,
 			median(walls[v.name]), median(walls[v.name])/ideal.Seconds(), median(cpus[v.name]), peaks[v.name])
 	}
-	if want["go"] && want["c-threads"] {
-		fmt.Printf("Go / C threads CPU per call: x%.2f\n", median(cpus["Go binding"])/median(cpus["C threads"]))
+	// Go / each C variant: the ratio of the medians, and the median and range of the ratios
+	// within each round (the variants of one round ran back to back, under the same load).
+	for _, other := range []struct{ key, name string }{
+		{"c-threads", "C threads"}, {"c-blocking", "C blocking"}, {"c-async", "C async"}, {"c-batch", "C batch"},
+	} {
+		if !want["go"] || !want[other.key] {
+			continue
+		}
+		var per []float64
+		for i := range cpus["Go binding"] {
+			per = append(per, cpus["Go binding"][i]/cpus[other.name][i])
+		}
+		sort.Float64s(per)
+		fmt.Printf("Go / %s CPU per call: x%.2f (median of the rounds' ratios x%.2f, rounds %.2f..%.2f)\n", other.name,
+			median(cpus["Go binding"])/median(cpus[other.name]), median(per), per[0], per[len(per)-1])
 	}
-	if want["go"] && want["c-blocking"] {
-		fmt.Printf("Go / C blocking CPU per call: x%.2f\n", median(cpus["Go binding"])/median(cpus["C blocking"]))
-	}
-	if want["go"] && want["c-async"] {
-		fmt.Printf("Go / C async CPU per call: x%.2f\n", median(cpus["Go binding"])/median(cpus["C async"]))
-	}
-	if want["go"] && want["c-batch"] {
-		fmt.Printf("Go / C batch CPU per call: x%.2f\n", median(cpus["Go binding"])/median(cpus["C batch"]))
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at the end: %s\n", strings.Join(strings.Fields(string(b))[:3], " "))
 	}
 }
