@@ -97,46 +97,62 @@ static int parse_record(const char *text, size_t len, long *line, uint64_t *hash
     return ok;
 }
 
-/* Reads OUT.partial: every whole record; a torn last one is cut away. */
-static int load(struct checkpoint *ck) {
-    FILE *f = fopen(ck->partial, "r");
-    if (f == NULL) {
-        fprintf(stderr, "hl: batch: cannot read %s: %s\n", ck->partial, strerror(errno));
+/* Moves the unread bytes to the start of the buffer (growing it when full) and reads more. */
+static int read_more(struct checkpoint *ck, char **buf, size_t *cap, size_t *start, size_t *have, off_t pos) {
+    memmove(*buf, *buf + *start, *have - *start);
+    *have -= *start;
+    *start = 0;
+    if (*have == *cap) {
+        char *bigger = realloc(*buf, *cap * 2);
+        if (bigger == NULL) return CK_IO_ERROR;
+        *buf = bigger;
+        *cap *= 2;
+    }
+    ssize_t n = pread(ck->fd, *buf + *have, *cap - *have, pos + (off_t)*have);
+    if (n < 0 && errno == EINTR) return CK_OPENED;
+    if (n <= 0) {
+        if (n == 0) errno = EIO; /* shorter than it was */
         return CK_IO_ERROR;
     }
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    off_t offset = 0;
+    *have += (size_t)n;
+    return CK_OPENED;
+}
+
+/* Reads OUT.partial through ck->fd (never closing a descriptor of it: that would drop the
+ * lock) in chunks: every whole record; a torn last one is left out of ck->size. */
+static int load(struct checkpoint *ck, off_t file_size) {
+    size_t cap = 65536, start = 0, have = 0; /* buf[start, have): bytes from offset pos */
+    char *buf = malloc(cap);
+    off_t pos = 0;
     long record_no = 0;
-    int rc = CK_OPENED;
-    while (rc == CK_OPENED && (n = getline(&text, &cap, f)) > 0) {
+    int rc = buf != NULL ? CK_OPENED : CK_IO_ERROR;
+    while (rc == CK_OPENED) {
+        char *nl = memchr(buf + start, '\n', have - start);
+        if (nl == NULL) {
+            if (pos + (off_t)(have - start) >= file_size) break; /* the end: what is left is torn */
+            rc = read_more(ck, &buf, &cap, &start, &have, pos);
+            continue;
+        }
+        size_t len = (size_t)(nl - (buf + start));
         long line;
         uint64_t hash;
         size_t env;
-        int state, whole = text[n - 1] == '\n';
+        int state;
         record_no++;
-        if (!whole || !parse_record(text, (size_t)n - 1, &line, &hash, &env, &state)) {
-            if (fgetc(f) == EOF) break; /* the last record, torn: ignored */
-            fprintf(stderr,
-                    "hl: batch: %s: line %ld is not a record of hl batch: remove the file to start over\n",
+        if (!parse_record(buf + start, len, &line, &hash, &env, &state)) {
+            if (pos + (off_t)len + 1 >= file_size) break; /* the last record, torn: ignored */
+            fprintf(stderr, "hl: batch: %s: line %ld is not a record of hl batch: remove the file to start over\n",
                     ck->partial, record_no);
             rc = CK_BAD_FILE;
-            break;
-        }
-        if (remember(ck, line, hash, offset + (off_t)env, (size_t)n - 1 - env - 1, state) != 0) {
-            fprintf(stderr, "hl: out of memory\n");
+        } else if (remember(ck, line, hash, pos + (off_t)env, len - env - 1, state) != 0) {
             rc = CK_IO_ERROR;
         }
-        offset += n;
+        start += len + 1;
+        pos += (off_t)len + 1;
     }
-    if (rc == CK_OPENED && ferror(f)) {
-        fprintf(stderr, "hl: batch: cannot read %s: %s\n", ck->partial, strerror(errno));
-        rc = CK_IO_ERROR;
-    }
-    free(text);
-    fclose(f);
-    ck->size = offset;
+    if (rc == CK_IO_ERROR) fprintf(stderr, "hl: batch: cannot read %s: %s\n", ck->partial, strerror(errno));
+    free(buf);
+    ck->size = pos;
     return rc;
 }
 
@@ -150,23 +166,24 @@ int ck_open(struct checkpoint *ck, const char *out) {
         return CK_IO_ERROR;
     }
     struct stat st;
-    int have_partial = stat(ck->partial, &st) == 0;
-    if (!have_partial && stat(ck->out, &st) == 0) return CK_COMPLETE;
-    if (have_partial) {
-        int rc = load(ck);
-        if (rc != CK_OPENED) return rc;
-        if (ck->size < st.st_size) {
-            fprintf(stderr, "hl: batch: %s: a torn last record (%lld bytes) was ignored\n", ck->partial,
-                    (long long)(st.st_size - ck->size));
-            if (truncate(ck->partial, ck->size) != 0) {
-                fprintf(stderr, "hl: batch: cannot truncate %s: %s\n", ck->partial, strerror(errno));
-                return CK_IO_ERROR;
-            }
-        }
-    }
-    ck->fd = open(ck->partial, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (stat(ck->partial, &st) != 0 && stat(ck->out, &st) == 0) return CK_COMPLETE;
+    ck->fd = open(ck->partial, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (ck->fd < 0) {
         fprintf(stderr, "hl: batch: cannot write %s: %s\n", ck->partial, strerror(errno));
+        return CK_IO_ERROR;
+    }
+    /* One hl batch at a time per OUT: a lock on OUT.partial (released when hl exits). */
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(ck->fd, F_SETLK, &lock) != 0) {
+        fprintf(stderr, "hl: batch: %s is in use by another hl batch (%s)\n", ck->partial, strerror(errno));
+        return CK_BAD_FILE;
+    }
+    int rc = fstat(ck->fd, &st) == 0 ? load(ck, st.st_size) : CK_IO_ERROR;
+    if (rc != CK_OPENED || ck->size >= st.st_size) return rc;
+    fprintf(stderr, "hl: batch: %s: a torn last record (%lld bytes) was ignored\n", ck->partial,
+            (long long)(st.st_size - ck->size));
+    if (ftruncate(ck->fd, ck->size) != 0) {
+        fprintf(stderr, "hl: batch: cannot truncate %s: %s\n", ck->partial, strerror(errno));
         return CK_IO_ERROR;
     }
     return CK_OPENED;

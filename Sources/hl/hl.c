@@ -990,17 +990,21 @@ static void on_batch_signal(int sig) {
  * non-interactive shell ignores SIGINT, nohup SIGHUP: it stays ignored, as intended), and
  * blocks the signals in this thread, hence in every thread the library starts. */
 static void install_batch_signal_handlers(void) {
+    size_t n = sizeof BATCH_SIGNALS / sizeof BATCH_SIGNALS[0];
+    int handled[sizeof BATCH_SIGNALS / sizeof BATCH_SIGNALS[0]];
     sigemptyset(&batch_sigset);
-    for (size_t i = 0; i < sizeof BATCH_SIGNALS / sizeof BATCH_SIGNALS[0]; i++) {
-        struct sigaction old, sa;
-        if (sigaction(BATCH_SIGNALS[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_batch_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = 0; /* no SA_RESTART: a wait ends at once */
-        sigaction(BATCH_SIGNALS[i], &sa, NULL);
-        sigaddset(&batch_sigset, BATCH_SIGNALS[i]);
+    for (size_t i = 0; i < n; i++) {
+        struct sigaction old;
+        handled[i] = !(sigaction(BATCH_SIGNALS[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN);
+        if (handled[i]) sigaddset(&batch_sigset, BATCH_SIGNALS[i]);
     }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_batch_signal;
+    sa.sa_mask = batch_sigset; /* one handler at a time: the signals are seen in the order they come */
+    sa.sa_flags = 0;           /* no SA_RESTART: a wait ends at once */
+    for (size_t i = 0; i < n; i++)
+        if (handled[i]) sigaction(BATCH_SIGNALS[i], &sa, NULL);
     pthread_sigmask(SIG_BLOCK, &batch_sigset, NULL);
 }
 
@@ -1951,6 +1955,11 @@ static int batch_exit_code(const struct batch *b, int finish_rc) {
         return 128 + batch_signal;
     }
     if (b->read_failed || b->input_changed) return EXIT_USAGE;
+    if (b->kept_failed > 0)
+        fprintf(stderr,
+                "hl: batch: %zu line%s failed in an earlier run (%s has the errors; --retry-failed sends them "
+                "again)\n",
+                b->kept_failed, b->kept_failed == 1 ? "" : "s", b->ck.out);
     return b->line_failures + b->kept_failed > 0 ? EXIT_SOME_FAILED : EXIT_OK;
 }
 

@@ -204,6 +204,50 @@ def test_sigint_twice_exits_at_once_after_writing_what_finished(srv, tmp_path):
     resume_and_check(srv, f, out, n, done_before=[1, 2, 3, 4, 5])
 
 
+def test_second_signal_of_another_kind_exits_at_once(srv, tmp_path):
+    """SIGINT then SIGTERM at once (two signals of different kinds are never merged; SIGINT is
+    delivered first, having the lower number): the second one makes hl leave without waiting for the cancelled call; the line still running is written
+    as cancelled by hl, the finished ones in order; exit 128 + the second signal."""
+    n = 4
+    f = tmp_path / "in.jsonl"
+    f.write_text("".join(line(i, 30 if i == 0 else None) + "\n" for i in range(n)))
+    proc = start([str(f), "--concurrency", "4"], srv, stdout=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: len(srv.requests()) == n)
+        time.sleep(0.4)
+        proc.send_signal(signal.SIGSTOP)          # so that both are pending when hl goes on
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGCONT)
+        stdout, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    got = [json.loads(t) for t in stdout.decode().splitlines()]
+    assert len(got) == n
+    assert got[0]["error"] == {"type": "cancelled", "message": "cancelled (hl exited at a second signal)"}
+    assert [e["body"]["metadata"]["id"] for e in got[1:]] == [1, 2, 3]
+    assert "hl: batch: interrupted by SIGTERM: 3 done, 0 failed, 1 cancelled, 0 not started" in err
+
+
+def test_one_run_at_a_time_per_output(srv, tmp_path):
+    f = write_input(tmp_path / "in.jsonl", 3, slow={0})
+    out = tmp_path / "out.jsonl"
+    proc = start([str(f), "--output", str(out)], srv)
+    try:
+        assert wait_for(lambda: len(srv.requests()) == 3)
+        p = run(["batch", str(f), "--output", str(out), "--call", "complete-deployed"], srv)
+        assert p.returncode == 2 and "in use by another hl batch" in p.stderr
+        assert len(srv.requests()) == 3
+        _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert_complete(out, 3)
+
+
 def test_sigterm_without_output_writes_results_held_back(srv, tmp_path):
     """Without --output: after SIGTERM every finished result is on stdout, also those that were
     held back behind a line still running; exit 143."""
@@ -306,6 +350,7 @@ def test_failed_and_cancelled_lines_and_retry_failed(srv, tmp_path):
     p = run(["batch", str(f), "--output", str(out), "--call", "complete-deployed"], srv)
     assert p.returncode == 5, p.stderr
     assert sorted(sent_ids(srv)) == [2, 3]
+    assert "1 line failed in an earlier run" in p.stderr and "--retry-failed" in p.stderr
     got = read_out(out)
     assert got[0] == OK and got[1] == FAILED
     assert [got[i]["body"]["metadata"]["id"] for i in (2, 3)] == [2, 3]
