@@ -77,9 +77,9 @@ HL_BIN := build/bin/hl
 HL_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror -Iinclude
 hl: $(HL_BIN)
 
-$(HL_BIN): Sources/hl/hl.c include/humanloop.h $(LIB)
+$(HL_BIN): Sources/hl/hl.c Sources/hl/checkpoint.c Sources/hl/checkpoint.h include/humanloop.h $(LIB)
 	mkdir -p build/bin
-	cc $(HL_CFLAGS) Sources/hl/hl.c -o $@ -L$(LIBDIR) -lhumanloop -ljansson -pthread -Wl,-rpath,'$$ORIGIN/../lib'
+	cc $(HL_CFLAGS) Sources/hl/hl.c Sources/hl/checkpoint.c -o $@ -L$(LIBDIR) -lhumanloop -ljansson -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the library as a C library is installed (real file
 # named with the full version, the soname link, the development link) without any RUNPATH (the

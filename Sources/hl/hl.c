@@ -5,8 +5,8 @@
  *      [REQUEST.json | -] [--project P] [--model M] [--prompt-template T] [--input k=v ...]
  *      [--experiment-id ID] [--model-config-id ID] [--environment E] [--num-samples N]
  *      [--host URL] [--max-retries N] [--timeout S] [--json] [--stream]
- *   hl batch [FILE.jsonl | -] [--concurrency N] [--call NAME] [--host URL] [--max-retries N]
- *      [--timeout S] [--no-progress]
+ *   hl batch [FILE.jsonl | -] [--output OUT [--retry-failed]] [--concurrency N] [--call NAME]
+ *      [--host URL] [--max-retries N] [--timeout S] [--no-progress]
  *   hl --help | hl COMMAND --help | hl --version
  *
  * Written in C99 + POSIX on the public C API of include/humanloop.h only; jansson reads the
@@ -29,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "checkpoint.h"
 #include "humanloop.h"
 
 /* Exit codes (documented in --help). */
@@ -141,7 +142,7 @@ static const char EXIT_CODES_HELP[] =
     "  3    api_error: the server answered with a non-2xx status\n"
     "  4    connection_error, timeout or invalid_response\n"
     "  5    hl batch: one request line or more failed (each has its error envelope)\n"
-    "  130  interrupted (Ctrl-C)\n";
+    "  130  interrupted (Ctrl-C); hl batch: 129 SIGHUP, 143 SIGTERM\n";
 
 static const char COMMON_OPTIONS_HELP[] =
     "Options:\n"
@@ -852,7 +853,8 @@ static int run_command(const struct command *cmd, int argc, char **argv) {
 /* ---- hl batch ---------------------------------------------------------------------------------- */
 
 static const char BATCH_HELP[] =
-    "Usage: hl batch [FILE.jsonl | -] [--concurrency N] [--call COMMAND] [flags]\n"
+    "Usage: hl batch [FILE.jsonl | -] [--output OUT [--retry-failed]] [--concurrency N]\n"
+    "                [--call COMMAND] [flags]\n"
     "\n"
     "Runs many requests concurrently on the library's engine (hl_call_submit, the answers taken\n"
     "from a completion queue): one request per line of a JSON Lines file ('-' or no file:\n"
@@ -883,12 +885,32 @@ static const char BATCH_HELP[] =
     "When stderr is a terminal, a progress line is kept up to date on it: requests done/total,\n"
     "rate, errors and the time left (ETA; the total is known once the input is read).\n"
     "\n"
-    "Ctrl-C cancels the calls in flight (their envelopes say \"cancelled\"), starts no more,\n"
-    "writes the envelopes of every line started (the output is then the first lines of the\n"
-    "whole output: run the rest of the file again later) and exits with status 130. A second\n"
-    "Ctrl-C exits at once.\n"
+    "With --output OUT, nothing goes to standard output: each line's envelope is recorded as\n"
+    "soon as it finishes (in any order) in OUT.partial, one JSON line per finished input line,\n"
+    "written with one write(2):\n"
+    "  {\"line\":N,\"hash\":\"<FNV-1a 64 of the line's bytes, 16 hex digits>\",\"result\":<envelope>}\n"
+    "(N: the line's number in the input, from 1; the bytes without the end of line). When every\n"
+    "line has a result, OUT is written in input order (what standard output would have held)\n"
+    "through a temporary file renamed over OUT, and OUT.partial is removed.\n"
+    "Resume: run the same command again. It reads OUT.partial and sends only the lines that\n"
+    "have no result there (a \"cancelled\" envelope is no result); a failed line keeps its error\n"
+    "unless --retry-failed is given. A torn last record (hl killed in the middle of a write) is\n"
+    "ignored and cut away. If a line differs from the one whose result is recorded (or is gone),\n"
+    "the input changed: hl stops before sending anything (exit 2). If OUT exists and there is\n"
+    "no OUT.partial, the batch is complete: hl says so and does nothing (exit 0).\n"
+    "\n"
+    "Signals: SIGINT (Ctrl-C), SIGTERM and SIGHUP cancel the calls in flight (their envelopes\n"
+    "say \"cancelled\"), start no more, write every finished result (with --output it is in\n"
+    "OUT.partial already; without, every line started is written to standard output, in order),\n"
+    "print a summary on stderr (done / failed / cancelled / not started, and with --output the\n"
+    "command that resumes) and exit with 128 + the signal's number (130, 143, 129). A second\n"
+    "signal exits at once, after writing what is finished (lines still running are written as\n"
+    "cancelled). A signal ignored when hl starts (nohup, a background job) stays ignored. After\n"
+    "kill -9, only the calls that were in flight are lost: OUT.partial keeps every result.\n"
     "\n"
     "Options:\n"
+    "  --output OUT           record the results in OUT.partial, then write OUT (see above)\n"
+    "  --retry-failed         with --output: send again the lines whose recorded result failed\n"
     "  --concurrency N        at most N calls in flight at once, 1..10000 (default 16)\n"
     "  --call COMMAND         the call of lines that are bare requests (default complete)\n"
     "  --host URL             the API's base URL (default: $HUMANLOOP_HOST, else\n"
@@ -904,13 +926,17 @@ static const char BATCH_HELP[] =
     "  0    every line succeeded\n"
     "  1    another failure (out of memory, the output cannot be written)\n"
     "  2    usage: bad flags, unreadable input file, invalid_config (e.g. HUMANLOOP_API_KEY\n"
-    "       not set); nothing was sent\n"
+    "       not set), a bad OUT.partial, an input changed since OUT.partial was written;\n"
+    "       nothing was sent\n"
     "  5    one line or more failed (malformed, invalid_request, api_error, connection_error,\n"
     "       timeout, invalid_response); every line has its envelope on standard output\n"
-    "  130  interrupted (Ctrl-C)\n"
+    "  129  interrupted by SIGHUP (see Signals)\n"
+    "  130  interrupted by SIGINT (Ctrl-C)\n"
+    "  143  interrupted by SIGTERM\n"
     "\n"
     "Examples:\n"
     "  hl batch requests.jsonl --call complete-deployed --concurrency 32 > answers.jsonl\n"
+    "  hl batch requests.jsonl --output answers.jsonl    (run it again to resume)\n"
     "  jq -c '{project:\"demo\",inputs:{question:.}}' questions.json | hl batch - --call complete-deployed\n";
 
 /* The call names: the command's, the library's, and the library's name passed to hl_call_submit. */
@@ -941,32 +967,49 @@ struct batch_entry {
     int ok;
     hl_call *call;  /* the call while it is in flight (NULL otherwise, and for a line never started) */
     long line;      /* line number in the input, from 1 */
+    uint64_t hash;  /* of the line's text (with --output) */
+    int recorded;   /* with --output: finished, its result in OUT.partial (or cancelled) */
 };
 
-/* Set by Ctrl-C; the main loop looks at it at least every 100 ms (it never sleeps longer). */
-static volatile sig_atomic_t batch_interrupted = 0;
+/* SIGINT, SIGTERM and SIGHUP. The first stops the batch (the main loop cancels the calls in
+ * flight, writes every finished result and a summary, and exits with 128 + its number); a
+ * second one makes it leave at once, after writing what is finished. They are blocked in every
+ * thread but while the main thread waits (wait_for_work), so the handlers only ever interrupt a
+ * wait and the main loop sees them at once. */
+static volatile sig_atomic_t batch_signal = 0;   /* the first one */
+static volatile sig_atomic_t batch_exit_now = 0; /* a second one */
+static const int BATCH_SIGNALS[] = {SIGINT, SIGTERM, SIGHUP};
+static sigset_t batch_sigset;
 
-/* First Ctrl-C: stop (the main loop cancels the calls in flight); second: leave at once. */
-static void on_batch_sigint(int sig) {
-    (void)sig;
-    if (batch_interrupted) {
-        if (write(STDERR_FILENO, "\n", 1) < 0) {
-            /* leaving anyway */
-        }
-        _exit(EXIT_INTERRUPTED);
-    }
-    batch_interrupted = 1;
+static void on_batch_signal(int sig) {
+    if (batch_signal) batch_exit_now = sig;
+    else batch_signal = sig;
 }
 
-static void install_batch_sigint_handler(void) {
-    struct sigaction old;
-    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN) return;
+/* Installs the handlers, except for a signal ignored when hl started (a background job of a
+ * non-interactive shell ignores SIGINT, nohup SIGHUP: it stays ignored, as intended), and
+ * blocks the signals in this thread, hence in every thread the library starts. */
+static void install_batch_signal_handlers(void) {
+    size_t n = sizeof BATCH_SIGNALS / sizeof BATCH_SIGNALS[0];
+    int handled[sizeof BATCH_SIGNALS / sizeof BATCH_SIGNALS[0]];
+    sigemptyset(&batch_sigset);
+    for (size_t i = 0; i < n; i++) {
+        struct sigaction old;
+        handled[i] = !(sigaction(BATCH_SIGNALS[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN);
+        if (handled[i]) sigaddset(&batch_sigset, BATCH_SIGNALS[i]);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_batch_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_batch_signal;
+    sa.sa_mask = batch_sigset; /* one handler at a time: the signals are seen in the order they come */
+    sa.sa_flags = 0;           /* no SA_RESTART: a wait ends at once */
+    for (size_t i = 0; i < n; i++)
+        if (handled[i]) sigaction(BATCH_SIGNALS[i], &sa, NULL);
+    pthread_sigmask(SIG_BLOCK, &batch_sigset, NULL);
+}
+
+static const char *signal_name(int sig) {
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
 static int envelope_is_ok(const char *text) { return strncmp(text, "{\"ok\":true", 10) == 0; }
@@ -1357,9 +1400,12 @@ static void report_line_error(long line, const char *text) {
 
 struct batch_options {
     const char *file;
-    const char *call; /* the library's name */
+    const char *call;   /* the library's name */
+    const char *output; /* --output OUT, or NULL */
     long long concurrency;
-    int progress, help;
+    int progress, help, retry_failed;
+    int argc;           /* the command line, for the command that resumes */
+    char **argv;
     struct options client; /* host, max_retries, timeout */
 };
 
@@ -1370,6 +1416,8 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
     o->progress = 1;
     o->client.max_retries = -1;
     o->client.timeout = -1;
+    o->argc = argc;
+    o->argv = argv;
     int only_positional = 0;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
@@ -1390,6 +1438,10 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
             o->progress = 0;
             continue;
         }
+        if (strcmp(arg, "--retry-failed") == 0) {
+            o->retry_failed = 1;
+            continue;
+        }
         if (arg[1] != '-') return usage_error("batch", "unknown option '%s'", arg);
         char name[64];
         const char *eq = strchr(arg, '=');
@@ -1397,14 +1449,16 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
         if (name_len >= sizeof name) return usage_error("batch", "unknown option '%s'", arg);
         memcpy(name, arg, name_len);
         name[name_len] = '\0';
-        static const char *const VALUED[] = {"--concurrency", "--call", "--host", "--max-retries", "--timeout"};
+        static const char *const VALUED[] = {"--concurrency", "--call", "--host", "--max-retries", "--timeout",
+                                             "--output"};
         size_t k;
         for (k = 0; k < sizeof VALUED / sizeof VALUED[0]; k++)
             if (strcmp(name, VALUED[k]) == 0) break;
         if (k == sizeof VALUED / sizeof VALUED[0]) {
             if (strncmp(name, "--api-key", 9) == 0 || strncmp(name, "--api_key", 9) == 0)
                 return usage_error("batch", "there is no '%s' flag: set HUMANLOOP_API_KEY", name);
-            if (strcmp(name, "--no-progress") == 0) return usage_error("batch", "option '%s' takes no value", name);
+            if (strcmp(name, "--no-progress") == 0 || strcmp(name, "--retry-failed") == 0)
+                return usage_error("batch", "option '%s' takes no value", name);
             return usage_error("batch", "unknown option '%s'", name);
         }
         const char *value;
@@ -1432,12 +1486,19 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
             if (!parse_integer(value, 0, 100, &o->client.max_retries))
                 return usage_error("batch", "--max-retries needs an integer 0..100, got '%s'", value);
             break;
-        default:
+        case 4:
             if (!parse_seconds(value, &o->client.timeout))
                 return usage_error("batch", "--timeout needs a number of seconds > 0, got '%s'", value);
             break;
+        default:
+            if (value[0] == '\0') return usage_error("batch", "--output needs a file name%s", "");
+            o->output = value;
+            break;
         }
     }
+    if (o->retry_failed && o->output == NULL)
+        return usage_error("batch", "--retry-failed goes with --output (it re-sends the failed lines of %s)",
+                           "OUT.partial");
     return EXIT_OK;
 }
 
@@ -1453,13 +1514,16 @@ struct batch {
     const char *source; /* the input's name in messages */
     int close_input;    /* the input is a file hl opened */
     struct line_reader reader;
-    struct batch_entry *entries; /* one per non-blank line read, in input order */
+    struct batch_entry *entries; /* one per line started, in input order */
     size_t n_entries, cap;
     size_t finished, errors, in_flight; /* envelopes known, failures among them, calls in flight */
     size_t printed, line_failures, cancelled_lines;
+    size_t kept_ok, kept_failed; /* with --output: lines whose result OUT.partial has already */
+    struct checkpoint ck;        /* with --output */
+    int checkpointing;
     long line_no;
     long long read_requests, total; /* total: -1 until known */
-    int show_progress, eof, cancelled, write_failed, out_of_mem, read_failed, fatal;
+    int show_progress, eof, cancelled, write_failed, out_of_mem, read_failed, fatal, input_changed;
     double start, last_draw, cancel_time;
 };
 
@@ -1468,6 +1532,9 @@ struct batch {
 static const char LATE_CANCEL_ENVELOPE[] =
     "{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
     "\"cancelled (the call did not end in time)\"},\"attempts\":0}";
+static const char EXIT_CANCEL_ENVELOPE[] =
+    "{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
+    "\"cancelled (hl exited at a second signal)\"},\"attempts\":0}";
 static const char LIBRARY_OOM_ENVELOPE[] =
     "{\"ok\":false,\"error\":{\"type\":\"out_of_memory\","
     "\"message\":\"the library ran out of memory\"},\"attempts\":0}";
@@ -1476,12 +1543,23 @@ static const char LIBRARY_OOM_ENVELOPE[] =
 static const char *erase_progress(const struct batch *b) { return b->show_progress ? "\r\033[K" : ""; }
 
 static int batch_stopping(const struct batch *b) {
-    return batch_interrupted || b->write_failed || b->out_of_mem || b->fatal;
+    return batch_signal || b->write_failed || b->out_of_mem || b->fatal || b->input_changed;
 }
 
 static void input_failed(struct batch *b) {
     fprintf(stderr, "%shl: batch: cannot read %s: %s\n", erase_progress(b), b->source, strerror(errno));
     b->read_failed = 1;
+}
+
+/* A line differs from the one whose result OUT.partial holds: the run stops. */
+static void input_changed(struct batch *b, long line) {
+    if (!b->input_changed)
+        fprintf(stderr,
+                "%shl: batch: the input changed: line %ld of %s is not the line whose result %s holds "
+                "(the line's hash differs, or the line is gone); restore the input, or remove %s to start "
+                "over\n",
+                erase_progress(b), line, b->source, b->ck.partial, b->ck.partial);
+    b->input_changed = 1;
 }
 
 /* Adds an entry. Returns it, or NULL when out of memory. */
@@ -1499,6 +1577,29 @@ static struct batch_entry *add_entry(struct batch *b, long line) {
     return e;
 }
 
+static int is_cancelled(const char *envelope) { return strstr(envelope, "\"type\":\"cancelled\"") != NULL; }
+
+/* With --output: records a finished line in OUT.partial at once (a cancelled one is no result)
+ * and says on stderr why it failed; its envelope is not kept. */
+static void record_entry(struct batch *b, struct batch_entry *e) {
+    int cancelled = !e->ok && is_cancelled(e->envelope);
+    if (!cancelled && !b->write_failed && ck_append(&b->ck, e->line, e->hash, e->envelope) != 0) {
+        fprintf(stderr, "%shl: batch: cannot write %s: %s\n", erase_progress(b), b->ck.partial, strerror(errno));
+        b->write_failed = 1;
+    }
+    if (cancelled) {
+        b->cancelled_lines++;
+    } else if (!e->ok) {
+        b->line_failures++;
+        fputs(erase_progress(b), stderr);
+        report_line_error(e->line, e->envelope);
+        b->last_draw = -1;
+    }
+    free(e->envelope);
+    e->envelope = NULL;
+    e->recorded = 1;
+}
+
 /* Gives an entry its envelope (malloc'ed; taken over). NULL: out of memory, the batch stops. */
 static void set_envelope(struct batch *b, struct batch_entry *e, char *envelope, int was_in_flight) {
     if (was_in_flight) b->in_flight--;
@@ -1510,6 +1611,7 @@ static void set_envelope(struct batch *b, struct batch_entry *e, char *envelope,
     e->ok = envelope_is_ok(envelope);
     b->finished++;
     if (!e->ok) b->errors++;
+    if (b->checkpointing) record_entry(b, e);
 }
 
 static char *copy_text(const char *text, size_t len) {
@@ -1530,22 +1632,48 @@ static void read_input(struct batch *b) {
     if (b->total < 0 && b->reader.eof) b->total = b->read_requests + buffered_lines(&b->reader);
 }
 
+/* A line as a request: without a UTF-8 byte order mark (EF BB BF) at the start of the input (some
+ * editors write one; anywhere else it stays: not JSON) and without its "\r". 0: a blank line. */
+static int trim_line(long line_no, char **line, size_t *len) {
+    if (line_no == 1 && *len >= 3 && memcmp(*line, "\xEF\xBB\xBF", 3) == 0) {
+        *line += 3;
+        *len -= 3;
+    }
+    if (is_blank(*line, *len)) return 0;
+    while (*len > 0 && (*line)[*len - 1] == '\r') (*len)--;
+    return 1;
+}
+
+/* With --output: 1 when the line is to be sent; 0 when OUT.partial has its result (a failure is
+ * sent again with --retry-failed) or when the line changed (the run stops). */
+static int needs_sending(struct batch *b, uint64_t hash) {
+    const struct ck_line *r = ck_get(&b->ck, b->line_no);
+    if (r == NULL) return 1;
+    if (r->hash != hash) {
+        input_changed(b, b->line_no);
+        return 0;
+    }
+    if (r->state == CK_FAILED && b->o.retry_failed) return 1;
+    if (r->state == CK_OK) b->kept_ok++;
+    else b->kept_failed++;
+    return 0;
+}
+
 /* Starts the call of one input line (or gives a malformed line its error envelope). */
 static void start_line(struct batch *b, char *line, size_t len) {
     b->line_no++;
-    /* A UTF-8 byte order mark (EF BB BF) at the start of the input is no part of the first
-     * request (some editors write one); anywhere else it stays (not JSON). */
-    if (b->line_no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-        line += 3;
-        len -= 3;
+    if (!trim_line(b->line_no, &line, &len)) {
+        if (b->checkpointing && ck_get(&b->ck, b->line_no) != NULL) input_changed(b, b->line_no);
+        return;
     }
-    if (is_blank(line, len)) return;
-    while (len > 0 && line[len - 1] == '\r') len--;
     b->read_requests++;
+    uint64_t hash = b->checkpointing ? ck_hash(line, len) : 0;
+    if (b->checkpointing && !needs_sending(b, hash)) return;
     struct prepared p;
     char *error = NULL;
     int prc = prepare_line(line, len, b->line_no, b->o.call, &p, &error);
     struct batch_entry *e = prc == EXIT_OTHER ? NULL : add_entry(b, b->line_no);
+    if (e != NULL) e->hash = hash;
     if (e == NULL || prc == EXIT_USAGE) {
         if (e != NULL) set_envelope(b, e, error, 0);
         else free(error);
@@ -1562,6 +1690,13 @@ static void start_line(struct batch *b, char *line, size_t len) {
     else set_envelope(b, e, line_error(b->line_no, "", "out of memory: the call could not start"), 0);
 }
 
+/* The end of the input: with --output, a result of a line past it means the input changed. */
+static void input_ended(struct batch *b) {
+    b->eof = 1;
+    b->total = b->read_requests;
+    if (b->checkpointing && !b->read_failed && b->ck.max_line > b->line_no) input_changed(b, b->line_no + 1);
+}
+
 /* 2. Starts calls while there is room and a whole line to read. */
 static void start_calls(struct batch *b) {
     while (!batch_stopping(b) && !b->eof && b->in_flight < (size_t)b->o.concurrency) {
@@ -1571,15 +1706,14 @@ static void start_calls(struct batch *b) {
         if (got == 0) break;
         if (got < 0) {
             if (got == -2) input_failed(b);
-            b->eof = 1;
-            b->total = b->read_requests;
+            input_ended(b);
             break;
         }
         start_line(b, line, len);
     }
 }
 
-/* 3. Ctrl-C (or no way to go on): start nothing more and cancel the calls in flight, once.
+/* 3. A signal (or no way to go on): start nothing more and cancel the calls in flight, once.
  * Their "cancelled" envelopes come through the queue. */
 static void cancel_in_flight(struct batch *b) {
     b->cancelled = 1;
@@ -1623,27 +1757,32 @@ static void collect_results(struct batch *b) {
     } while (n == BATCH_DRAIN_MAX);
 }
 
-/* Writes one line's envelope, and its error on stderr unless it was cancelled by Ctrl-C. */
+/* Writes one line's envelope, and its error on stderr unless it was cancelled. */
 static void write_entry(struct batch *b, const struct batch_entry *e) {
     if (!b->write_failed && !write_envelope_line(e->envelope)) {
         fprintf(stderr, "%shl: batch: cannot write the output: %s\n", erase_progress(b), strerror(errno));
         b->write_failed = 1;
     }
     if (e->ok) return;
-    b->line_failures++;
-    if (b->cancelled && strstr(e->envelope, "\"type\":\"cancelled\"") != NULL) {
+    if (b->cancelled && is_cancelled(e->envelope)) {
         b->cancelled_lines++;
     } else if (!b->write_failed) {
+        b->line_failures++;
         fputs(erase_progress(b), stderr);
         report_line_error(e->line, e->envelope);
         b->last_draw = -1;
+    } else {
+        b->line_failures++;
     }
 }
 
-/* 5. Writes the envelopes that are next in order. */
+/* 5. Writes the envelopes that are next in order (with --output they are on disk already). */
 static void write_ready(struct batch *b) {
-    while (b->printed < b->n_entries && b->entries[b->printed].envelope != NULL) {
-        struct batch_entry *e = &b->entries[b->printed++];
+    while (b->printed < b->n_entries) {
+        struct batch_entry *e = &b->entries[b->printed];
+        if (e->envelope == NULL && !e->recorded) break;
+        b->printed++;
+        if (e->envelope == NULL) continue;
         write_entry(b, e);
         free(e->envelope);
         e->envelope = NULL;
@@ -1654,26 +1793,82 @@ static void write_ready(struct batch *b) {
 static void update_progress(struct batch *b, int done) {
     double t = now_seconds();
     if (b->show_progress && (done || b->last_draw < 0 || t - b->last_draw >= 0.1)) {
-        draw_progress(b->finished, b->total, b->errors, b->in_flight, t - b->start);
+        draw_progress(b->finished + b->kept_ok + b->kept_failed, b->total, b->errors + b->kept_failed,
+                      b->in_flight, t - b->start);
         b->last_draw = t;
     }
 }
 
 /* 7. Sleeps until an item is on the queue, or input is there (when there is room for a call or
- * for reading ahead), or 100 ms have passed (for Ctrl-C and the progress line). hl_queue_wait
- * cannot watch the input, so while the input matters the queue's descriptor is polled with it. */
+ * for reading ahead), or a signal comes, or 100 ms have passed (for the progress line). The
+ * signals are let through during this wait only. */
 static void wait_for_work(struct batch *b) {
-    int wait_input = !b->eof && !batch_interrupted && !b->reader.eof &&
+    int wait_input = !b->eof && !batch_signal && !b->reader.eof &&
                      (b->in_flight < (size_t)b->o.concurrency || b->reader.end - b->reader.start < READ_AHEAD);
-    if (!wait_input) {
-        hl_queue_wait(b->queue, 100);
+    struct pollfd pfds[2] = {{hl_queue_fd(b->queue), POLLIN, 0}, {b->reader.fd, POLLIN, 0}};
+    pthread_sigmask(SIG_UNBLOCK, &batch_sigset, NULL);
+    int rc = batch_exit_now ? 0 : poll(pfds, wait_input ? 2 : 1, 100);
+    int saved = errno;
+    pthread_sigmask(SIG_BLOCK, &batch_sigset, NULL);
+    if (rc < 0 && saved != EINTR) {
+        fprintf(stderr, "%shl: batch: poll: %s\n", erase_progress(b), strerror(saved));
+        b->fatal = 1; /* cannot go on: stop as on a signal */
+    }
+}
+
+/* " word" on stderr, quoted for a POSIX shell when it needs to be. */
+static void print_shell_word(const char *a) {
+    static const char SAFE[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=:,+@%";
+    if (a[0] != '\0' && strspn(a, SAFE) == strlen(a)) {
+        fprintf(stderr, " %s", a);
         return;
     }
-    struct pollfd pfds[2] = {{hl_queue_fd(b->queue), POLLIN, 0}, {b->reader.fd, POLLIN, 0}};
-    if (poll(pfds, 2, 100) < 0 && errno != EINTR) {
-        fprintf(stderr, "%shl: batch: poll: %s\n", erase_progress(b), strerror(errno));
-        b->fatal = 1; /* cannot go on: stop as on Ctrl-C */
+    fputs(" '", stderr);
+    for (; *a != '\0'; a++) {
+        if (*a == '\'') fputs("'\\''", stderr);
+        else fputc(*a, stderr);
     }
+    fputc('\'', stderr);
+}
+
+/* The summary after a signal: done / failed / cancelled / not started, and how to resume. */
+static void print_summary(const struct batch *b, int sig, size_t extra_cancelled) {
+    size_t done = b->kept_ok + b->finished - b->errors, failed = b->kept_failed + b->line_failures;
+    size_t cancelled = b->cancelled_lines + extra_cancelled;
+    fprintf(stderr, "%shl: batch: interrupted by %s: %zu done, %zu failed, %zu cancelled, ", erase_progress(b),
+            signal_name(sig), done, failed, cancelled);
+    if (b->total >= 0) fprintf(stderr, "%lld not started\n", b->total - (long long)(done + failed + cancelled));
+    else fprintf(stderr, "the rest of the input not started\n");
+    if (!b->checkpointing) {
+        fprintf(stderr, "hl: batch: %zu line%s written; use --output FILE to be able to resume\n", b->printed,
+                b->printed == 1 ? "" : "s");
+        return;
+    }
+    fprintf(stderr, "hl: batch: the results so far are in %s; to resume%s:", b->ck.partial,
+            b->close_input ? "" : " (with the same standard input)");
+    for (int i = 0; i < b->o.argc; i++) print_shell_word(b->o.argv[i]);
+    fputc('\n', stderr);
+}
+
+/* A second signal: write what is finished (without --output: in input order, the lines still
+ * in flight as "cancelled"), the summary, and leave at once. */
+static void exit_at_once(struct batch *b) {
+    collect_results(b);
+    write_ready(b);
+    size_t in_flight = b->in_flight;
+    if (!b->checkpointing) {
+        for (; b->printed < b->n_entries; b->printed++) {
+            struct batch_entry *e = &b->entries[b->printed];
+            if (e->envelope == NULL && !b->write_failed && !write_envelope_line(EXIT_CANCEL_ENVELOPE))
+                b->write_failed = 1;
+            if (e->envelope != NULL) write_entry(b, e);
+        }
+    }
+    if (b->show_progress) fputc('\n', stderr);
+    print_summary(b, batch_exit_now, in_flight);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(128 + batch_exit_now);
 }
 
 static void batch_loop(struct batch *b) {
@@ -1689,6 +1884,7 @@ static void batch_loop(struct batch *b) {
         update_progress(b, done);
         if (done) return;
         wait_for_work(b);
+        if (batch_exit_now) exit_at_once(b);
     }
 }
 
@@ -1706,6 +1902,30 @@ static int open_batch_input(const char *path, const char *source) {
     return fd;
 }
 
+/* With --output, before anything is sent: the input (a regular file) read once to check that
+ * every line with a result in OUT.partial is still the same. 0, or -1 (the input changed). */
+static int check_input(struct batch *b, const char *path) {
+    struct line_reader r = {open(path, O_RDONLY), NULL, 0, 0, 0, 0};
+    struct stat st;
+    if (r.fd < 0 || fstat(r.fd, &st) != 0 || !S_ISREG(st.st_mode) || b->ck.results == 0) {
+        if (r.fd >= 0) close(r.fd);
+        return 0; /* checked as the lines are read */
+    }
+    char *line;
+    size_t len;
+    long line_no = 0;
+    int got;
+    while (!b->input_changed && (got = read_line(&r, &line, &len)) == 1) {
+        const struct ck_line *rec = ck_get(&b->ck, ++line_no);
+        if (rec == NULL) continue;
+        if (!trim_line(line_no, &line, &len) || rec->hash != ck_hash(line, len)) input_changed(b, line_no);
+    }
+    if (!b->input_changed && got == -1 && b->ck.max_line > line_no) input_changed(b, line_no + 1);
+    close(r.fd);
+    free(r.buf);
+    return b->input_changed ? -1 : 0;
+}
+
 /* Releases everything: calls still held (after out of memory), the queue, the client. */
 static void end_batch(struct batch *b) {
     for (size_t i = 0; i < b->n_entries; i++) {
@@ -1719,16 +1939,68 @@ static void end_batch(struct batch *b) {
     if (b->close_input) close(b->reader.fd);
 }
 
-static int batch_exit_code(const struct batch *b) {
+/* With --output, once every line has a result: OUT in input order, OUT.partial removed. */
+static int finish_checkpoint(struct batch *b) {
+    if (!b->checkpointing || batch_signal || b->write_failed || b->out_of_mem || b->fatal || b->read_failed ||
+        b->input_changed)
+        return EXIT_OK;
+    return ck_finish(&b->ck) == 0 ? EXIT_OK : EXIT_OTHER;
+}
+
+static int batch_exit_code(const struct batch *b, int finish_rc) {
     if (b->out_of_mem) return out_of_memory();
-    if (b->write_failed || b->fatal) return EXIT_OTHER;
-    if (batch_interrupted) {
-        fprintf(stderr, "hl: batch: interrupted: %zu line%s written, %zu of them cancelled\n", b->printed,
-                b->printed == 1 ? "" : "s", b->cancelled_lines);
-        return EXIT_INTERRUPTED;
+    if (b->write_failed || b->fatal || finish_rc != EXIT_OK) return EXIT_OTHER;
+    if (batch_signal) {
+        print_summary(b, batch_signal, 0);
+        return 128 + batch_signal;
     }
-    if (b->read_failed) return EXIT_USAGE;
-    return b->line_failures > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+    if (b->read_failed || b->input_changed) return EXIT_USAGE;
+    if (b->kept_failed > 0)
+        fprintf(stderr,
+                "hl: batch: %zu line%s failed in an earlier run (%s has the errors; --retry-failed sends them "
+                "again)\n",
+                b->kept_failed, b->kept_failed == 1 ? "" : "s", b->ck.out);
+    return b->line_failures + b->kept_failed > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+}
+
+/* With --output: reads OUT.partial. EXIT_OK to go on (b->checkpointing set); else the exit
+ * status (0: OUT is complete already, nothing to do). */
+static int open_checkpoint(struct batch *b) {
+    if (b->o.output == NULL) return EXIT_OK;
+    int rc = ck_open(&b->ck, b->o.output);
+    if (rc == CK_COMPLETE)
+        fprintf(stderr,
+                "hl: batch: %s is complete already (there is no %s): nothing to do; remove it to run the "
+                "batch again\n",
+                b->ck.out, b->ck.partial);
+    if (rc != CK_OPENED) {
+        ck_close(&b->ck);
+        return rc == CK_COMPLETE ? EXIT_OK : rc == CK_BAD_FILE ? EXIT_USAGE : EXIT_OTHER;
+    }
+    b->checkpointing = 1;
+    return EXIT_OK;
+}
+
+/* Opens the input, the queue and the client. EXIT_OK, or the exit status (the message said). */
+static int start_batch(struct batch *b, const char *path) {
+    int rc = EXIT_OK;
+    int fd = open_batch_input(path, b->source);
+    if (fd < 0) return EXIT_USAGE;
+    if (b->checkpointing && check_input(b, path) != 0) rc = EXIT_USAGE;
+    b->queue = rc == EXIT_OK ? hl_queue_new(NULL) : NULL;
+    if (rc == EXIT_OK && b->queue == NULL) {
+        fprintf(stderr, "hl: batch: cannot create a queue: out of memory or of file descriptors\n");
+        rc = EXIT_OTHER;
+    }
+    b->client = rc == EXIT_OK ? make_client(&b->o.client, &rc) : NULL;
+    if (rc != EXIT_OK || b->client == NULL) {
+        hl_queue_free(b->queue);
+        if (b->close_input) close(fd);
+        return rc != EXIT_OK ? rc : EXIT_OTHER;
+    }
+    b->total = count_lines(fd); /* -1: not known before the end of the input */
+    b->reader.fd = fd;
+    return EXIT_OK;
 }
 
 static int run_batch(int argc, char **argv) {
@@ -1743,30 +2015,24 @@ static int run_batch(int argc, char **argv) {
     const char *path = b.o.file != NULL ? b.o.file : "-";
     b.close_input = strcmp(path, "-") != 0;
     b.source = b.close_input ? path : "standard input";
-    int fd = open_batch_input(path, b.source);
-    if (fd < 0) return EXIT_USAGE;
-    b.queue = hl_queue_new(NULL);
-    if (b.queue == NULL) {
-        fprintf(stderr, "hl: batch: cannot create a queue: out of memory or of file descriptors\n");
-        if (b.close_input) close(fd);
-        return EXIT_OTHER;
-    }
-    b.client = make_client(&b.o.client, &rc);
-    if (b.client == NULL) {
-        hl_queue_free(b.queue);
-        if (b.close_input) close(fd);
+    rc = open_checkpoint(&b);
+    if (rc != EXIT_OK || (b.o.output != NULL && !b.checkpointing)) return rc;
+    install_batch_signal_handlers(); /* before the library starts its threads */
+    rc = start_batch(&b, path);
+    if (rc != EXIT_OK) {
+        if (b.checkpointing) ck_close(&b.ck);
         return rc;
     }
-    install_batch_sigint_handler();
     b.show_progress = b.o.progress && isatty(STDERR_FILENO);
-    b.total = count_lines(fd); /* -1: not known before the end of the input */
-    b.reader.fd = fd;
     b.start = now_seconds();
     b.last_draw = -1;
     batch_loop(&b);
     if (b.show_progress) fputc('\n', stderr);
     end_batch(&b);
-    return batch_exit_code(&b);
+    int finish_rc = finish_checkpoint(&b);
+    rc = batch_exit_code(&b, finish_rc);
+    if (b.checkpointing) ck_close(&b.ck);
+    return rc;
 }
 
 int main(int argc, char **argv) {

@@ -334,7 +334,8 @@ def test_batch_output_flows_while_the_input_is_still_open(srv):
             proc.wait()
     assert proc.returncode == 130
     assert out == b""
-    assert b"interrupted: 2 lines written, 0 of them cancelled" in err
+    assert b"hl: batch: interrupted by SIGINT: 2 done, 0 failed, 0 cancelled" in err
+    assert b"hl: batch: 2 lines written" in err
 
 
 # ---- Ctrl-C --------------------------------------------------------------------------------------
@@ -369,7 +370,9 @@ def test_batch_sigint_cancels_the_calls_in_flight(srv, tmp_path):
     assert got[0]["ok"] is True and inputs_of(got[0]) == {"i": "0"}
     assert [e["error"]["type"] for e in got[1:]] == ["cancelled", "cancelled"]
     assert API_KEY.encode() not in out + err
-    assert err.decode().splitlines()[-1] == "hl: batch: interrupted: 3 lines written, 2 of them cancelled"
+    assert err.decode().splitlines()[-2:] == [
+        "hl: batch: interrupted by SIGINT: 1 done, 0 failed, 2 cancelled, 3 not started",
+        "hl: batch: 3 lines written; use --output FILE to be able to resume"]
     assert len(srv.requests()) == 3                    # nothing started after Ctrl-C
     # the cancelled transfers' connections were closed (the server's waits end when the client leaves)
     assert wait_for(lambda: srv.stats()["connections_open"] == 0, timeout=5), srv.stats()
@@ -405,7 +408,8 @@ def test_batch_sigint_writes_answers_that_finished_out_of_order(srv):
     assert len(got) == 2
     assert got[0]["ok"] is False and got[0]["error"]["type"] == "cancelled"
     assert got[1]["ok"] is True and inputs_of(got[1]) == {"i": "1"}
-    assert err.decode().splitlines()[-1] == "hl: batch: interrupted: 2 lines written, 1 of them cancelled"
+    assert "hl: batch: interrupted by SIGINT: 1 done, 0 failed, 1 cancelled" in err.decode()
+    assert err.decode().splitlines()[-1].startswith("hl: batch: 2 lines written")
 
 
 def test_batch_many_answers_at_once(srv):

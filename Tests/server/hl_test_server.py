@@ -487,6 +487,36 @@ def prepare_response(r, raw):
     return p
 
 
+DELAY_KEY = "hl_test_delay"
+MAX_REQUEST_DELAY = 3600.0
+
+
+def request_delay(body_bytes):
+    """The per-request delay: seconds from the request body's metadata.hl_test_delay (a number
+    >= 0, capped at an hour), else 0. See PROTOCOL.md."""
+    if DELAY_KEY.encode() not in body_bytes:
+        return 0.0
+    try:
+        obj = json.loads(body_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return 0.0
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    d = meta.get(DELAY_KEY) if isinstance(meta, dict) else None
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not d >= 0:
+        return 0.0
+    return min(float(d), MAX_REQUEST_DELAY)
+
+
+def _rate_setting(per_second, retry_after):
+    """(per_second, retry_after) of a rate limit, or None (no limit). Raises ScriptError."""
+    if per_second is None:
+        return None
+    _check(isinstance(per_second, int) and not isinstance(per_second, bool) and per_second >= 1,
+           "per_second must be an integer >= 1 (or null: no limit)")
+    _check(_is_num(retry_after) and retry_after >= 0, "retry_after must be a number >= 0")
+    return (per_second, retry_after)
+
+
 def parse_script_body(body_bytes):
     """The body of POST /_control/script -> list of prepared responses. Raises ScriptError."""
     try:
@@ -962,6 +992,9 @@ class TestServer:
         self._lsock = None
         self._accept_thread = None
         self._t0 = time.monotonic()
+        self._rate = None           # (per_second, retry_after) of the rate limit, or None
+        self._rate_times = collections.deque()  # when the requests let through in the last second came
+        self._rate_limited = 0      # requests answered 429 by the rate limit since the last reset
 
     # -- lifecycle --
     def start(self):
@@ -1039,6 +1072,9 @@ class TestServer:
             self._requests = 0
             self._opened = 0
             self._in_flight_max = 0
+            self._rate = None
+            self._rate_times.clear()
+            self._rate_limited = 0
             self._epoch += 1
             for c in self._conns.values():
                 c.epoch = -1  # opened before the reset: not in connections_opened any more
@@ -1055,7 +1091,16 @@ class TestServer:
                 "requests_in_flight_max": self._in_flight_max,
                 "requests": self._requests,
                 "pending": len(self._queue),
+                "rate_limited": self._rate_limited,
             }
+
+    def rate_limit(self, per_second=None, retry_after=1):
+        """Let at most per_second API requests through in any window of one second; answer the
+        others 429 with Retry-After: retry_after (see PROTOCOL.md). None: no limit (the default,
+        and after reset())."""
+        with self._lock:
+            self._rate = _rate_setting(per_second, retry_after)
+            self._rate_times.clear()
 
     # -- internals --
     def _log(self, fmt, *args):
@@ -1183,11 +1228,36 @@ class TestServer:
         with self._lock:
             self._records.append(rec)
             self._requests += 1
-            r = self._queue.popleft() if self._queue else None
-        self._log("%s %s (connection %d)%s", req.method, req.target, conn.id, " scripted" if r else "")
+            limited = self._over_rate_limit()
+            if limited:
+                rec["rate_limited"] = True
+                self._rate_limited += 1
+                retry_after = self._rate[1]
+            r = self._queue.popleft() if self._queue and not limited else None
+        self._log("%s %s (connection %d)%s", req.method, req.target, conn.id,
+                  " rate limited" if limited else " scripted" if r else "")
+        if limited:
+            headers = [("Content-Type", "application/json"), ("Retry-After", "%g" % retry_after)]
+            return self._send_simple(conn, 429, headers, b'{"detail":"Too Many Requests (rate limit)"}',
+                                     req.keep_alive, req)
+        delay = request_delay(req.body)
+        if delay and not conn.wait(delay):
+            return False
         if r is None:
             return self._default(conn, req, [])
         return self._scripted(conn, req, r)
+
+    def _over_rate_limit(self):
+        """(under the lock) True when this request goes beyond the rate limit; else it counts."""
+        if self._rate is None:
+            return False
+        now = time.monotonic()
+        while self._rate_times and now - self._rate_times[0] >= 1.0:
+            self._rate_times.popleft()
+        if len(self._rate_times) >= self._rate[0]:
+            return True
+        self._rate_times.append(now)
+        return False
 
     # -- control routes --
     def _control(self, conn, req):
@@ -1220,6 +1290,21 @@ class TestServer:
                 body = json.dumps({"requests": records}, ensure_ascii=False).encode("utf-8", "surrogatepass")
                 return self._send_simple(conn, 200, [("Content-Type", "application/json")], body,
                                          req.keep_alive, req)
+        elif route == "/_control/ratelimit":
+            if req.method != "POST":
+                status, obj = 405, {"detail": "Method Not Allowed"}
+            else:
+                try:
+                    conf = json.loads(req.body.decode("utf-8") or "{}")
+                    _check(isinstance(conf, dict) and not set(conf) - {"per_second", "retry_after"},
+                           'the body is {"per_second": n, "retry_after": s}')
+                    rate = _rate_setting(conf.get("per_second"), conf.get("retry_after", 1))
+                    with self._lock:
+                        self._rate = rate
+                        self._rate_times.clear()
+                    obj = {"per_second": rate[0], "retry_after": rate[1]} if rate else {"per_second": None}
+                except (ValueError, ScriptError) as e:
+                    status, obj = 400, {"detail": str(e)}
         elif route == "/_control/stats":
             if req.method != "GET":
                 status, obj = 405, {"detail": "Method Not Allowed"}

@@ -413,7 +413,7 @@ def test_control_routes_over_http(srv):
     c.request("GET", "/_control/stats")
     st = json.loads(c.getresponse().read())
     assert st == {"connections_opened": 1, "connections_open": 0, "requests_in_flight_max": 1,
-                  "requests": 1, "pending": 1}
+                  "requests": 1, "pending": 1, "rate_limited": 0}
     c.request("GET", "/_control/requests")
     reqs = json.loads(c.getresponse().read())["requests"]
     assert [r["path"] for r in reqs] == ["/v4/completion"]  # control requests are not recorded
@@ -807,7 +807,7 @@ def test_stream_slow_stream_ends_when_client_leaves(srv):
 
 def test_stats_and_reset(srv):
     assert srv.stats() == {"connections_opened": 0, "connections_open": 0, "requests_in_flight_max": 0, "requests": 0,
-                           "pending": 0}
+                           "pending": 0, "rate_limited": 0}
     idle = connect(srv)
     assert wait_for(lambda: srv.stats()["connections_open"] == 1)
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
@@ -815,14 +815,14 @@ def test_stats_and_reset(srv):
     call(srv, conn=c)
     st = srv.stats()
     assert st == {"connections_opened": 2, "connections_open": 2, "requests_in_flight_max": 1,
-                  "requests": 2, "pending": 0}
+                  "requests": 2, "pending": 0, "rate_limited": 0}
     # control connections do not count
     c2 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     c2.request("GET", "/_control/stats")
     assert json.loads(c2.getresponse().read())["connections_open"] == 2
     srv.script([{"json": 1}, {"json": 2}])
     srv.reset()  # clears queue, records, counters; open connections stay open and counted
-    assert srv.stats() == {"connections_opened": 0, "connections_open": 2, "requests_in_flight_max": 0, "requests": 0, "pending": 0}
+    assert srv.stats() == {"connections_opened": 0, "connections_open": 2, "requests_in_flight_max": 0, "requests": 0, "pending": 0, "rate_limited": 0}
     assert srv.requests() == []
     r, data = call(srv, conn=c)
     assert json.loads(data)["data"]  # default answer: the queue was cleared
@@ -1112,7 +1112,7 @@ def test_tls_default_answer_and_recording(tls_srv):
     assert [r["path"] for r in reqs] == ENDPOINTS + ["/v4/completion"]
     assert len({r["connection"] for r in reqs}) == 1
     assert wait_for(lambda: tls_srv.stats() == {"connections_opened": 1, "connections_open": 0,
-                                                "requests_in_flight_max": 1, "requests": 5, "pending": 0})
+                                                "requests_in_flight_max": 1, "requests": 5, "pending": 0, "rate_limited": 0})
 
 
 def test_tls_script_and_control_routes(tls_srv):
@@ -1136,7 +1136,8 @@ def test_tls_script_and_control_routes(tls_srv):
     assert wait_for(lambda: tls_srv.stats()["connections_open"] == 0)
     c.request("GET", "/_control/stats")
     assert json.loads(c.getresponse().read()) == {"connections_opened": 3, "connections_open": 0,
-                                                  "requests_in_flight_max": 1, "requests": 3, "pending": 0}
+                                                  "requests_in_flight_max": 1, "requests": 3, "pending": 0,
+                                                      "rate_limited": 0}
     c.request("POST", "/_control/reset", body=b"{}")
     assert json.loads(c.getresponse().read()) == {"reset": True}
     assert tls_srv.requests() == [] and tls_srv.stats()["requests"] == 0
@@ -1320,3 +1321,77 @@ def test_tls_command_line(tls_files):
     for args, status in [(["--tls-cert", cert], 2), (["--tls-cert", cert, "--tls-key", cert + ".missing"], 1)]:
         p = subprocess.run([sys.executable, SERVER_PY, "--port", "0"] + args, capture_output=True, timeout=10)
         assert p.returncode == status and p.stdout == b"" and p.stderr, args
+
+
+# ---- per-request delay, answers that name their request, rate limit ---------------------------
+
+def test_per_request_delay_from_metadata(srv):
+    """metadata.hl_test_delay delays that request's answer, whatever its place in the order; the
+    answer echoes metadata, so each answer names its request."""
+    results = {}
+
+    def one(name, delay):
+        meta = {"name": name} if delay is None else {"name": name, "hl_test_delay": delay}
+        t = time.monotonic()
+        resp, body = call(srv, body={"model_config": MC, "metadata": meta})
+        results[name] = (time.monotonic() - t, resp.status, json.loads(body))
+
+    threads = [threading.Thread(target=one, args=a) for a in (("slow", 0.6), ("quick", None), ("zero", 0))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results["slow"][0] >= 0.6 and results["quick"][0] < 0.5 and results["zero"][0] < 0.5
+    for name, (_, status, body) in results.items():
+        assert status == 200 and body["metadata"]["name"] == name
+    # not a number, negative, a boolean: no delay; also with a scripted answer (delays add up)
+    for bad in ("1", -1, True, None):
+        t = time.monotonic()
+        assert call(srv, body={"model_config": MC, "metadata": {"hl_test_delay": bad}})[0].status == 200
+        assert time.monotonic() - t < 0.5
+    srv.script([{"status": 503, "body": "busy", "delay": 0.2}])
+    t = time.monotonic()
+    assert call(srv, body={"metadata": {"hl_test_delay": 0.3}})[0].status == 503
+    assert time.monotonic() - t >= 0.5
+
+
+def test_rate_limit_answers_429_with_retry_after(srv):
+    srv.rate_limit(3, retry_after=2)
+    srv.script([{"status": 201, "body": "scripted"}])
+    got = [call(srv, body={"model_config": MC}) for _ in range(5)]
+    assert [r.status for r, _ in got] == [201, 200, 200, 429, 429]
+    assert hget(got[3][0].getheaders(), "Retry-After") == "2"
+    assert json.loads(got[4][1])["detail"]
+    recs = srv.requests()
+    assert len(recs) == 5 and [bool(r.get("rate_limited")) for r in recs] == [False] * 3 + [True] * 2
+    assert srv.stats()["rate_limited"] == 2
+    time.sleep(1.05)                                   # a new window
+    assert call(srv, body={"model_config": MC})[0].status == 200
+    srv.reset()                                        # reset: no limit
+    assert all(call(srv, body={"model_config": MC})[0].status == 200 for _ in range(5))
+    assert srv.stats()["rate_limited"] == 0
+
+
+def test_rate_limit_control_route(srv):
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    c.request("POST", "/_control/ratelimit", body=json.dumps({"per_second": 1, "retry_after": 0.5}))
+    r = c.getresponse()
+    assert r.status == 200 and json.loads(r.read()) == {"per_second": 1, "retry_after": 0.5}
+    statuses = [call(srv, body={"model_config": MC})[0] for _ in range(2)]
+    assert [s.status for s in statuses] == [200, 429]
+    assert hget(statuses[1].getheaders(), "Retry-After") == "0.5"
+    for bad in (b"nope", b'{"per_second": 0}', b'{"per_second": "1"}', b'{"per_second": 1, "retry_after": -1}',
+                b'{"per_sec": 1}', b"[]"):
+        c.request("POST", "/_control/ratelimit", body=bad)
+        r = c.getresponse()
+        assert r.status == 400, bad
+        assert json.loads(r.read())["detail"]
+    c.request("GET", "/_control/ratelimit")
+    assert c.getresponse().status == 405
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    c.request("POST", "/_control/ratelimit", body=b'{"per_second": null}')
+    r = c.getresponse()
+    assert r.status == 200 and json.loads(r.read()) == {"per_second": None}
+    c.close()
+    assert all(call(srv, body={"model_config": MC})[0].status == 200 for _ in range(3))
