@@ -103,7 +103,8 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
         if !paused { startReady() }
     }
 
-    /// Starts calls while the window, the pause and Retry-After allow.
+    /// Starts calls while the window and the pause allow; a call waits (in flight, not yet sent)
+    /// for Retry-After and for its turn under the pace of a rate-limited batch.
     private func startReady() {
         let now = Clock.monotonic()
         let ready = lock.withLock { () -> [(Int, AsyncCall)] in
@@ -111,7 +112,8 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
             let limit = isRateAware ? window.limit : window.ceiling
             while !isCancelled && !isPaused && inFlight.count < limit, let index = waiting.popLast() {
                 let call = makeCall(index)
-                if holdUntil > now { call.retryAt = holdUntil }
+                let start = isRateAware ? window.nextStart(now: max(now, holdUntil)) : holdUntil
+                if start > now { call.retryAt = start }
                 inFlight[index] = call
                 ready.append((index, call))
             }
@@ -150,7 +152,7 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
                     return (false, isReleased)
                 }
             } else if outcome.isSuccess {
-                window.succeeded()
+                window.succeeded(now: now)
             }
             switch outcome {
             case .success: summary.done += 1
