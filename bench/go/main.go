@@ -175,6 +175,8 @@ var (
 	latency    = flag.Duration("latency", 50*time.Millisecond, "the server's delay (for the ideal)")
 	rounds     = flag.Int("rounds", 3, "interleaved rounds")
 	variants   = flag.String("variants", "go,c-threads,c-async,c-batch", "variants to run (also: c-blocking)")
+	// setStdJSON is set by jsonswitch.go (-tags humanloop_jsonbench) for the variant go-stdjson.
+	setStdJSON func(bool)
 	cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the measured rounds to this file")
 )
 
@@ -391,6 +393,19 @@ func main() {
 	if want["go"] {
 		vs = append(vs, variant{"Go binding", func() int64 { return runGo(goClient, n, g) }})
 	}
+	if want["go-stdjson"] && setStdJSON != nil {
+		goStdClient, err := humanloop.NewClient(humanloop.Config{APIKey: "bench-key", Host: *host, MaxRetries: humanloop.Int(0)})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer goStdClient.Close()
+		vs = append(vs, variant{"Go stdjson", func() int64 {
+			setStdJSON(true)
+			defer setStdJSON(false)
+			return runGo(goStdClient, n, g)
+		}})
+	}
 	if want["c-threads"] {
 		vs = append(vs, variant{"C threads", func() int64 { return int64(C.cthreads_run(cThreads, creq, C.int(n), C.int(g), 0)) }})
 	}
@@ -438,6 +453,9 @@ func main() {
 	for _, v := range vs {
 		fmt.Printf("%-11s wall %.3fs (%.2fx ideal)  CPU/call %.1f µs  peak threads %d\n", v.name,
 			median(walls[v.name]), median(walls[v.name])/ideal.Seconds(), median(cpus[v.name]), peaks[v.name])
+	}
+	if want["go"] && want["go-stdjson"] && setStdJSON != nil {
+		fmt.Printf("Go stdjson / Go CPU per call: x%.2f\n", median(cpus["Go stdjson"])/median(cpus["Go binding"]))
 	}
 	// Go / each C variant: the ratio of the medians, and the median and range of the ratios
 	// within each round (the variants of one round ran back to back, under the same load).

@@ -79,3 +79,38 @@ func FuzzEncodeString(f *testing.F) {
 		}
 	})
 }
+
+var unescapeHTML = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
+
+// The encoding/json variant measured against the hand-written encoder (bench/go, go-stdjson)
+// writes the same JSON (up to encoding/json's HTML escaping), Extra and its errors included.
+func TestStdEncodeSameJSON(t *testing.T) {
+	reqs := []interface{}{
+		&CompletionRequest{ModelConfig: ModelConfig{Model: "m<&>", PromptTemplate: "{{x}}", Temperature: Float(0), Stop: []string{"\n"},
+			Other: map[string]interface{}{"n": 1e21}, Extra: map[string]json.RawMessage{"zz": nil}},
+			Inputs: map[string]interface{}{"x": "y", "r": json.RawMessage(`[1,2]`)}, Logprobs: Int(0), Stream: true,
+			ProviderAPIKeys: &ProviderAPIKeys{}, Extra: map[string]json.RawMessage{"a": json.RawMessage(`{"b":1}`)}},
+		&CompletionDeployedRequest{Environment: "e"},
+		&CompletionDeployedRequest{},
+		&CompletionExperimentRequest{ExperimentID: "x", Metadata: map[string]interface{}{"k": nil}},
+		&CompletionModelConfigRequest{ModelConfigID: "c", NumSamples: 2},
+	}
+	for _, r := range reqs {
+		hand, _, err1 := encodeTyped(r)
+		std, _, err2 := stdEncodeTyped(r)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%v %v", err1, err2)
+		}
+		var h, s interface{}
+		if json.Unmarshal(hand, &h) != nil || json.Unmarshal(std, &s) != nil || !reflect.DeepEqual(h, s) {
+			t.Errorf("differ:\nhand %s\nstd  %s", hand, std)
+		}
+		if unescapeHTML.Replace(string(std)) != string(hand) {
+			t.Errorf("bytes differ:\nhand %s\nstd  %s", hand, std)
+		}
+	}
+	dup := &CompletionExperimentRequest{ExperimentID: "x", Extra: map[string]json.RawMessage{"experiment_id": json.RawMessage(`"y"`)}}
+	if _, _, err := stdEncodeTyped(dup); err == nil || !strings.Contains(err.Error(), "also set") {
+		t.Errorf("duplicate key: %v", err)
+	}
+}

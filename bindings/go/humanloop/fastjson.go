@@ -3,304 +3,15 @@ package humanloop
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
-	"unicode/utf8"
 )
 
-// A small decoder for the library's envelopes and the CompletionResponse shape: one pass, no
-// reflection, sub-slices instead of copies for raw JSON (RawBody, Events, ProviderResponses alias
-// the item's bytes). It only handles what it recognises; anything unexpected (a type it does
-// not expect, an escape it does not decode itself, a malformed byte) makes it report failure,
-// and the caller then decodes with encoding/json, which also produces the error messages.
-
-type scan struct {
-	b []byte
-	i int
-}
-
-func (s *scan) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// peek returns the next non-blank byte (0 at the end).
-func (s *scan) peek() byte {
-	s.ws()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *scan) lit(word string) bool {
-	if len(s.b)-s.i >= len(word) && string(s.b[s.i:s.i+len(word)]) == word {
-		s.i += len(word)
-		return true
-	}
-	return false
-}
-
-// strSpan reads a string; it returns its contents' span and whether it has escapes.
-func (s *scan) strSpan() (a, e int, esc, ok bool) {
-	if s.peek() != '"' {
-		return 0, 0, false, false
-	}
-	s.i++
-	a = s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			e = s.i
-			s.i++
-			return a, e, esc, true
-		case c == '\\':
-			esc = true
-			s.i += 2
-		case c < 0x20:
-			return 0, 0, false, false
-		default:
-			s.i++
-		}
-	}
-	return 0, 0, false, false
-}
-
-func (s *scan) str() (string, bool) {
-	a, e, esc, ok := s.strSpan()
-	if !ok {
-		return "", false
-	}
-	if !esc {
-		for _, c := range s.b[a:e] {
-			if c >= 0x80 { // encoding/json replaces invalid UTF-8: let it decide
-				if !utf8.Valid(s.b[a:e]) {
-					return "", false
-				}
-				break
-			}
-		}
-		return string(s.b[a:e]), true
-	}
-	var out string
-	if json.Unmarshal(s.b[a-1:e+1], &out) != nil {
-		return "", false
-	}
-	return out, true
-}
-
-// strOrNull reads a string or null ("").
-func (s *scan) strOrNull() (string, bool) {
-	if s.peek() == 'n' {
-		return "", s.lit("null")
-	}
-	return s.str()
-}
-
-// skip skips any value and returns its span.
-func (s *scan) skip() (a, e int, ok bool) {
-	c := s.peek()
-	a = s.i
-	switch {
-	case c == '"':
-		if _, _, _, ok := s.strSpan(); !ok {
-			return 0, 0, false
-		}
-	case c == '{' || c == '[':
-		depth := 0
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case '"':
-				if _, _, _, ok := s.strSpan(); !ok {
-					return 0, 0, false
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					s.i++
-					return a, s.i, true
-				}
-			}
-			s.i++
-		}
-		return 0, 0, false
-	case c == 't':
-		if !s.lit("true") {
-			return 0, 0, false
-		}
-	case c == 'f':
-		if !s.lit("false") {
-			return 0, 0, false
-		}
-	case c == 'n':
-		if !s.lit("null") {
-			return 0, 0, false
-		}
-	case c == '-' || (c >= '0' && c <= '9'):
-		for s.i < len(s.b) {
-			c := s.b[s.i]
-			if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-				s.i++
-				continue
-			}
-			break
-		}
-	default:
-		return 0, 0, false
-	}
-	return a, s.i, true
-}
-
-func (s *scan) raw() (json.RawMessage, bool) {
-	a, e, ok := s.skip()
-	if !ok {
-		return nil, false
-	}
-	return json.RawMessage(s.b[a:e:e]), true
-}
-
-func (s *scan) float() (float64, bool) {
-	a, e, ok := s.skip()
-	if !ok || a == e || !(s.b[a] == '-' || (s.b[a] >= '0' && s.b[a] <= '9')) {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(string(s.b[a:e]), 64)
-	return f, err == nil
-}
-
-func (s *scan) int() (int, bool) {
-	a, e, ok := s.skip()
-	if !ok || a == e {
-		return 0, false
-	}
-	n, err := strconv.Atoi(string(s.b[a:e]))
-	return n, err == nil
-}
-
-func (s *scan) boolean() (bool, bool) {
-	switch s.peek() {
-	case 't':
-		return true, s.lit("true")
-	case 'f':
-		return false, s.lit("false")
-	}
-	return false, false
-}
-
-// object calls member for each key (positioned at the value); member returns false to fail.
-func (s *scan) object(member func(key []byte) bool) bool {
-	if s.peek() != '{' {
-		return false
-	}
-	s.i++
-	if s.peek() == '}' {
-		s.i++
-		return true
-	}
-	for {
-		a, e, esc, ok := s.strSpan()
-		if !ok || esc || s.peek() != ':' {
-			return false
-		}
-		s.i++
-		if !member(s.b[a:e]) {
-			return false
-		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
-		}
-	}
-}
-
-// array calls item for each element.
-func (s *scan) array(item func() bool) bool {
-	if s.peek() != '[' {
-		return false
-	}
-	s.i++
-	if s.peek() == ']' {
-		s.i++
-		return true
-	}
-	for {
-		if !item() {
-			return false
-		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return true
-		default:
-			return false
-		}
-	}
-}
-
-func (s *scan) null() bool {
-	if s.peek() == 'n' {
-		return s.lit("null")
-	}
-	return false
-}
-
-// generic decodes the value with encoding/json (for maps of any values).
-func (s *scan) generic(v interface{}) bool {
-	a, e, ok := s.skip()
-	return ok && json.Unmarshal(s.b[a:e], v) == nil
-}
-
-func (s *scan) stringMap() (map[string]string, bool) {
-	if s.null() {
-		return nil, true
-	}
-	m := map[string]string{}
-	ok := s.object(func(key []byte) bool {
-		v, ok := s.str()
-		m[string(key)] = v
-		return ok
-	})
-	return m, ok
-}
-
-// anyMap reads an object; string values are decoded here, others through encoding/json.
-func (s *scan) anyMap() (map[string]interface{}, bool) {
-	if s.null() {
-		return nil, true
-	}
-	start := s.i
-	m := map[string]interface{}{}
-	ok := s.object(func(key []byte) bool {
-		if s.peek() != '"' {
-			return false
-		}
-		v, ok := s.str()
-		m[string(key)] = v
-		return ok
-	})
-	if ok {
-		return m, true
-	}
-	s.i = start
-	m = nil
-	return m, s.generic(&m)
-}
+// A small decoder for the library's envelopes and the CompletionResponse shape, on the scanner of
+// jsonscan.go: one pass, no reflection, sub-slices instead of copies for raw JSON (RawBody, Events,
+// ProviderResponses alias the item's bytes). It only handles what it recognises; anything
+// unexpected (a type it does not expect, an escape it does not decode itself, a malformed byte, a
+// repeated key, a key that differs from a field's only in case) makes it report failure, and the
+// caller then decodes with encoding/json, which also produces the error messages. It is fuzzed
+// against encoding/json (fastjson_test.go); bench/README.md has what it saves.
 
 // foldKnown reports whether key matches one of names case-insensitively: encoding/json would
 // take it for that field, so the fast path gives up on it.
@@ -330,6 +41,7 @@ func (s *scan) skipUnknown(key []byte, names []string) bool {
 	return ok
 }
 
+// fastEnvelope decodes an item of the library into env; false: use encoding/json instead.
 func fastEnvelope(b []byte, env *wireEnvelope) bool {
 	s := &scan{b: b}
 	ok := s.object(func(key []byte) bool {
@@ -392,6 +104,7 @@ func fastEnvelope(b []byte, env *wireEnvelope) bool {
 	return ok && s.peek() == 0
 }
 
+// fastCompletionResponse decodes a body (or a stream event) into r; false: use encoding/json instead.
 func fastCompletionResponse(b []byte, r *CompletionResponse) bool {
 	s := &scan{b: b}
 	ok := s.object(func(key []byte) bool {
@@ -464,6 +177,7 @@ func fastCompletionResponse(b []byte, r *CompletionResponse) bool {
 	return ok && s.peek() == 0
 }
 
+// fastData decodes one element of "data".
 func fastData(s *scan, d *DataResponse) bool {
 	return s.object(func(key []byte) bool {
 		if s.null() {
@@ -502,7 +216,7 @@ func fastData(s *scan, d *DataResponse) bool {
 
 // decodeCompletionResponse decodes a body (fast path, else encoding/json).
 func decodeCompletionResponse(b []byte, r *CompletionResponse) error {
-	if fastCompletionResponse(b, r) {
+	if !stdJSON && fastCompletionResponse(b, r) {
 		return nil
 	}
 	*r = CompletionResponse{}
@@ -511,7 +225,7 @@ func decodeCompletionResponse(b []byte, r *CompletionResponse) error {
 
 // decodeWireEnvelope decodes an item (fast path, else encoding/json).
 func decodeWireEnvelope(b []byte, env *wireEnvelope) error {
-	if fastEnvelope(b, env) {
+	if !stdJSON && fastEnvelope(b, env) {
 		return nil
 	}
 	*env = wireEnvelope{}
