@@ -10,7 +10,7 @@
 #                      in build/venv-ray: the ray extra's pinned ray[data] from PyPI (about 600 MB)
 #   make test          every test suite: Swift, test server, the built library's ABI, C, C under
 #                      valgrind, HTTP/2 against nginx, C under ThreadSanitizer, Python, Python on Ray,
-#                      Python under valgrind, and each fuzz harness for FUZZ_SECONDS (60)
+#                      Python under valgrind, and each fuzz harness for FUZZ_SECONDS (40)
 #   make fuzz          run the fuzz harnesses (FUZZ_SECONDS each)
 #   make bench         benchmarks and the soak check (not part of test)
 #   make install       install the library, its header, humanloop.pc and the hl command under
@@ -233,7 +233,7 @@ test-python-valgrind: $(LIB) $(VENV)/.ready
 clean:
 	rm -rf .build build
 
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 40
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
 
