@@ -71,7 +71,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
     ) from _exc
 
 from ._batch import CALL_NAMES
-from ._client import ApiResponse, Humanloop
+from ._client import Humanloop
+from ._types import ApiResponse
 
 __all__ = ["HumanloopCompletions", "map_completions", "RESULT_COLUMNS"]
 
