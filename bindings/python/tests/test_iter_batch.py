@@ -1,4 +1,4 @@
-"""Issue 19: Python batches on the library's queue batch (hl_batch_submit) — iter_batch /
+"""Python batches on the library's queue batch (hl_batch_submit) — iter_batch /
 aiter_batch (results as they finish), leaving early (break, Ctrl-C, task cancellation,
 wait_for) cancels the rest and keeps what was yielded, checkpoints and resume (counted at the
 server), progress (terminal line, log lines at most every interval, callable), rate-aware by

@@ -58,7 +58,7 @@ def test_asyncio_calls_and_streams_use_no_other_thread(srv):
     """While 50 acomplete and 5 async streams run, the process (a child interpreter) never has a
     thread besides the event loop's, and every item is handed over on that thread. (On the engine
     design the library's engine thread ran them and called into Python.) A batch then runs on the
-    library's engine thread (hl_batch_submit, issue 19): one native thread, no Python thread, and
+    library's engine thread (hl_batch_submit): one native thread, no Python thread, and
     its queue is drained on the event loop's thread."""
     srv.script([{"stream": {"events": numbered_events(50), "delay": 0.002}}] * 5)
     outcome = run_child("""
