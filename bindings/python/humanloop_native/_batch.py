@@ -264,7 +264,8 @@ class _Run:
         else:  # never expected: the library's events have exactly that shape
             event = parse_item(raw)
             position = event.get("index", -1)
-            envelope = event.get("result") if isinstance(event.get("result"), dict) else parse_item(b"")
+            result = event.get("result")
+            envelope = result if isinstance(result, dict) else parse_item(b"")
             envelope_raw = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if not isinstance(position, int) or not 0 <= position < len(self.send):
             return

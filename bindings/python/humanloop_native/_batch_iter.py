@@ -25,14 +25,10 @@ from ._progress import Progress
 __all__ = ["BatchIterator", "AsyncBatchIterator", "iter_batch", "aiter_batch", "run_batch", "arun_batch"]
 
 
-class BatchIterator(Iterator[Tuple[int, Result]]):
-    """``(index, result)`` of each request as it finishes (``Humanloop.iter_batch``). Waits on
-    the batch's queue in slices of at most 100 ms (Ctrl-C raises KeyboardInterrupt within
-    200 ms). Leaving early (``break``, an exception, ``close()``, a ``with`` block's end, garbage
-    collection) cancels the calls in flight. One consumer thread."""
+class _Counted:
+    """What both iterators tell of their batch."""
 
-    def __init__(self, run: _Run) -> None:
-        self._run = run
+    _run: _Run
 
     @property
     def total(self) -> int:
@@ -44,6 +40,16 @@ class BatchIterator(Iterator[Tuple[int, Result]]):
         """The library's counts of the requests it was sent (done, failed, cancelled, not_started),
         once the batch has ended; None before (or when nothing had to be sent)."""
         return self._run.counts
+
+
+class BatchIterator(_Counted, Iterator[Tuple[int, Result]]):
+    """``(index, result)`` of each request as it finishes (``Humanloop.iter_batch``). Waits on
+    the batch's queue in slices of at most 100 ms (Ctrl-C raises KeyboardInterrupt within
+    200 ms). Leaving early (``break``, an exception, ``close()``, a ``with`` block's end, garbage
+    collection) cancels the calls in flight. One consumer thread."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
 
     def __iter__(self) -> "BatchIterator":
         return self
@@ -95,7 +101,7 @@ def _readable(ref: "weakref.ref[AsyncBatchIterator]") -> None:
         iterator._readable()
 
 
-class AsyncBatchIterator(AsyncIterator[Tuple[int, Result]]):
+class AsyncBatchIterator(_Counted, AsyncIterator[Tuple[int, Result]]):
     """``async for index, result in humanloop.aiter_batch(...)``: the batch's queue descriptor is
     watched with the event loop's ``add_reader`` and drained in that callback, on the event loop's
     thread. Leaving early (``break``, an exception, a cancelled task, ``asyncio.wait_for`` running
@@ -106,9 +112,6 @@ class AsyncBatchIterator(AsyncIterator[Tuple[int, Result]]):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._waiter: Optional["asyncio.Future[None]"] = None
         self._error: Optional[BaseException] = None  # raised by the reader callback (a failed write)
-
-    total = BatchIterator.total
-    counts = BatchIterator.counts
 
     def __aiter__(self) -> "AsyncBatchIterator":
         return self

@@ -58,9 +58,9 @@ class Checkpoint:
 
     def _read(self, hashes: List[Optional[str]]) -> None:
         assert self.fd is not None
-        chunks = []
+        chunks: List[bytes] = []
         while True:
-            chunk = os.pread(self.fd, 1 << 20, sum(map(len, chunks)))
+            chunk = os.pread(self.fd, 1 << 20, sum(len(part) for part in chunks))
             if not chunk:
                 break
             chunks.append(chunk)

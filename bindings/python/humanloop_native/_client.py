@@ -186,7 +186,8 @@ class Humanloop(Endpoints):
             native.release()
         if text is None:
             raise MemoryError("hl_client_info returned NULL")
-        return json.loads(text)
+        info: Dict[str, Any] = json.loads(text)
+        return info
 
     def __enter__(self) -> "Humanloop":
         return self

@@ -123,9 +123,9 @@ class Driver:
         return call
 
     # -- running ------------------------------------------------------------------------------
-    def _take(self, count: int) -> List[Call]:
+    def _take(self, count: int) -> List[Any]:
         """Hand the run's items to their calls' inboxes and zero the used entries, in one C-level
-        pass; returns the call of each item."""
+        pass; returns the call of each item (``_NOBODY`` for an unknown tag)."""
         flat = item_layout(count).unpack_from(self._items)
         calls = list(map(self.calls.get, flat[1::5], _repeat(_NOBODY, count)))
         _exhaust(_chain(map(_append, map(_inbox_of, calls), zip(flat[2::5], map(string_at, flat[3::5], flat[4::5]))),
