@@ -20,8 +20,10 @@ The client is thread-safe. Every call runs on a libhumanloop loop driven by the 
 blocking calls run their thread's loop in short slices and can be interrupted with Ctrl-C.
 """
 
-from ._batch import AsyncBatchIterator, BatchIterator, CheckpointError, request_hash
-from ._client import NOT_GIVEN, ApiResponse, Headers, Humanloop
+from ._async_stream import AsyncCompletionStream
+from ._batch import CheckpointError, request_hash
+from ._batch_iter import AsyncBatchIterator, BatchIterator
+from ._client import Humanloop
 from ._errors import (
     ApiCancelledError,
     ApiConnectionError,
@@ -44,7 +46,8 @@ from ._errors import (
 )
 from ._native import library_path as LIBRARY_PATH
 from ._native import lib as _lib
-from ._stream import AsyncCompletionStream, CompletionStream
+from ._stream import CompletionStream
+from ._types import NOT_GIVEN, ApiResponse, Headers
 
 __version__ = "0.2.0"
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
+from ._types import Headers
+
 __all__ = [
     "HumanloopError",
     "ApiException",
@@ -116,7 +118,6 @@ class ApiException(HumanloopError):
                  round_trip_time: Optional[float] = None, attempts: int = 0,
                  error: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(message or f"({status}) {reason}", attempts=attempts, error=error)
-        from ._client import Headers  # local import: avoid a cycle
         self.status = status
         self.reason = reason
         self.body = body

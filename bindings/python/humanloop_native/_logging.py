@@ -7,7 +7,6 @@ would write them. The library is asked for the lines the logger wants each time 
 made (``sync_level``), in addition to what a client's ``log_level`` or HUMANLOOP_LOG asks for.
 """
 
-import ctypes
 import logging
 import sys
 

@@ -106,7 +106,7 @@ def _declare(cdll: ctypes.CDLL) -> None:
     cdll.hl_batch.argtypes = [_c_void_p, _c_char_p]
     cdll.hl_batch.restype = _c_void_p  # char*, owned by the caller -> hl_free
 
-    # Completion queues and batches on the engine (issue 19): hl_queue_*, hl_batch_submit.
+    # Completion queues and batches on the engine: hl_queue_*, hl_batch_submit.
     cdll.hl_queue_new.argtypes = [_c_char_p]
     cdll.hl_queue_new.restype = _c_void_p  # hl_queue*
     cdll.hl_queue_fd.argtypes = [_c_void_p]

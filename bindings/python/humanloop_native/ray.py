@@ -71,7 +71,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
     ) from _exc
 
 from ._batch import CALL_NAMES
-from ._client import ApiResponse, Humanloop
+from ._client import Humanloop
+from ._types import ApiResponse
 
 __all__ = ["HumanloopCompletions", "map_completions", "RESULT_COLUMNS"]
 
@@ -195,7 +196,8 @@ class HumanloopCompletions:
         todo = [i for i, request in enumerate(requests) if request is not None]
         results: List[Any] = [problems.get(i) for i in range(len(rows))]
         if todo:
-            answers = self.client.complete_batch([requests[i] for i in todo], concurrency=self.concurrency)
+            answers = self.client.complete_batch([request for request in requests if request is not None],
+                                                 concurrency=self.concurrency)
             for i, answer in zip(todo, answers):
                 results[i] = answer
         columns: Dict[str, List[Any]] = {name: [] for name in RESULT_COLUMNS}

@@ -525,7 +525,7 @@ def test_closing_the_client_waits_for_async_calls(srv):
 def test_unreadable_items_become_invalid_response_envelopes():
     # The consumer parses what the engine thread handed over; an item that is not a JSON
     # object (never sent by the library, but nothing may crash on it) becomes an error envelope.
-    from humanloop_native._engine import parse_item
+    from humanloop_native._calls import parse_item
 
     assert parse_item(b'{"ok":true,"event":{"data":[]}}') == {"ok": True, "event": {"data": []}}
     for raw in (b"[1]", b"{bad", b""):

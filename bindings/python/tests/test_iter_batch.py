@@ -1,4 +1,4 @@
-"""Issue 19: Python batches on the library's queue batch (hl_batch_submit) — iter_batch /
+"""Python batches on the library's queue batch (hl_batch_submit) — iter_batch /
 aiter_batch (results as they finish), leaving early (break, Ctrl-C, task cancellation,
 wait_for) cancels the rest and keeps what was yielded, checkpoints and resume (counted at the
 server), progress (terminal line, log lines at most every interval, callable), rate-aware by
@@ -16,7 +16,8 @@ import time
 import pytest
 
 import humanloop_native
-from humanloop_native import (ApiResponse, CheckpointError, Humanloop, RateLimitError, _batch, request_hash)
+from humanloop_native import (ApiResponse, CheckpointError, Humanloop, RateLimitError, _batch, _progress,
+                              request_hash)
 from hlpy_support import API_KEY, sigint_raises_keyboard_interrupt, wait_for
 
 MC = {"model": "m", "prompt_template": "{{i}}"}
@@ -88,7 +89,7 @@ def test_complete_batch_is_built_on_the_queue_batch(srv, monkeypatch):
             return real(*args)
 
     monkeypatch.setattr(_batch, "lib", Lib())
-    monkeypatch.setattr(humanloop_native._engine, "submit", lambda *a, **k: pytest.fail("a loop call was made"))
+    monkeypatch.setattr(humanloop_native._loops, "submit", lambda *a, **k: pytest.fail("a loop call was made"))
     with client_of(srv) as client:
         results = client.complete_batch(requests_of(5), concurrency=3)
         aresults = asyncio.run(client.acomplete_batch(requests_of(4)))
@@ -330,7 +331,7 @@ def test_one_run_per_checkpoint_file(srv, tmp_path):
 # -- progress ----------------------------------------------------------------------------------------
 
 def test_progress_off_a_terminal_logs_at_most_one_line_per_interval(srv, capsys, caplog, monkeypatch):
-    monkeypatch.setattr(_batch, "PROGRESS_LOG_INTERVAL", 0.25)
+    monkeypatch.setattr(_progress, "PROGRESS_LOG_INTERVAL", 0.25)
     srv.script([{"delay": 0.05}] * 30)
     with caplog.at_level(logging.INFO, logger="humanloop_native"), client_of(srv) as client:
         started = time.monotonic()

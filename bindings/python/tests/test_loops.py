@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 import humanloop_native
-from humanloop_native import Humanloop, _engine
+from humanloop_native import Humanloop, _calls, _engine, _loops, _native
 from hlpy_support import (API_KEY, CHILD_SIGINT_PRELUDE, MODEL_CONFIG, event, sigint_raises_keyboard_interrupt,
                           wait_for)
 
@@ -58,12 +58,12 @@ def test_asyncio_calls_and_streams_use_no_other_thread(srv):
     """While 50 acomplete and 5 async streams run, the process (a child interpreter) never has a
     thread besides the event loop's, and every item is handed over on that thread. (On the engine
     design the library's engine thread ran them and called into Python.) A batch then runs on the
-    library's engine thread (hl_batch_submit, issue 19): one native thread, no Python thread, and
+    library's engine thread (hl_batch_submit): one native thread, no Python thread, and
     its queue is drained on the event loop's thread."""
     srv.script([{"stream": {"events": numbered_events(50), "delay": 0.002}}] * 5)
     outcome = run_child("""
         import asyncio, json, os, sys, threading
-        from humanloop_native import Humanloop, _engine
+        from humanloop_native import Humanloop, _engine, _loops, _native
 
         def tasks():
             return set(os.listdir("/proc/self/task"))
@@ -140,12 +140,12 @@ def test_the_event_loop_has_one_loop_per_client_and_frees_it_on_close(srv):
         loop = asyncio.get_running_loop()
         with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
             await client.acomplete(model_config=MODEL_CONFIG)
-            driver = _engine.loop_driver_now(loop, client._native)
-            assert isinstance(driver, _engine.LoopDriver) and driver.handle is not None
+            driver = _loops.loop_driver_now(loop, client._native)
+            assert isinstance(driver, _loops.LoopDriver) and driver.handle is not None
             fd = driver.fd
             assert fd in loop._selector.get_map()  # watched with add_reader
             await client.acomplete(model_config=MODEL_CONFIG)
-            assert _engine.loop_driver_now(loop, client._native) is driver  # the same loop
+            assert _loops.loop_driver_now(loop, client._native) is driver  # the same loop
         # closing the client (on the event loop's thread) frees the loop and stops watching it
         assert driver.handle is None
         assert fd not in loop._selector.get_map()
@@ -161,7 +161,7 @@ def test_a_loop_is_freed_when_its_event_loop_is_collected(srv):
 
     async def main():
         await client.acomplete(model_config=MODEL_CONFIG)
-        driver = _engine.loop_driver_now(asyncio.get_running_loop(), client._native)
+        driver = _loops.loop_driver_now(asyncio.get_running_loop(), client._native)
         assert driver is not None and driver.handle is not None and driver not in drivers
         drivers.append(driver)
 
@@ -206,7 +206,7 @@ EVENTS = 3000
 PACE = 0.0005
 #: What a paused stream may still buffer: the high-water mark, a run's worth of items and what
 #: libcurl had read before the pause took effect.
-BUFFER_BOUND = getattr(_engine, "HIGH_WATER", 256) + getattr(_engine, "BATCH", 256) + 200
+BUFFER_BOUND = getattr(_calls, "HIGH_WATER", 256) + getattr(_engine, "BATCH", 256) + 200
 
 
 def test_a_slow_async_consumer_pauses_the_stream(fresh_server):
@@ -313,7 +313,7 @@ def test_an_interrupted_run_hands_over_its_items():
     with Humanloop(api_key=API_KEY, host="http://127.0.0.1:9/v4", max_retries=0) as client:
         native, handle = client._acquire()
         try:
-            driver = _engine.thread_driver(native, handle, None)
+            driver = _loops.thread_driver(native, handle, None)
             first = driver.submit(b"complete", b"{}", None)   # invalid requests: results at once
             second = driver.submit(b"complete", b"{}", None)
             real_take = driver._take
@@ -332,7 +332,7 @@ def test_an_interrupted_run_hands_over_its_items():
             assert calls["n"] == 2  # the rescue handed them over
             for call in (first, second):
                 kind, raw = call.take()
-                assert kind == _engine.ITEM_RESULT
+                assert kind == _native.ITEM_RESULT
                 assert json.loads(raw)["error"]["type"] == "invalid_request"
                 assert not call.inbox
                 call.free()
@@ -343,14 +343,14 @@ def test_an_interrupted_run_hands_over_its_items():
 def test_blocking_calls_of_a_thread_reuse_its_loop_and_threads_have_their_own(srv):
     with Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0) as client:
         client.complete(model_config=MODEL_CONFIG)
-        mine = _engine._local.drivers[client._native]
+        mine = _loops._local.drivers[client._native]
         client.complete(model_config=MODEL_CONFIG)
-        assert _engine._local.drivers[client._native] is mine
+        assert _loops._local.drivers[client._native] is mine
         other = []
 
         def worker():
             client.complete(model_config=MODEL_CONFIG)
-            driver = _engine._local.drivers[client._native]
+            driver = _loops._local.drivers[client._native]
             other.append((driver is mine, weakref.ref(driver)))
 
         thread = threading.Thread(target=worker)
@@ -383,7 +383,7 @@ def test_fork_child_makes_new_loops(srv):
     streamed and async; the parent's loops still work afterwards."""
     outcome = run_child("""
         import asyncio, json, os, sys
-        from humanloop_native import Humanloop, _engine
+        from humanloop_native import Humanloop, _engine, _loops, _native
 
         client = Humanloop(api_key="k", host=sys.argv[1], max_retries=0, timeout=10)
         mc = {"model": "m", "prompt_template": "{{q}}"}
@@ -394,8 +394,8 @@ def test_fork_child_makes_new_loops(srv):
         loop = asyncio.new_event_loop()
         assert loop.run_until_complete(acall("parent-async")) == "parent-async"
         assert client.complete(model_config=mc, inputs={"q": "parent"}).body["data"][0]["inputs"]["q"] == "parent"
-        parent_thread_loop = _engine._local.drivers[client._native]
-        parent_event_loop_loop = _engine.loop_driver_now(loop, client._native)
+        parent_thread_loop = _loops._local.drivers[client._native]
+        parent_event_loop_loop = _loops.loop_driver_now(loop, client._native)
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -404,7 +404,7 @@ def test_fork_child_makes_new_loops(srv):
                 report["forgotten"] = parent_thread_loop.handle is None and parent_event_loop_loop.handle is None
                 tag = "child-%d" % os.getpid()
                 report["blocking"] = client.complete(model_config=mc, inputs={"q": tag}).body["data"][0]["inputs"]["q"] == tag
-                report["new_loop"] = _engine._local.drivers[client._native] is not parent_thread_loop
+                report["new_loop"] = _loops._local.drivers[client._native] is not parent_thread_loop
                 report["stream"] = len(list(client.complete_stream(model_config=mc))) == 4
                 report["async"] = asyncio.run(acall(tag + "-async")) == tag + "-async"
                 client.close()
@@ -480,7 +480,7 @@ def test_a_closed_event_loops_loop_is_freed_when_another_event_loop_starts_calls
     client = Humanloop(api_key=API_KEY, host=srv.base_url, max_retries=0)
     first = asyncio.new_event_loop()
     first.run_until_complete(client.acomplete(model_config=MODEL_CONFIG))
-    driver = _engine.loop_driver_now(first, client._native)
+    driver = _loops.loop_driver_now(first, client._native)
     first.close()
     assert driver.handle is not None  # `first` is still referenced here
     asyncio.run(client.acomplete(model_config=MODEL_CONFIG))

@@ -17,7 +17,7 @@ from humanloop_native import (
     InvalidConfigError,
     InvalidRequestError,
 )
-from humanloop_native import _batch, _client, _engine
+from humanloop_native import _batch, _client, _loops
 from hlpy_support import API_KEY, MODEL_CONFIG, header
 
 OK_BODY = {"data": [{"id": "d", "index": 0, "output": "ok", "finish_reason": "stop"}], "provider_responses": []}
@@ -119,7 +119,7 @@ def options_sent(monkeypatch):
     """Every options_json submitted to a loop (hl_loop_submit), parsed (None for NULL), and those
     of each request of a batch (hl_batch_submit's "options")."""
     sent = []
-    real_submit = _engine.submit
+    real_submit = _loops.submit
 
     def submit(driver, name, request, options, **kwargs):
         sent.append(None if options is None else json.loads(options))
@@ -132,7 +132,7 @@ def options_sent(monkeypatch):
         sent.extend(item.get("options") for item in json.loads(text)["requests"])
         return text
 
-    monkeypatch.setattr(_engine, "submit", submit)
+    monkeypatch.setattr(_loops, "submit", submit)
     monkeypatch.setattr(_batch._Run, "_batch_json", batch_json)
     return sent
 
