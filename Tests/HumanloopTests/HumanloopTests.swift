@@ -115,15 +115,17 @@ extension SwiftAPITests {
         }
     }
 
-    /// A 500 (retries off) is an api_error too.
+    /// A 500 (retries off) is an api_error too, its non-JSON body as a string.
     @Test func serverErrorIsAnApiError() async throws {
         let server = try TestServer()
         try server.script(#"[{"status":500,"body":"boom"}]"#)
-        await #expect(throws: HumanloopError.self) { _ = try await client(server).complete(request()) }
         do {
             _ = try await client(server).complete(request())
-        } catch let error as HumanloopError {
-            #expect(error.status == 200 || error.status == 500)
+            Issue.record("no error")
+        } catch let HumanloopError.apiError(status, _, body, _, _, attempts) {
+            #expect(status == 500)
+            #expect(body == "boom")
+            #expect(attempts == 1)
         }
     }
 
