@@ -10,12 +10,18 @@
 //   CABI                 the C ABI: @_cdecl exports only -> libhumanloop.so (product "humanloop";
 //                        the names Humanloop, HumanloopClient and HumanloopError are left for a
 //                        Swift API)
+//   Humanloop            the Swift API (import Humanloop): async/await, Codable types,
+//                        AsyncThrowingStream, on the C ABI's entry points (hl_call_start, ...);
+//                        Foundation's JSONEncoder/JSONDecoder are used here only, never in the .so
+//   HumanloopExample     examples/swift: an executable using the Swift API
 import PackageDescription
 
 let package = Package(
     name: "libhumanloop",
     products: [
         .library(name: "humanloop", type: .dynamic, targets: ["CABI"]),
+        .library(name: "Humanloop", targets: ["Humanloop"]),
+        .executable(name: "HumanloopExample", targets: ["HumanloopExample"]),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
@@ -27,9 +33,12 @@ let package = Package(
                 path: "Sources/HumanloopTransport"),
         .target(name: "CABI", dependencies: ["HumanloopCore", "HumanloopTransport"],
                 path: "Sources/CABI", exclude: ["exports.map"]),
+        .target(name: "Humanloop", dependencies: ["CABI"], path: "Sources/Humanloop"),
+        .executableTarget(name: "HumanloopExample", dependencies: ["Humanloop"], path: "examples/swift/HumanloopExample"),
         .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
                     path: "Tests/HumanloopCoreTests", exclude: ["make_python_float_table.py"]),
         .testTarget(name: "HumanloopTransportTests", dependencies: ["HumanloopTransport", "HumanloopCore", "CCurl"],
                     path: "Tests/HumanloopTransportTests"),
+        .testTarget(name: "HumanloopTests", dependencies: ["Humanloop", "CABI"], path: "Tests/HumanloopTests"),
     ]
 )

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds every example (examples/c/*.c) and runs it, and every Python example
-# (examples/python/*.py), against the bundled test server (Tests/server) on 127.0.0.1; exits
+# Builds every example (examples/c/*.c) and runs it, every Python example
+# (examples/python/*.py) and the Swift example (examples/swift, swift build --product
+# HumanloopExample), against the bundled test server (Tests/server) on 127.0.0.1; exits
 # non-zero if one fails. For CI and for trying them out:
 #   bash examples/run_all.sh                 (after make; uses build/lib and build/venv)
-#   bash examples/run_all.sh c               only the C examples; "python": only the Python ones
+#   bash examples/run_all.sh c               only the C examples; "python": only the Python ones;
+#                                            "swift": only the Swift one
 # Environment: CC (default cc), PYTHON (default build/venv/bin/python, else python3),
 # OUT (where the C programs go, default build/examples).
 set -euo pipefail
@@ -62,6 +64,15 @@ if [ "$which" = all ] || [ "$which" = python ]; then
     for source in examples/python/*.py; do
         run "python/$(basename "$source")" "$PYTHON" "$source"
     done
+fi
+
+if [ "$which" = all ] || [ "$which" = swift ]; then
+    if swift build --product HumanloopExample >&2; then
+        run "swift/HumanloopExample" "$(swift build --show-bin-path)/HumanloopExample"
+    else
+        echo "== swift/HumanloopExample: FAILED to build" >&2
+        failed+=("swift/HumanloopExample (build)")
+    fi
 fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
