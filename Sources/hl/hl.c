@@ -6,7 +6,7 @@
  *      [--experiment-id ID] [--model-config-id ID] [--environment E] [--num-samples N]
  *      [--host URL] [--max-retries N] [--timeout S] [--json] [--stream]
  *   hl batch [FILE.jsonl | -] [--output OUT [--retry-failed]] [--concurrency N] [--call NAME]
- *      [--host URL] [--max-retries N] [--timeout S] [--no-progress]
+ *      [--no-rate-aware] [--host URL] [--max-retries N] [--timeout S] [--no-progress]
  *   hl --help | hl COMMAND --help | hl --version
  *
  * Written in C99 + POSIX on the public C API of include/humanloop.h only; jansson reads the
@@ -854,11 +854,21 @@ static int run_command(const struct command *cmd, int argc, char **argv) {
 
 static const char BATCH_HELP[] =
     "Usage: hl batch [FILE.jsonl | -] [--output OUT [--retry-failed]] [--concurrency N]\n"
-    "                [--call COMMAND] [flags]\n"
+    "                [--call COMMAND] [--no-rate-aware] [flags]\n"
     "\n"
-    "Runs many requests concurrently on the library's engine (hl_call_submit, the answers taken\n"
-    "from a completion queue): one request per line of a JSON Lines file ('-' or no file:\n"
-    "standard input), at most N in flight at once.\n"
+    "Runs many requests concurrently as batches on the library's engine (hl_batch_submit, each\n"
+    "answer taken from a completion queue as it finishes): one request per line of a JSON Lines\n"
+    "file ('-' or no file: standard input), at most N in flight at once.\n"
+    "\n"
+    "Rate limits: the batches are rate-aware (unless --no-rate-aware): an answer 429 (or 503\n"
+    "with Retry-After) halves the calls in flight, successes grow them back to N, Retry-After\n"
+    "holds every new call until then, and a line answered 429 goes back in the batch instead\n"
+    "of failing (up to 10 times). A regular file is read whole and sent as one batch. Input\n"
+    "that is still arriving (a pipe) is sent as it comes: the lines read so far as one batch,\n"
+    "later lines as later batches, all of them together within N calls in flight (a new batch\n"
+    "gets the free slots: all N and every line read when no batch runs, else one line per free\n"
+    "slot), so answers flow while the input is open; the rate-aware window then spans one\n"
+    "batch at a time, not the whole run: give a file for the best behaviour under a rate limit.\n"
     "\n"
     "A line is either\n"
     "  a request object (the endpoint's body fields), sent with the call of --call, e.g.\n"
@@ -883,7 +893,8 @@ static const char BATCH_HELP[] =
     "\"hl: batch: line N: <error type>: <message>\".\n"
     "\n"
     "When stderr is a terminal, a progress line is kept up to date on it: requests done/total,\n"
-    "rate, errors and the time left (ETA; the total is known once the input is read).\n"
+    "the effective rate (requests finished per second over the last 5 s: what a rate limit\n"
+    "lets through), errors and the time left (ETA; the total is known once the input is read).\n"
     "\n"
     "With --output OUT, nothing goes to standard output: each line's envelope is recorded as\n"
     "soon as it finishes (in any order) in OUT.partial, one JSON line per finished input line,\n"
@@ -912,6 +923,8 @@ static const char BATCH_HELP[] =
     "  --output OUT           record the results in OUT.partial, then write OUT (see above)\n"
     "  --retry-failed         with --output: send again the lines whose recorded result failed\n"
     "  --concurrency N        at most N calls in flight at once, 1..10000 (default 16)\n"
+    "  --no-rate-aware        do not slow down on 429 answers (each call retries on its own,\n"
+    "                         then fails)\n"
     "  --call COMMAND         the call of lines that are bare requests (default complete)\n"
     "  --host URL             the API's base URL (default: $HUMANLOOP_HOST, else\n"
     "                         https://api.humanloop.com/v4)\n"
@@ -963,12 +976,12 @@ static const char *library_call_name(const char *name) {
 
 /* One request line of the batch. */
 struct batch_entry {
-    char *envelope; /* its envelope (malloc'ed) once known; NULL while the call is in flight */
+    char *envelope; /* its envelope (malloc'ed) once known; NULL until then */
     int ok;
-    hl_call *call;  /* the call while it is in flight (NULL otherwise, and for a line never started) */
     long line;      /* line number in the input, from 1 */
     uint64_t hash;  /* of the line's text (with --output) */
     int recorded;   /* with --output: finished, its result in OUT.partial (or cancelled) */
+    int finished;   /* its envelope is known (and maybe written or recorded already) */
 };
 
 /* SIGINT, SIGTERM and SIGHUP. The first stops the batch (the main loop cancels the calls in
@@ -1208,6 +1221,27 @@ static int prepare_line(const char *text, size_t len, long line, const char *def
     return rc;
 }
 
+/* One line as an item of the batch: {"call":...,"request":...,"options":...} (malloc'ed), the
+ * request and options as written. Returns as prepare_line. */
+static int prepare_item(const char *text, size_t len, long line, const char *default_call, char **item,
+                        char **error) {
+    struct prepared p;
+    *item = NULL;
+    int rc = prepare_line(text, len, line, default_call, &p, error);
+    if (rc != EXIT_OK) return rc;
+    size_t size = strlen(p.call) + strlen(p.request) + (p.options != NULL ? strlen(p.options) : 0) + 48;
+    *item = malloc(size);
+    if (*item != NULL) {
+        if (p.options != NULL)
+            snprintf(*item, size, "{\"call\":\"%s\",\"request\":%s,\"options\":%s}", p.call, p.request, p.options);
+        else
+            snprintf(*item, size, "{\"call\":\"%s\",\"request\":%s}", p.call, p.request);
+    }
+    free(p.request);
+    free(p.options);
+    return *item != NULL ? EXIT_OK : EXIT_OTHER;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1224,17 +1258,47 @@ static void format_duration(char *out, size_t size, double seconds) {
     else snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
 }
 
-/* The progress line, drawn over itself: "\r" + text + erase to the end of the line. */
-static void draw_progress(size_t done, long long total, size_t errors, size_t in_flight, double elapsed) {
+/* The effective rate: requests finished per second over the last few seconds (what a
+ * rate-limited server lets through), from a sample taken at each drawing of the progress line. */
+#define RATE_SAMPLES 64
+#define RATE_WINDOW 5.0
+struct rate_samples {
+    double t[RATE_SAMPLES];
+    size_t done[RATE_SAMPLES];
+    size_t next, count;
+};
+
+static double rate_now(struct rate_samples *r, double t, size_t done) {
+    r->t[r->next] = t;
+    r->done[r->next] = done;
+    r->next = (r->next + 1) % RATE_SAMPLES;
+    if (r->count < RATE_SAMPLES) r->count++;
+    size_t oldest = (r->next + RATE_SAMPLES - r->count) % RATE_SAMPLES;
+    while (r->count > 1 && t - r->t[oldest] > RATE_WINDOW) {
+        oldest = (oldest + 1) % RATE_SAMPLES;
+        r->count--;
+    }
+    double span = t - r->t[oldest];
+    return span > 0.5 ? (double)(done - r->done[oldest]) / span : -1;
+}
+
+static double rate_average(double start, double t, size_t done) {
+    return t > start ? (double)done / (t - start) : 0;
+}
+
+/* The progress line, drawn over itself: "\r" + text + erase to the end of the line. rate: the
+ * effective rate (< 0: not known yet, the average is shown); average: since the start (the ETA). */
+static void draw_progress(size_t done, long long total, size_t errors, double rate, double average) {
     char total_text[32], eta[32], rate_text[32];
-    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    if (rate < 0) rate = average;
     if (total >= 0) snprintf(total_text, sizeof total_text, "%lld", total);
     else snprintf(total_text, sizeof total_text, "?");
-    if (total >= 0 && rate > 0) format_duration(eta, sizeof eta, ((double)total - (double)done) / rate);
+    double pace = rate > 0 ? rate : average;
+    if (total >= 0 && pace > 0) format_duration(eta, sizeof eta, ((double)total - (double)done) / pace);
     else snprintf(eta, sizeof eta, "--:--");
     snprintf(rate_text, sizeof rate_text, rate >= 100 ? "%.0f" : "%.1f", rate);
-    fprintf(stderr, "\rhl batch: %zu/%s done, %s/s, %zu error%s, %zu in flight, ETA %s\033[K", done, total_text,
-            rate_text, errors, errors == 1 ? "" : "s", in_flight, eta);
+    fprintf(stderr, "\rhl batch: %zu/%s done, %s/s, %zu error%s, ETA %s\033[K", done, total_text, rate_text, errors,
+            errors == 1 ? "" : "s", eta);
     fflush(stderr);
 }
 
@@ -1403,7 +1467,7 @@ struct batch_options {
     const char *call;   /* the library's name */
     const char *output; /* --output OUT, or NULL */
     long long concurrency;
-    int progress, help, retry_failed;
+    int progress, help, retry_failed, rate_aware;
     int argc;           /* the command line, for the command that resumes */
     char **argv;
     struct options client; /* host, max_retries, timeout */
@@ -1414,6 +1478,7 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
     o->call = "complete";
     o->concurrency = 16;
     o->progress = 1;
+    o->rate_aware = 1;
     o->client.max_retries = -1;
     o->client.timeout = -1;
     o->argc = argc;
@@ -1442,6 +1507,10 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
             o->retry_failed = 1;
             continue;
         }
+        if (strcmp(arg, "--no-rate-aware") == 0) {
+            o->rate_aware = 0;
+            continue;
+        }
         if (arg[1] != '-') return usage_error("batch", "unknown option '%s'", arg);
         char name[64];
         const char *eq = strchr(arg, '=');
@@ -1457,7 +1526,8 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
         if (k == sizeof VALUED / sizeof VALUED[0]) {
             if (strncmp(name, "--api-key", 9) == 0 || strncmp(name, "--api_key", 9) == 0)
                 return usage_error("batch", "there is no '%s' flag: set HUMANLOOP_API_KEY", name);
-            if (strcmp(name, "--no-progress") == 0 || strcmp(name, "--retry-failed") == 0)
+            if (strcmp(name, "--no-progress") == 0 || strcmp(name, "--retry-failed") == 0 ||
+                strcmp(name, "--no-rate-aware") == 0)
                 return usage_error("batch", "option '%s' takes no value", name);
             return usage_error("batch", "unknown option '%s'", name);
         }
@@ -1503,9 +1573,34 @@ static int parse_batch_options(int argc, char **argv, struct batch_options *o) {
 }
 
 /* ---- hl batch: the main loop ------------------------------------------------------------------
- * The calls are submitted to the client's engine with their items going to one queue
- * (hl_call_submit); only the main thread touches this state: it starts calls, waits on the
- * queue, drains it and writes the envelopes in input order. No code of hl runs on the engine. */
+ * The lines go to the library as batches (hl_batch_submit) whose items come back on one queue:
+ * an event {"index":k,"result":<envelope>} per finished request, then the batch's counts. Only
+ * the main thread touches this state: it reads the input, submits the batches, waits on the
+ * queue, drains it and writes the envelopes in input order. No code of hl runs on the engine.
+ *
+ * A regular file is read whole and sent as one batch: the library's rate-aware window (and its
+ * pacing, and its Retry-After hold) then governs the whole run. Other input (a pipe, a terminal)
+ * may still be arriving, and its results must flow meanwhile: the lines read so far go as one
+ * batch (a chunk), later lines as later chunks. All chunks together keep within --concurrency:
+ * a running chunk holds min(its concurrency, its requests not finished yet) of the slots. When
+ * no chunk runs, a new chunk takes every line read, at the full concurrency; otherwise it takes
+ * at most as many lines as there are free slots, at that concurrency, so that each of its
+ * requests starts at once (a long chunk never stays on a narrow window). */
+
+struct chunk {
+    hl_call *call;        /* the batch */
+    size_t *entries;      /* the entry of each of its requests, by index */
+    size_t n, seen;       /* its requests; the events seen */
+    size_t concurrency;
+    size_t reach;         /* 1 + the greatest index with an event */
+    size_t slot;          /* its place in b->active */
+};
+
+/* A line read and ready to send, waiting for a chunk. */
+struct pending {
+    char *item;   /* {"call":...,"request":...,"options":...} (malloc'ed) */
+    size_t entry;
+};
 
 struct batch {
     struct batch_options o;
@@ -1513,11 +1608,17 @@ struct batch {
     hl_queue *queue;
     const char *source; /* the input's name in messages */
     int close_input;    /* the input is a file hl opened */
+    int regular;        /* the input is a regular file: one batch */
     struct line_reader reader;
-    struct batch_entry *entries; /* one per line started, in input order */
+    struct batch_entry *entries; /* one per line to send, in input order */
     size_t n_entries, cap;
-    size_t finished, errors, in_flight; /* envelopes known, failures among them, calls in flight */
-    size_t printed, line_failures, cancelled_lines;
+    struct chunk **active;       /* the chunks whose counts have not arrived */
+    size_t n_active, cap_active;
+    size_t used;                 /* slots the active chunks hold */
+    struct pending *pending;     /* lines read, not in a chunk yet: [pending_head, n_pending) */
+    size_t pending_head, n_pending, cap_pending, pending_bytes;
+    size_t finished, errors;     /* envelopes known, failures among them */
+    size_t printed, line_failures, cancelled_lines, last_finished; /* last_finished: 1 + entry */
     size_t kept_ok, kept_failed; /* with --output: lines whose result OUT.partial has already */
     struct checkpoint ck;        /* with --output */
     int checkpointing;
@@ -1525,6 +1626,7 @@ struct batch {
     long long read_requests, total; /* total: -1 until known */
     int show_progress, eof, cancelled, write_failed, out_of_mem, read_failed, fatal, input_changed;
     double start, last_draw, cancel_time;
+    struct rate_samples rate;
 };
 
 #define BATCH_DRAIN_MAX 64
@@ -1532,6 +1634,9 @@ struct batch {
 static const char LATE_CANCEL_ENVELOPE[] =
     "{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
     "\"cancelled (the call did not end in time)\"},\"attempts\":0}";
+static const char NOT_STARTED_ENVELOPE[] =
+    "{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
+    "\"cancelled (not started)\"},\"attempts\":0}";
 static const char EXIT_CANCEL_ENVELOPE[] =
     "{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":"
     "\"cancelled (hl exited at a second signal)\"},\"attempts\":0}";
@@ -1562,19 +1667,20 @@ static void input_changed(struct batch *b, long line) {
     b->input_changed = 1;
 }
 
-/* Adds an entry. Returns it, or NULL when out of memory. */
-static struct batch_entry *add_entry(struct batch *b, long line) {
+/* Adds an entry. Returns its index, or (size_t)-1 when out of memory. */
+static size_t add_entry(struct batch *b, long line, uint64_t hash) {
     if (b->n_entries == b->cap) {
         size_t cap = b->cap == 0 ? 256 : b->cap * 2;
         struct batch_entry *bigger = realloc(b->entries, cap * sizeof *bigger);
-        if (bigger == NULL) return NULL;
+        if (bigger == NULL) return (size_t)-1;
         b->entries = bigger;
         b->cap = cap;
     }
-    struct batch_entry *e = &b->entries[b->n_entries++];
+    struct batch_entry *e = &b->entries[b->n_entries];
     memset(e, 0, sizeof *e);
     e->line = line;
-    return e;
+    e->hash = hash;
+    return b->n_entries++;
 }
 
 static int is_cancelled(const char *envelope) { return strstr(envelope, "\"type\":\"cancelled\"") != NULL; }
@@ -1600,17 +1706,23 @@ static void record_entry(struct batch *b, struct batch_entry *e) {
     e->recorded = 1;
 }
 
-/* Gives an entry its envelope (malloc'ed; taken over). NULL: out of memory, the batch stops. */
-static void set_envelope(struct batch *b, struct batch_entry *e, char *envelope, int was_in_flight) {
-    if (was_in_flight) b->in_flight--;
+/* Gives entry i its envelope (malloc'ed; taken over). NULL: out of memory, the batch stops. */
+static void set_envelope(struct batch *b, size_t i, char *envelope) {
+    struct batch_entry *e = &b->entries[i];
     if (envelope == NULL) {
         b->out_of_mem = 1;
         return;
     }
+    if (e->finished) { /* not expected: a second result */
+        free(envelope);
+        return;
+    }
     e->envelope = envelope;
+    e->finished = 1;
     e->ok = envelope_is_ok(envelope);
     b->finished++;
     if (!e->ok) b->errors++;
+    if (i + 1 > b->last_finished) b->last_finished = i + 1;
     if (b->checkpointing) record_entry(b, e);
 }
 
@@ -1659,8 +1771,33 @@ static int needs_sending(struct batch *b, uint64_t hash) {
     return 0;
 }
 
-/* Starts the call of one input line (or gives a malformed line its error envelope). */
-static void start_line(struct batch *b, char *line, size_t len) {
+/* Queues the item of entry i for the next chunk. 0 when out of memory. */
+static int add_pending(struct batch *b, size_t i, char *item) {
+    if (b->n_pending == b->cap_pending) {
+        if (b->pending_head > 0) {
+            memmove(b->pending, b->pending + b->pending_head,
+                    (b->n_pending - b->pending_head) * sizeof *b->pending);
+            b->n_pending -= b->pending_head;
+            b->pending_head = 0;
+        }
+        if (b->n_pending == b->cap_pending) {
+            size_t cap = b->cap_pending == 0 ? 256 : b->cap_pending * 2;
+            struct pending *bigger = realloc(b->pending, cap * sizeof *bigger);
+            if (bigger == NULL) return 0;
+            b->pending = bigger;
+            b->cap_pending = cap;
+        }
+    }
+    b->pending[b->n_pending].item = item;
+    b->pending[b->n_pending].entry = i;
+    b->n_pending++;
+    b->pending_bytes += strlen(item);
+    return 1;
+}
+
+/* Takes one input line: its request waits for a chunk (or a malformed line gets its error
+ * envelope at once). */
+static void take_line(struct batch *b, char *line, size_t len) {
     b->line_no++;
     if (!trim_line(b->line_no, &line, &len)) {
         if (b->checkpointing && ck_get(&b->ck, b->line_no) != NULL) input_changed(b, b->line_no);
@@ -1669,25 +1806,19 @@ static void start_line(struct batch *b, char *line, size_t len) {
     b->read_requests++;
     uint64_t hash = b->checkpointing ? ck_hash(line, len) : 0;
     if (b->checkpointing && !needs_sending(b, hash)) return;
-    struct prepared p;
-    char *error = NULL;
-    int prc = prepare_line(line, len, b->line_no, b->o.call, &p, &error);
-    struct batch_entry *e = prc == EXIT_OTHER ? NULL : add_entry(b, b->line_no);
-    if (e != NULL) e->hash = hash;
-    if (e == NULL || prc == EXIT_USAGE) {
-        if (e != NULL) set_envelope(b, e, error, 0);
-        else free(error);
-        if (e == NULL) b->out_of_mem = 1;
-        free(p.request);
-        free(p.options);
-        return;
+    char *item = NULL, *error = NULL;
+    int prc = prepare_item(line, len, b->line_no, b->o.call, &item, &error);
+    size_t i = prc == EXIT_OTHER ? (size_t)-1 : add_entry(b, b->line_no, hash);
+    if (i == (size_t)-1) {
+        b->out_of_mem = 1;
+        free(item);
+        free(error);
+    } else if (prc == EXIT_USAGE) {
+        set_envelope(b, i, error);
+    } else if (!add_pending(b, i, item)) {
+        free(item);
+        b->out_of_mem = 1;
     }
-    void *tag = (void *)(uintptr_t)(size_t)(e - b->entries);
-    e->call = hl_call_submit(b->client, p.call, p.request, p.options, b->queue, tag);
-    free(p.request);
-    free(p.options);
-    if (e->call != NULL) b->in_flight++;
-    else set_envelope(b, e, line_error(b->line_no, "", "out of memory: the call could not start"), 0);
 }
 
 /* The end of the input: with --output, a result of a line past it means the input changed. */
@@ -1697,9 +1828,10 @@ static void input_ended(struct batch *b) {
     if (b->checkpointing && !b->read_failed && b->ck.max_line > b->line_no) input_changed(b, b->line_no + 1);
 }
 
-/* 2. Starts calls while there is room and a whole line to read. */
-static void start_calls(struct batch *b) {
-    while (!batch_stopping(b) && !b->eof && b->in_flight < (size_t)b->o.concurrency) {
+/* 2. Takes the whole lines read (a regular file: all of it, to be sent as one batch; other
+ * input: while the lines waiting for a chunk stay under READ_AHEAD bytes). */
+static void take_lines(struct batch *b) {
+    while (!batch_stopping(b) && !b->eof && (b->regular || b->pending_bytes < READ_AHEAD)) {
         char *line;
         size_t len;
         int got = read_line(&b->reader, &line, &len);
@@ -1709,45 +1841,180 @@ static void start_calls(struct batch *b) {
             input_ended(b);
             break;
         }
-        start_line(b, line, len);
+        take_line(b, line, len);
     }
 }
 
-/* 3. A signal (or no way to go on): start nothing more and cancel the calls in flight, once.
- * Their "cancelled" envelopes come through the queue. */
+/* Appends text to a growing buffer. 0 when out of memory. */
+static int append(char **buf, size_t *len, size_t *cap, const char *text, size_t n) {
+    if (*len + n + 1 > *cap) {
+        size_t want = *cap == 0 ? 4096 : *cap;
+        while (want < *len + n + 1) want *= 2;
+        char *bigger = realloc(*buf, want);
+        if (bigger == NULL) return 0;
+        *buf = bigger;
+        *cap = want;
+    }
+    memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 1;
+}
+
+/* The slots a chunk holds: its requests not finished yet, up to its concurrency. */
+static size_t chunk_slots(const struct chunk *c) {
+    size_t left = c->n - c->seen;
+    return left < c->concurrency ? left : c->concurrency;
+}
+
+/* Sends the next `take` pending lines as one batch of the given concurrency. */
+static void submit_chunk(struct batch *b, size_t take, size_t concurrency) {
+    struct pending *p = b->pending + b->pending_head;
+    struct chunk *c = calloc(1, sizeof *c);
+    char *json = NULL;
+    size_t len = 0, cap = 0;
+    char head[96];
+    int n = snprintf(head, sizeof head, "{\"concurrency\":%zu,\"rate_aware\":%s,\"requests\":[", concurrency,
+                     b->o.rate_aware ? "true" : "false");
+    int ok = c != NULL && (c->entries = malloc(take * sizeof *c->entries)) != NULL &&
+             append(&json, &len, &cap, head, (size_t)n);
+    for (size_t k = 0; ok && k < take; k++) {
+        ok = (k == 0 || append(&json, &len, &cap, ",", 1)) && append(&json, &len, &cap, p[k].item, strlen(p[k].item));
+        c->entries[k] = p[k].entry;
+    }
+    ok = ok && append(&json, &len, &cap, "]}", 2);
+    if (ok && b->n_active == b->cap_active) {
+        size_t more = b->cap_active == 0 ? 16 : b->cap_active * 2;
+        struct chunk **bigger = realloc(b->active, more * sizeof *bigger);
+        if (bigger == NULL) ok = 0;
+        else {
+            b->active = bigger;
+            b->cap_active = more;
+        }
+    }
+    if (ok) {
+        c->n = take;
+        c->concurrency = concurrency;
+        c->call = hl_batch_submit(b->client, json, b->queue, c);
+        ok = c->call != NULL;
+    }
+    free(json);
+    for (size_t k = 0; k < take; k++) {
+        b->pending_bytes -= strlen(p[k].item);
+        free(p[k].item);
+        if (!ok) set_envelope(b, p[k].entry, line_error(b->entries[p[k].entry].line, "",
+                                                        "out of memory: the call could not start"));
+    }
+    b->pending_head += take;
+    if (b->pending_head == b->n_pending) b->pending_head = b->n_pending = 0;
+    if (!ok) {
+        if (c != NULL) free(c->entries);
+        free(c);
+        b->out_of_mem = 1;
+        return;
+    }
+    c->slot = b->n_active;
+    b->active[b->n_active++] = c;
+    b->used += chunk_slots(c);
+}
+
+/* 3. Sends the lines waiting, in chunks, as the slots allow (see above). */
+static void submit_chunks(struct batch *b) {
+    size_t concurrency = (size_t)b->o.concurrency;
+    while (!batch_stopping(b) && b->n_pending > b->pending_head && !(b->regular && !b->eof)) {
+        size_t waiting = b->n_pending - b->pending_head;
+        if (b->n_active == 0) {
+            submit_chunk(b, waiting, concurrency);
+            continue;
+        }
+        size_t free_slots = b->used >= concurrency ? 0 : concurrency - b->used;
+        if (free_slots == 0) return;
+        submit_chunk(b, waiting < free_slots ? waiting : free_slots, free_slots);
+    }
+}
+
+/* 4. A signal (or no way to go on): start nothing more and cancel the batches, once. The
+ * "cancelled" results of their calls in flight come through the queue. */
 static void cancel_in_flight(struct batch *b) {
     b->cancelled = 1;
     b->cancel_time = now_seconds();
     b->eof = 1;
-    for (size_t i = b->printed; i < b->n_entries; i++)
-        if (b->entries[i].call != NULL) hl_call_cancel(b->entries[i].call);
+    for (size_t i = 0; i < b->n_active; i++) hl_call_cancel(b->active[i]->call);
 }
 
-/* Cancelled calls end within 100 ms (humanloop.h); should one not, release it (none of its
- * items is drained after hl_call_free) and give it a "cancelled" envelope of hl's own. */
-static void abandon_late_calls(struct batch *b) {
-    for (size_t i = b->printed; i < b->n_entries && !b->out_of_mem; i++) {
-        struct batch_entry *e = &b->entries[i];
-        if (e->call == NULL) continue;
-        hl_call_free(e->call);
-        e->call = NULL;
-        set_envelope(b, e, strdup(LATE_CANCEL_ENVELOPE), 1);
+/* A chunk's counts arrived (or it was abandoned): release it. */
+static void end_chunk(struct batch *b, struct chunk *c) {
+    b->used -= chunk_slots(c);
+    hl_call_free(c->call);
+    b->active[c->slot] = b->active[--b->n_active];
+    b->active[c->slot]->slot = c->slot;
+    free(c->entries);
+    free(c);
+}
+
+/* Cancelled calls end within 100 ms (humanloop.h); should a batch not, release it (none of its
+ * items is drained after hl_call_free) and give its lines that may be running a "cancelled"
+ * envelope of hl's own. */
+static void abandon_late_chunks(struct batch *b) {
+    while (b->n_active > 0 && !b->out_of_mem) {
+        struct chunk *c = b->active[0];
+        size_t running = c->seen + c->concurrency < c->n ? c->seen + c->concurrency : c->n;
+        if (c->reach > running) running = c->reach;
+        for (size_t k = 0; k < running && !b->out_of_mem; k++) {
+            const struct batch_entry *e = &b->entries[c->entries[k]];
+            if (!e->finished) set_envelope(b, c->entries[k], strdup(LATE_CANCEL_ENVELOPE));
+        }
+        end_chunk(b, c);
     }
 }
 
-/* Keeps a call's terminal item as its line's envelope and releases the call. */
-static void take_item(struct batch *b, const hl_item *item) {
-    if (item->kind != HL_ITEM_RESULT) return; /* a stream event: not asked for (options.stream is refused) */
-    size_t index = (size_t)(uintptr_t)item->tag;
-    if (index >= b->n_entries || b->entries[index].call != item->call) return; /* not expected */
-    struct batch_entry *e = &b->entries[index];
-    char *envelope = item->json != NULL ? copy_text(item->json, item->len) : strdup(LIBRARY_OOM_ENVELOPE);
-    hl_call_free(e->call);
-    e->call = NULL;
-    set_envelope(b, e, envelope, 1);
+/* The envelope of an event {"index":k,"result":<envelope>}: a malloc'ed copy of its text. NULL
+ * when out of memory (*index set) or unreadable (*index = (size_t)-1). */
+static char *event_envelope(const char *json, size_t len, size_t *index) {
+    static const char HEAD[] = "{\"index\":", MID[] = ",\"result\":";
+    *index = (size_t)-1;
+    if (json == NULL || len < sizeof HEAD || memcmp(json, HEAD, sizeof HEAD - 1) != 0) return NULL;
+    const char *p = json + sizeof HEAD - 1, *end = json + len;
+    size_t k = 0;
+    if (p >= end || *p < '0' || *p > '9') return NULL;
+    while (p < end && *p >= '0' && *p <= '9') k = k * 10 + (size_t)(*p++ - '0');
+    if ((size_t)(end - p) < sizeof MID || memcmp(p, MID, sizeof MID - 1) != 0 || end[-1] != '}') return NULL;
+    p += sizeof MID - 1;
+    *index = k;
+    return copy_text(p, (size_t)(end - 1 - p));
 }
 
-/* 4. Takes every item on the queue (never blocks). */
+/* Takes one item of a chunk: a request's envelope, or the chunk's counts. */
+static void take_item(struct batch *b, const hl_item *item) {
+    struct chunk *c = item->tag;
+    if (item->kind == HL_ITEM_RESULT) {
+        /* The counts; a malformed batch (not expected: hl builds it) is one error envelope, the
+         * result of each of its lines. After a cancel, a line without an event never started. */
+        int ok = item->json != NULL && envelope_is_ok(item->json);
+        for (size_t k = 0; k < c->n && !b->out_of_mem && !(ok && b->cancelled); k++) {
+            const struct batch_entry *e = &b->entries[c->entries[k]];
+            if (e->finished) continue;
+            set_envelope(b, c->entries[k],
+                         ok ? line_error(e->line, "", "the library gave no result for this line")
+                            : item->json != NULL ? copy_text(item->json, item->len) : strdup(LIBRARY_OOM_ENVELOPE));
+        }
+        end_chunk(b, c);
+        return;
+    }
+    size_t k;
+    char *envelope = event_envelope(item->json, item->len, &k);
+    if (k >= c->n) { /* not expected */
+        free(envelope);
+        return;
+    }
+    b->used -= chunk_slots(c);
+    c->seen++;
+    b->used += chunk_slots(c);
+    if (k + 1 > c->reach) c->reach = k + 1;
+    set_envelope(b, c->entries[k], envelope);
+}
+
+/* 5. Takes every item on the queue (never blocks). */
 static void collect_results(struct batch *b) {
     hl_item items[BATCH_DRAIN_MAX];
     size_t n;
@@ -1776,11 +2043,20 @@ static void write_entry(struct batch *b, const struct batch_entry *e) {
     }
 }
 
-/* 5. Writes the envelopes that are next in order (with --output they are on disk already). */
+/* 6. Writes the envelopes that are next in order (with --output they are on disk already).
+ * Once a cancelled run has no batch left, a line that never started but comes before one that
+ * finished is written as cancelled, so that the output keeps the input's order. */
 static void write_ready(struct batch *b) {
     while (b->printed < b->n_entries) {
         struct batch_entry *e = &b->entries[b->printed];
-        if (e->envelope == NULL && !e->recorded) break;
+        if (!e->finished) {
+            if (!(b->cancelled && b->n_active == 0 && b->printed < b->last_finished && !b->checkpointing)) break;
+            e->envelope = strdup(NOT_STARTED_ENVELOPE);
+            if (e->envelope == NULL) {
+                b->out_of_mem = 1;
+                break;
+            }
+        }
         b->printed++;
         if (e->envelope == NULL) continue;
         write_entry(b, e);
@@ -1789,22 +2065,23 @@ static void write_ready(struct batch *b) {
     }
 }
 
-/* 6. The progress line, at most ten times a second. */
+/* 7. The progress line, at most ten times a second. */
 static void update_progress(struct batch *b, int done) {
     double t = now_seconds();
     if (b->show_progress && (done || b->last_draw < 0 || t - b->last_draw >= 0.1)) {
-        draw_progress(b->finished + b->kept_ok + b->kept_failed, b->total, b->errors + b->kept_failed,
-                      b->in_flight, t - b->start);
+        size_t n = b->finished + b->kept_ok + b->kept_failed;
+        draw_progress(n, b->total, b->errors + b->kept_failed, rate_now(&b->rate, t, b->finished),
+                      rate_average(b->start, t, b->finished));
         b->last_draw = t;
     }
 }
 
-/* 7. Sleeps until an item is on the queue, or input is there (when there is room for a call or
- * for reading ahead), or a signal comes, or 100 ms have passed (for the progress line). The
- * signals are let through during this wait only. */
+/* 8. Sleeps until an item is on the queue, or input is there (when there is room to read
+ * ahead), or a signal comes, or 100 ms have passed (for the progress line). The signals are
+ * let through during this wait only. */
 static void wait_for_work(struct batch *b) {
     int wait_input = !b->eof && !batch_signal && !b->reader.eof &&
-                     (b->in_flight < (size_t)b->o.concurrency || b->reader.end - b->reader.start < READ_AHEAD);
+                     b->reader.end - b->reader.start < READ_AHEAD && (b->regular || b->pending_bytes < READ_AHEAD);
     struct pollfd pfds[2] = {{hl_queue_fd(b->queue), POLLIN, 0}, {b->reader.fd, POLLIN, 0}};
     pthread_sigmask(SIG_UNBLOCK, &batch_sigset, NULL);
     int rc = batch_exit_now ? 0 : poll(pfds, wait_input ? 2 : 1, 100);
@@ -1850,14 +2127,26 @@ static void print_summary(const struct batch *b, int sig, size_t extra_cancelled
     fputc('\n', stderr);
 }
 
-/* A second signal: write what is finished (without --output: in input order, the lines still
- * in flight as "cancelled"), the summary, and leave at once. */
+/* A second signal: write what is finished, the summary, and leave at once. A line that may be
+ * running (a batch starts its requests in order: those before one that finished, and as many
+ * after the finished ones as its concurrency) counts as cancelled; without --output it is
+ * written as cancelled, in input order. */
 static void exit_at_once(struct batch *b) {
     collect_results(b);
     write_ready(b);
-    size_t in_flight = b->in_flight;
+    size_t last = b->last_finished;
+    for (size_t i = 0; i < b->n_active; i++) {
+        const struct chunk *c = b->active[i];
+        size_t running = c->seen + c->concurrency < c->n ? c->seen + c->concurrency : c->n;
+        if (running > 0 && c->entries[running - 1] + 1 > last) last = c->entries[running - 1] + 1;
+    }
+    size_t extra = 0;
+    for (size_t i = b->printed; i < last; i++) {
+        struct batch_entry *e = &b->entries[i];
+        if (!e->finished) extra++;
+    }
     if (!b->checkpointing) {
-        for (; b->printed < b->n_entries; b->printed++) {
+        for (; b->printed < last; b->printed++) {
             struct batch_entry *e = &b->entries[b->printed];
             if (e->envelope == NULL && !b->write_failed && !write_envelope_line(EXIT_CANCEL_ENVELOPE))
                 b->write_failed = 1;
@@ -1865,7 +2154,7 @@ static void exit_at_once(struct batch *b) {
         }
     }
     if (b->show_progress) fputc('\n', stderr);
-    print_summary(b, batch_exit_now, in_flight);
+    print_summary(b, batch_exit_now, extra);
     fflush(stdout);
     fflush(stderr);
     _exit(128 + batch_exit_now);
@@ -1875,12 +2164,12 @@ static void batch_loop(struct batch *b) {
     for (;;) {
         collect_results(b);
         read_input(b);
-        start_calls(b);
+        take_lines(b);
+        submit_chunks(b);
         if (batch_stopping(b) && !b->cancelled) cancel_in_flight(b);
-        else if (b->cancelled && now_seconds() - b->cancel_time > 5) abandon_late_calls(b);
+        else if (b->cancelled && now_seconds() - b->cancel_time > 5) abandon_late_chunks(b);
         write_ready(b);
-        /* Out of memory, a line may have no envelope: stop once no call is in flight. */
-        int done = b->eof && (b->printed == b->n_entries || (b->out_of_mem && b->in_flight == 0));
+        int done = b->eof && b->n_active == 0 && (b->n_pending == b->pending_head || b->cancelled);
         update_progress(b, done);
         if (done) return;
         wait_for_work(b);
@@ -1926,12 +2215,13 @@ static int check_input(struct batch *b, const char *path) {
     return b->input_changed ? -1 : 0;
 }
 
-/* Releases everything: calls still held (after out of memory), the queue, the client. */
+/* Releases everything: batches still held (after out of memory), the queue, the client. */
 static void end_batch(struct batch *b) {
-    for (size_t i = 0; i < b->n_entries; i++) {
-        hl_call_free(b->entries[i].call);
-        free(b->entries[i].envelope);
-    }
+    while (b->n_active > 0) end_chunk(b, b->active[0]);
+    free(b->active);
+    for (size_t i = b->pending_head; i < b->n_pending; i++) free(b->pending[i].item);
+    free(b->pending);
+    for (size_t i = 0; i < b->n_entries; i++) free(b->entries[i].envelope);
     hl_queue_free(b->queue);
     hl_client_free(b->client);
     free(b->entries);
@@ -1998,6 +2288,8 @@ static int start_batch(struct batch *b, const char *path) {
         if (b->close_input) close(fd);
         return rc != EXIT_OK ? rc : EXIT_OTHER;
     }
+    struct stat st;
+    b->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     b->total = count_lines(fd); /* -1: not known before the end of the input */
     b->reader.fd = fd;
     return EXIT_OK;
