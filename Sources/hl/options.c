@@ -44,7 +44,7 @@ static int parse_seconds(const char *s, double *out) {
  * as --api-key=KEY is never printed). */
 static const char *refused_option(char **argv, char *buf, size_t size) {
     const char *arg = argv[optind - 1];
-    if (optopt != 0) {
+    if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128) {
         snprintf(buf, size, "-%c", optopt);
         return buf;
     }
@@ -109,12 +109,12 @@ int parse_options(const struct command *cmd, int argc, char **argv, int first, s
     o->timeout = -1;
     o->inputs = calloc((size_t)argc + 1, sizeof *o->inputs);
     if (o->inputs == NULL) return out_of_memory();
-    int c;
+    int c, at = -1;
     opterr = 0;
     optind = 1;
     argc -= first - 1;
     argv += first - 1; /* getopt_long skips argv[0] */
-    while ((c = getopt_long(argc, argv, ":h", LONG, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", LONG, &at)) != -1) {
         const char *value = optarg;
         switch (c) {
         case 'h': o->help = 1; continue;
@@ -135,9 +135,8 @@ int parse_options(const struct command *cmd, int argc, char **argv, int first, s
         }
         unsigned bit = (unsigned)c;
         if (!(cmd->fields & bit)) {
-            char name[64];
-            fprintf(stderr, "hl: %s: %s is not a field of this endpoint's request (see hl %s --help)\n",
-                    cmd->name, refused_option(argv, name, sizeof name), cmd->name);
+            fprintf(stderr, "hl: %s: --%s is not a field of this endpoint's request (see hl %s --help)\n",
+                    cmd->name, at >= 0 ? LONG[at].name : "?", cmd->name);
             return EXIT_USAGE;
         }
         o->given |= bit;
