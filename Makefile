@@ -77,9 +77,12 @@ HL_BIN := build/bin/hl
 HL_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror -Iinclude
 hl: $(HL_BIN)
 
-$(HL_BIN): Sources/hl/hl.c Sources/hl/checkpoint.c Sources/hl/checkpoint.h include/humanloop.h $(LIB)
+# Its sources are the .c files of Sources/hl (one per concern, curl's tool style), with their headers.
+HL_SOURCES := $(wildcard Sources/hl/*.c)
+HL_HEADERS := $(wildcard Sources/hl/*.h)
+$(HL_BIN): $(HL_SOURCES) $(HL_HEADERS) include/humanloop.h $(LIB)
 	mkdir -p build/bin
-	cc $(HL_CFLAGS) Sources/hl/hl.c Sources/hl/checkpoint.c -o $@ -L$(LIBDIR) -lhumanloop -ljansson -pthread -Wl,-rpath,'$$ORIGIN/../lib'
+	cc $(HL_CFLAGS) $(HL_SOURCES) -o $@ -L$(LIBDIR) -lhumanloop -ljansson -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the library as a C library is installed (real file
 # named with the full version, the soname link, the development link) without any RUNPATH (the

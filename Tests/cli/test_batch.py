@@ -475,3 +475,22 @@ def test_batch_progress_line_total_from_a_pipe_and_no_progress(srv):
     rc, out, err = _run_with_stderr_on_a_pty(["batch", "-", "--call", "complete-deployed", "--no-progress"],
                                              srv, jsonl(deployed(0)))
     assert rc == 0 and err == "" and len(out.splitlines()) == 1
+
+
+# ---- rate limits -----------------------------------------------------------------------------------
+
+def test_batch_is_rate_aware_by_default(srv, tmp_path):
+    """A server that lets 50 requests a second through and answers 429 with Retry-After: 1
+    beyond that: 200 lines at concurrency 100 all succeed, with at most 1.5 requests per line."""
+    n = 200
+    f = tmp_path / "in.jsonl"
+    f.write_text(jsonl(*[deployed(i) for i in range(n)]))
+    srv.rate_limit(50, retry_after=1)
+    p = run(["batch", str(f), "--call", "complete-deployed", "--concurrency", "100"], srv, timeout=60)
+    sent = len(srv.requests())
+    assert p.returncode == 0, p.stderr
+    got = envelopes(p)
+    assert [inputs_of(e)["i"] for e in got] == [str(i) for i in range(n)]
+    assert all(e["ok"] is True for e in got)
+    assert sent <= 1.5 * n, (sent, srv.stats()["rate_limited"])
+    print("requests per line: %.3f (%d answered 429)" % (sent / n, srv.stats()["rate_limited"]))
