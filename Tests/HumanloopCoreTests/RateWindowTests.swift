@@ -31,15 +31,15 @@ import Testing
         #expect(window.nextStart(now: 5) == 5)
         for step in 0..<100 { window.succeeded(now: 9.0 + Double(step) / 100) }
         window.rateLimited(now: 10.0, roundTrip: 0.001)
-        #expect(window.pace.map { $0 > 99 && $0 <= 100 } == true)
+        #expect(window.pace.map { $0 > 89.9 && $0 <= 90 } == true)
         let first = window.nextStart(now: 11)
         let second = window.nextStart(now: 11)
         #expect(first == 11)
-        #expect(abs(second - 11.01) < 0.0002)
+        #expect(abs(second - (11 + 1 / 90.0)) < 0.0002)
         window.rateLimited(now: 10.5, roundTrip: 0.001)
-        #expect(window.pace.map { $0 > 99 } == true)
+        #expect(window.pace.map { $0 > 89.9 } == true)
         window.rateLimited(now: 11.2, roundTrip: 0.001)
-        #expect(window.pace.map { $0 > 89 && $0 <= 90.1 } == true)
+        #expect(window.pace.map { $0 > 80.9 && $0 <= 81.1 } == true)
     }
 
     /// Successes grow the window by about one call per round of calls (additive increase).

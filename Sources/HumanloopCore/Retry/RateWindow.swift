@@ -7,9 +7,10 @@
 /// - A rate-limited answer halves the window, at most once per round-trip time, so that a burst
 ///   of simultaneous 429s (answers to calls all sent under the old window) counts once.
 /// - A window alone does not bound a rate: against a fast server, a handful of calls in flight
-///   make hundreds of requests a second. So the first rate-limited answer also sets a pace: the
-///   successes of the last second (what the server let through), lowered by a tenth at most once
-///   a second on later ones. Calls then start no faster than the pace (`nextStart`).
+///   make hundreds of requests a second. So the first rate-limited answer also sets a pace: nine
+///   tenths of the successes of the last second (what the server let through, with a margin
+///   for timing), lowered by a tenth at most once a second on later ones. Calls then start no
+///   faster than the pace (`nextStart`).
 public struct RateWindow: Sendable {
     /// The most calls in flight: the batch's concurrency.
     public let ceiling: Int
@@ -55,7 +56,7 @@ public struct RateWindow: Sendable {
             self.pace = max(1, pace * 0.9)
         } else {
             forget(before: now - 1)
-            pace = Double(max(1, recent.count - recentStart))
+            pace = max(1, Double(recent.count - recentStart) * 0.9)
         }
         lastPaceCut = now
     }
