@@ -49,6 +49,8 @@ final class Call {
     /// The client's secrets and the request's own provider keys (made when first needed: for a
     /// failure or a log line).
     private(set) lazy var secrets = client.secrets.adding(request.secrets)
+    /// The client's secrets alone.
+    var clientSecrets: Secrets { client.secrets }
     /// When the first attempt started: a call that finds no free descriptor waits for one until
     /// its `timeout` after that.
     private var firstAttemptTime: Double?
