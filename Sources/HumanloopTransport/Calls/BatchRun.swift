@@ -123,8 +123,8 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
         }
         switch items[index] {
         case .success(let item):
-            let call = Call(client: client, request: item.request, options: item.options)
-            if isRateAware { call.retryPolicy.retriesRateLimits = false }
+            let call = client.call(item.request, options: item.options)
+            if isRateAware { call.policy.retry.retriesRateLimits = false }
             return AsyncCall(engine: engine, call: call, deliversEvents: false, sink: sink)
         case .failure(let error):
             return AsyncCall(engine: engine, failure: .failure(error, attempts: 0, secrets: client.secrets), sink: sink)

@@ -79,7 +79,7 @@ public final class TransportClient: Sendable {
             guard let endpoint else { throw .invalidRequest([Endpoint.unknownCallIssue(callName)]) }
             let options = try CallOptions(json: optionsJSON)
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
-            asyncCall = AsyncCall(engine: engine, call: Call(client: self, request: prepared, options: options),
+            asyncCall = AsyncCall(engine: engine, call: call(prepared, options: options),
                                   deliversEvents: options.stream, sink: sink)
         } catch {
             asyncCall = AsyncCall(engine: engine, failure: .failure(error, attempts: 0, secrets: secrets), sink: sink)
@@ -104,17 +104,13 @@ public final class TransportClient: Sendable {
         }
     }
 
-
-    /// The full URL of `endpoint`.
-    func url(of endpoint: Endpoint) -> String { configuration.host + endpoint.path }
-
     /// Validates `requestJSON`, sends it to `endpoint` and returns the call's result, on the
     /// calling thread. A request with `"stream": true` (or `options.stream`) is consumed as a
     /// stream and merged.
     public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?, options: CallOptions = CallOptions()) -> CallResult {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
-            return InlineCall(client: self, call: Call(client: self, request: prepared, options: options), deliversEvents: false)
+            return InlineCall(client: self, call: call(prepared, options: options), deliversEvents: false)
                 .runToEnd()
         } catch {
             return .failure(error, attempts: 0, secrets: secrets)
@@ -126,7 +122,7 @@ public final class TransportClient: Sendable {
     public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> InlineCall {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: true)
-            return InlineCall(client: self, call: Call(client: self, request: prepared, options: CallOptions()), deliversEvents: true)
+            return InlineCall(client: self, call: call(prepared, options: CallOptions()), deliversEvents: true)
         } catch {
             return InlineCall(client: self, failure: error)
         }
@@ -140,21 +136,23 @@ public final class TransportClient: Sendable {
                                    providerKeys: configuration.providerKeys)
     }
 
-    /// The transfer settings of a call with `options`.
-    func settings(for options: CallOptions) -> TransportSettings {
-        guard options.timeout != nil || options.connectTimeout != nil || options.lowSpeedTimeout != nil || !options.headers.isEmpty
-        else { return settings }
-        return settings.forCall(configuration, options: options)
+    /// The call of `request` with `options`, carrying its attempt policy.
+    func call(_ request: PreparedRequest, options: CallOptions) -> Call {
+        Call(policy: attemptPolicy(for: options, endpoint: request.endpoint), request: request)
     }
 
-    /// The retry policy of a call with `options`.
-    func retryPolicy(for options: CallOptions) -> RetryPolicy {
-        guard let maxRetries = options.maxRetries else { return retryPolicy }
-        return RetryPolicy(maxRetries: maxRetries, baseDelay: configuration.retryBaseDelay, maxDelay: configuration.retryMaxDelay)
-    }
-
-    func redirectTarget(_ head: ResponseHead, from url: String) -> String? {
-        guard head.status == 307 || head.status == 308, case .string(let location) = head.headers["location"] else { return nil }
-        return Redirect.sameOriginTarget(location: location, from: url)
+    /// The attempt policy of a call to `endpoint` with `options`: the client's transfer settings
+    /// and retry policy with the call's own options, its URL, its log, the client's secrets.
+    func attemptPolicy(for options: CallOptions, endpoint: Endpoint) -> AttemptPolicy {
+        var callSettings = settings
+        if options.timeout != nil || options.connectTimeout != nil || options.lowSpeedTimeout != nil || !options.headers.isEmpty {
+            callSettings = settings.forCall(configuration, options: options)
+        }
+        var retry = retryPolicy
+        if let maxRetries = options.maxRetries {
+            retry = RetryPolicy(maxRetries: maxRetries, baseDelay: configuration.retryBaseDelay, maxDelay: configuration.retryMaxDelay)
+        }
+        return AttemptPolicy(settings: callSettings, retry: retry, url: configuration.host + endpoint.path,
+                             log: AttemptLog(level: configuration.logLevel, userAgent: configuration.userAgent), secrets: secrets)
     }
 }
