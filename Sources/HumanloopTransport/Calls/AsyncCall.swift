@@ -17,7 +17,7 @@ public typealias ItemSink = (_ item: CallResult, _ isTerminal: Bool) -> Void
 public final class AsyncCall: @unchecked Sendable {
     let engine: Loop
     let sink: ItemSink
-    /// Deliver events one by one (else a stream request is merged into one envelope).
+    /// Deliver events one by one (else a stream request is merged into one result).
     let deliversEvents: Bool
 
     // Guarded by engine.lock:

@@ -172,10 +172,17 @@ final class Call {
     }
 
     /// The terminal output of a call cancelled before it ended; `transfer` is the attempt in
-    /// progress, counted when its request was sent (not when it waited for a connection).
+    /// progress (see `interruptedOutput`).
     func cancelledOutput(during transfer: Transfer?) -> Output {
-        if let transfer, transfer.requestSent { countAttempt() }
         let events = mode == .eventStream ? " after \(eventCount) event\(eventCount == 1 ? "" : "s")" : ""
-        return .failure(.cancelled("the call was cancelled\(events)"))
+        return interruptedOutput(.cancelled("the call was cancelled\(events)"), during: transfer)
+    }
+
+    /// The terminal output of a call ended by its driver with `error` while `transfer` (the
+    /// attempt in progress, if any) ran: that attempt counts when its request was sent (not
+    /// when it waited for a connection).
+    func interruptedOutput(_ error: CallError, during transfer: Transfer?) -> Output {
+        if let transfer, transfer.requestSent { countAttempt() }
+        return .failure(error)
     }
 }

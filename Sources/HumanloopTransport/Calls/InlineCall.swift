@@ -18,7 +18,7 @@ public final class InlineCall {
     private let client: TransportClient
     private let call: Call?
     private var pendingFailure: CallError?
-    /// Deliver the events one by one (a stream), else one envelope (a stream request merged).
+    /// Deliver the events one by one (a stream), else one result (a stream request merged).
     private let deliversEvents: Bool
     private let inbox = Inbox()
     private var loop: Loop?

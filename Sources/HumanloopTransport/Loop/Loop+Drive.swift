@@ -122,7 +122,8 @@ extension Loop {
 
     func failAll(_ message: String) {
         while let asyncCall = active.last {
-            end(asyncCall, with: .failure(.connectionError(message)))
+            let failure = CallError.connectionError(message)
+            end(asyncCall, with: asyncCall.call?.interruptedOutput(failure, during: asyncCall.transfer) ?? .failure(failure))
         }
     }
 
