@@ -4,10 +4,10 @@
 // Layers (each its own target):
 //   CCurl, CJansson      system libraries (module map + shim header)
 //   HumanloopCore        Swift: JSON values (read with jansson, JSON/JSONReader.swift only), request
-//                        validation, provider keys, SSE, retry, envelopes; URLs and HTTP dates are
+//                        validation, provider keys, SSE, retry, the envelopes' byte format; URLs and HTTP dates are
 //                        read by libcurl's own pure parsers (URL/CurlURL.swift, Retry/HTTPDate.swift)
-//   HumanloopTransport   libcurl: connection pool, timeouts, timings, streaming driver
-//   CABI                 the C ABI: @_cdecl exports only -> libhumanloop.so (product "humanloop";
+//   HumanloopTransport   libcurl: connection pool, timeouts, timings, streaming driver; typed results
+//   CABI                 the C ABI: @_cdecl exports and the one envelope encoder -> libhumanloop.so (product "humanloop";
 //                        the names Humanloop, HumanloopClient and HumanloopError are left for a
 //                        Swift API)
 //   Humanloop            the Swift API (import Humanloop): async/await, Codable types,

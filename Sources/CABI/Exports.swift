@@ -25,7 +25,7 @@ public func hl_client_new(_ config: UnsafePointer<CChar>?,
     case .success(let client):
         return OpaquePointer(Unmanaged.passRetained(client).toOpaque())
     case .failure(let error):
-        errorOut?.pointee = CStrings.copy(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+        errorOut?.pointee = CStrings.copy(EnvelopeEncoder.failure(error))
         return nil
     }
 }
@@ -254,10 +254,10 @@ public func hl_call_run(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?,
     let callName = name.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? "(NULL)"
     switch resolveClient(client) {
     case .success(let resolved):
-        return CStrings.copy(resolved.run(name == nil ? nil : Endpoint(callName: callName), callName: callName,
-                                          requestJSON: CStrings.bytes(request), optionsJSON: CStrings.bytes(options)))
+        return CStrings.copy(EnvelopeEncoder.encode(resolved.run(name == nil ? nil : Endpoint(callName: callName), callName: callName,
+                                                                 requestJSON: CStrings.bytes(request), optionsJSON: CStrings.bytes(options))))
     case .failure(let error):
-        return CStrings.copy(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+        return CStrings.copy(EnvelopeEncoder.failure(error))
     }
 }
 
@@ -265,9 +265,14 @@ public func hl_call_run(_ client: OpaquePointer?, _ name: UnsafePointer<CChar>?,
 public func hl_batch(_ client: OpaquePointer?, _ batch: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
     switch resolveClient(client) {
     case .success(let resolved):
-        return CStrings.copy(resolved.runBatch(json: CStrings.bytes(batch)))
+        switch resolved.runBatch(json: CStrings.bytes(batch)) {
+        case .success(let results):
+            return CStrings.copy(EnvelopeEncoder.batchResults(results))
+        case .failure(let error):
+            return CStrings.copy(EnvelopeEncoder.failure(error, secrets: resolved.secrets))
+        }
     case .failure(let error):
-        return CStrings.copy(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+        return CStrings.copy(EnvelopeEncoder.failure(error))
     }
 }
 

@@ -36,7 +36,7 @@ func submitCall(_ box: LoopBox, name: String?, request: UnsafePointer<CChar>?, o
     let tagAddress = UInt(bitPattern: tag)
     let sink: ItemSink = { [weak box, weak callBox] item, terminal in
         box?.pending.append(LoopBox.Pending(call: pointer, asyncCall: callBox?.call, tag: UnsafeMutableRawPointer(bitPattern: tagAddress),
-                                            isTerminal: terminal, json: item))
+                                            isTerminal: terminal, json: EnvelopeEncoder.encode(item)))
     }
     let callName = name ?? "(NULL)"
     callBox.call = box.client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
@@ -54,7 +54,7 @@ func submitCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<
     let tagAddress = UInt(bitPattern: tag)
     let sink: ItemSink = { [weak callBox] item, terminal in
         queue.push(ItemQueue.Item(call: pointer, tag: UnsafeMutableRawPointer(bitPattern: tagAddress), producer: callBox?.call,
-                                  isTerminal: terminal, json: item))
+                                  isTerminal: terminal, json: EnvelopeEncoder.encode(item)))
     }
     let callName = name ?? "(NULL)"
     switch resolveClient(handle) {
@@ -62,7 +62,7 @@ func submitCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<
         callBox.call = client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
                                        optionsJSON: CStrings.bytes(options), sink: sink)
     case .failure(let error):
-        callBox.call = TransportClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
+        callBox.call = TransportClient.makeFailedCall(error, sink: sink)
     }
     if let call = callBox.call { queue.register(call) }
     callBox.call?.start()
@@ -80,19 +80,15 @@ func submitBatch(_ handle: OpaquePointer?, batch json: UnsafePointer<CChar>?, qu
         queue.push(ItemQueue.Item(call: pointer, tag: UnsafeMutableRawPointer(bitPattern: tagAddress),
                                   producer: callBox?.batch ?? callBox?.call, isTerminal: terminal, json: json))
     }
-    let failure: [UInt8]
+    let failure: CallError
     switch resolveClient(handle).flatMap({ client in client.readBatch(json: CStrings.bytes(json)).map { (client, $0) } }) {
     case .success(let (client, batch)):
         let run = BatchRun(client: client, batch: batch) { report in
             switch report {
-            case .result(let index, let envelope):
-                var item = Array(#"{"index":\#(index),"result":"#.utf8)
-                item.reserveCapacity(item.count + envelope.count + 1)
-                item.append(contentsOf: envelope)
-                item.append(UInt8(ascii: "}"))
-                push(item, false)
+            case .result(let index, let result):
+                push(EnvelopeEncoder.batchItem(index: index, result: result), false)
             case .finished(let summary):
-                push(summary.json, true)
+                push(EnvelopeEncoder.batchSummary(summary), true)
             }
         }
         callBox.batch = run
@@ -100,9 +96,9 @@ func submitBatch(_ handle: OpaquePointer?, batch json: UnsafePointer<CChar>?, qu
         run.start()
         return pointer
     case .failure(let error):
-        failure = JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0))
+        failure = error
     }
-    callBox.call = TransportClient.makeFailedCall(failure, sink: push)
+    callBox.call = TransportClient.makeFailedCall(failure) { result, terminal in push(EnvelopeEncoder.encode(result), terminal) }
     callBox.call?.start()
     return pointer
 }
@@ -113,12 +109,13 @@ func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<C
     let box = CallBox()
     let pointer = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
     let userAddress = UInt(bitPattern: userData)
-    let sink: ItemSink = { item, terminal in
-        var text = item
+    let sink: ItemSink = { result, terminal in
+        let envelope = EnvelopeEncoder.encode(result)
+        var text = envelope
         text.append(0)
         text.withUnsafeBufferPointer { bytes in
             bytes.baseAddress?.withMemoryRebound(to: CChar.self, capacity: bytes.count) { json in
-                callback(pointer, terminal ? CItem.result : CItem.event, json, item.count, UnsafeMutableRawPointer(bitPattern: userAddress))
+                callback(pointer, terminal ? CItem.result : CItem.event, json, envelope.count, UnsafeMutableRawPointer(bitPattern: userAddress))
             }
         }
     }
@@ -128,7 +125,7 @@ func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<C
         box.call = client.makeCall(name.flatMap(Endpoint.init(callName:)), callName: callName, requestJSON: CStrings.bytes(request),
                                    optionsJSON: CStrings.bytes(options), sink: sink)
     case .failure(let error):
-        box.call = TransportClient.makeFailedCall(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)), sink: sink)
+        box.call = TransportClient.makeFailedCall(error, sink: sink)
     }
     // Started once the handle knows its call: the callback may cancel or free it at once.
     box.call?.start()
@@ -139,9 +136,9 @@ func startCall(_ handle: OpaquePointer?, name: String?, request: UnsafePointer<C
 func complete(_ handle: OpaquePointer?, _ request: UnsafePointer<CChar>?, _ endpoint: Endpoint) -> UnsafeMutablePointer<CChar>? {
     switch resolveClient(handle) {
     case .success(let client):
-        return CStrings.copy(client.complete(endpoint, requestJSON: CStrings.bytes(request)))
+        return CStrings.copy(EnvelopeEncoder.encode(client.complete(endpoint, requestJSON: CStrings.bytes(request))))
     case .failure(let error):
-        return CStrings.copy(JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+        return CStrings.copy(EnvelopeEncoder.failure(error))
     }
 }
 
@@ -152,7 +149,7 @@ func openStream(_ handle: OpaquePointer?, _ request: UnsafePointer<CChar>?, _ en
     case .success(let client):
         box = StreamBox(stream: client.openStream(endpoint, requestJSON: CStrings.bytes(request)))
     case .failure(let error):
-        box = StreamBox(failure: JSONSerializer.bytes(of: Envelope.failure(error, attempts: 0)))
+        box = StreamBox(failure: error)
     }
     return OpaquePointer(Unmanaged.passRetained(box).toOpaque())
 }

@@ -23,12 +23,6 @@ public struct RetryPolicy: Sendable {
         status == 408 || status == 409 || status == 429 || (500...599).contains(status)
     }
 
-    /// Whether this policy retries an answer with `status` (`isRetryable`, and 429 only when
-    /// `retriesRateLimits`).
-    public func retries(status: Int) -> Bool {
-        status == 429 ? retriesRateLimits : Self.isRetryable(status: status)
-    }
-
     /// The delay before retry number `retry` (1-based): exponential, capped, with jitter
     /// (a uniformly random value between half and all of the capped exponential delay).
     public func backoff(retry: Int, random: Double) -> Double {

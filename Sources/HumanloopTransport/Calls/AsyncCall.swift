@@ -5,9 +5,9 @@ import Musl
 #endif
 import HumanloopCore
 
-/// Receives the items of an asynchronous call on the engine thread: an envelope, and whether it
-/// is the call's terminal item.
-public typealias ItemSink = (_ item: [UInt8], _ isTerminal: Bool) -> Void
+/// Receives the items of an asynchronous call on the engine thread: the item (typed; the C ABI
+/// encodes it), and whether it is the call's terminal item.
+public typealias ItemSink = (_ item: CallResult, _ isTerminal: Bool) -> Void
 
 /// One asynchronous call run by a `Loop` (an hl_call of the C API): a client's engine, or a
 /// host's loop.
@@ -17,7 +17,7 @@ public typealias ItemSink = (_ item: [UInt8], _ isTerminal: Bool) -> Void
 public final class AsyncCall: @unchecked Sendable {
     let engine: Loop
     let sink: ItemSink
-    /// Deliver events one by one (else a stream request is merged into one envelope).
+    /// Deliver events one by one (else a stream request is merged into one result).
     let deliversEvents: Bool
 
     // Guarded by engine.lock:
@@ -30,7 +30,7 @@ public final class AsyncCall: @unchecked Sendable {
     // The engine thread's:
     /// The call to run, or nil when it failed before starting (`startFailure`).
     let call: Call?
-    let startFailure: [UInt8]?
+    let startFailure: CallResult?
     var transfer: Transfer?
     var retryAt: Double?
     var merged: MergedStream?
@@ -50,13 +50,21 @@ public final class AsyncCall: @unchecked Sendable {
         if !deliversEvents && call.mode == .eventStream { merged = MergedStream(limit: call.settings.maxResponseBytes) }
     }
 
-    /// A call that ends with `failure` (an envelope) as soon as the engine delivers it.
-    init(engine: Loop, failure: [UInt8], sink: @escaping ItemSink) {
+    /// A call that ends with `failure` as soon as the engine delivers it.
+    init(engine: Loop, failure: CallResult, sink: @escaping ItemSink) {
         self.engine = engine
         call = nil
         startFailure = failure
         self.sink = sink
         deliversEvents = false
+    }
+
+    /// The terminal item of this call when it ends with `error` before its transfer could run:
+    /// its own start failure, if it had one.
+    func failureResult(_ error: CallError) -> CallResult {
+        if let startFailure { return startFailure }
+        if let call { return call.result(.failure(error)) }
+        return .failure(error, attempts: 0, secrets: Secrets())
     }
 
     /// Hands the call to its engine. Its sink may run before this returns (on the engine thread).

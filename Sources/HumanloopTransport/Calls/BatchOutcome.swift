@@ -5,7 +5,7 @@ import Musl
 #endif
 import HumanloopCore
 
-/// What a batch needs to know of a call's envelope.
+/// What a batch needs to know of a call's result.
 enum BatchOutcome {
     case success
     case cancelled
@@ -18,29 +18,29 @@ enum BatchOutcome {
         if case .failure(let limit) = self { return limit } else { return nil }
     }
 
-    /// Reads the envelope (the library's own: `{"ok":true` starts every success).
-    init(_ envelope: [UInt8]) {
-        if envelope.starts(with: #"{"ok":true"#.utf8) {
+    /// Reads a call's terminal result.
+    init(_ result: CallResult) {
+        let status: Int
+        var headers = JSONObject()
+        var roundTrip = 0.0
+        switch result {
+        case .event, .streamDone, .success:
             self = .success
             return
-        }
-        guard case .object(let root)? = try? JSONReader.parse(envelope), case .object(let error)? = root["error"] else {
-            self = .failure(rateLimit: nil)
-            return
-        }
-        if case .string("cancelled")? = error["type"] {
+        case .failure(.cancelled, _, _):
             self = .cancelled
             return
-        }
-        guard case .number(let number)? = error["status"], let status = number.intValue else {
+        case .failure(.apiError(let head, _, let roundTripTime, _), _, _):
+            status = head.status
+            headers = head.headers
+            roundTrip = roundTripTime
+        case .failure(.invalidResponse(_, let answered, _), _, _):
+            status = answered
+        case .failure:
             self = .failure(rateLimit: nil)
             return
         }
-        var headers = JSONObject()
-        if case .object(let given)? = error["headers"] { headers = given }
         let retryAfter = RetryPolicy.requestedDelay(headers: headers, now: Clock.unixTime())
-        var roundTrip = 0.0
-        if case .number(let seconds)? = error["round_trip_time"] { roundTrip = seconds.doubleValue ?? 0 }
         let limited = status == 429 || (status == 503 && retryAfter != nil)
         self = .failure(rateLimit: limited ? (min(retryAfter ?? 0, RetryPolicy.maximumHonouredRetryAfter), roundTrip) : nil)
     }

@@ -6,11 +6,11 @@ import Musl
 import HumanloopCore
 
 /// One batch of calls on the client's engine (hl_batch, hl_batch_submit): at most
-/// `concurrency` calls in flight, each request's envelope reported as it finishes (with its
+/// `concurrency` calls in flight, each request's result reported as it finishes (with its
 /// index), then a summary.
 ///
 /// - **Cancellation** (`cancel`, any thread): the calls in flight are cancelled (their
-///   "cancelled" envelopes are still reported) and no more start; the summary counts what never
+///   "cancelled" results are still reported) and no more start; the summary counts what never
 ///   started.
 /// - **Flow control** (`pause`): while paused (its queue is over its bound) no call starts.
 /// - **Rate-aware** batches slow down on rate limits: a 429 (or a 503 with Retry-After) halves
@@ -24,8 +24,8 @@ import HumanloopCore
 public final class BatchRun: QueueProducer, @unchecked Sendable {
     /// What a batch reports.
     public enum Report {
-        /// The envelope of the request at `index`.
-        case result(index: Int, envelope: [UInt8])
+        /// The result of the request at `index`.
+        case result(index: Int, result: CallResult)
         /// The end: every request reported (or never started, after a cancellation).
         case finished(Summary)
     }
@@ -37,10 +37,6 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
         public var cancelled = 0
         public var notStarted = 0
 
-        /// `{"ok":true,"done":n,"failed":f,"cancelled":c,"not_started":m}`
-        public var json: [UInt8] {
-            Array(#"{"ok":true,"done":\#(done),"failed":\#(failed),"cancelled":\#(cancelled),"not_started":\#(notStarted)}"#.utf8)
-        }
     }
 
     /// How often a rate-limited request goes back to the queue before it fails.
@@ -125,21 +121,21 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
     private func makeCall(_ index: Int) -> AsyncCall {
         let engine = client.engines.current
         let sink: ItemSink = { [self] item, isTerminal in
-            if isTerminal { finished(index, envelope: item) }
+            if isTerminal { finished(index, result: item) }
         }
         switch items[index] {
         case .success(let item):
-            let call = Call(client: client, request: item.request, options: item.options)
-            if isRateAware { call.retryPolicy.retriesRateLimits = false }
+            let call = client.call(item.request, options: item.options)
+            if isRateAware { call.policy.retry.retriesRateLimits = false }
             return AsyncCall(engine: engine, call: call, deliversEvents: false, sink: sink)
         case .failure(let error):
-            return AsyncCall(engine: engine, failure: client.encode(client.failureEnvelope(error, attempts: 0)), sink: sink)
+            return AsyncCall(engine: engine, failure: .failure(error, attempts: 0, secrets: client.secrets), sink: sink)
         }
     }
 
-    /// The call of request `index` ended with `envelope`.
-    private func finished(_ index: Int, envelope: [UInt8]) {
-        let outcome = BatchOutcome(envelope)
+    /// The call of request `index` ended with `result`.
+    private func finished(_ index: Int, result: CallResult) {
+        let outcome = BatchOutcome(result)
         let now = Clock.monotonic()
         let (reported, released) = lock.withLock { () -> (Bool, Bool) in
             inFlight[index] = nil
@@ -161,7 +157,7 @@ public final class BatchRun: QueueProducer, @unchecked Sendable {
             }
             return (true, isReleased)
         }
-        if reported && !released { report(.result(index: index, envelope: envelope)) }
+        if reported && !released { report(.result(index: index, result: result)) }
         startReady()
         finishIfDone()
     }

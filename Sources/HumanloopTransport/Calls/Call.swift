@@ -35,20 +35,23 @@ final class Call {
         case wait
     }
 
-    let client: TransportClient
+    /// What the call's attempts follow (settings, retries, redirects, URL, log, secrets).
+    var policy: AttemptPolicy
     let request: PreparedRequest
-    let settings: TransportSettings
-    var retryPolicy: RetryPolicy
     let mode: ResponseCollector.BodyMode
-    /// Attempts made so far (a followed redirect does not count).
+    /// Attempts counted so far. An attempt counts once its request went out: when its outcome
+    /// is decided (retried or final), or when it is cancelled after sending. One that waited for
+    /// a connection or a descriptor and never left, and a redirect followed, never count.
     private(set) var attempts = 0
+    /// The attempt in progress was counted already (an event of it arrived).
+    private var attemptCounted = false
     private var redirects = 0
     private(set) var url: String
     /// Events delivered so far.
     private(set) var eventCount = 0
     /// The client's secrets and the request's own provider keys (made when first needed: for a
     /// failure or a log line).
-    private(set) lazy var secrets = client.secrets.adding(request.secrets)
+    private(set) lazy var secrets = policy.secrets.adding(request.secrets)
     /// When the first attempt started: a call that finds no free descriptor waits for one until
     /// its `timeout` after that.
     private var firstAttemptTime: Double?
@@ -57,13 +60,26 @@ final class Call {
     /// The outcome of the current transfer once it completed, before its items were all taken.
     private var completedOutcome: TransferOutcome?
 
-    init(client: TransportClient, request: PreparedRequest, options: CallOptions) {
-        self.client = client
+    init(policy: AttemptPolicy, request: PreparedRequest) {
+        self.policy = policy
         self.request = request
-        settings = client.settings(for: options)
-        retryPolicy = client.retryPolicy(for: options)
         mode = request.isStream ? .eventStream : .buffer
-        url = client.url(of: request.endpoint)
+        url = policy.url
+    }
+
+    /// The transfer settings of the call.
+    var settings: TransportSettings { policy.settings }
+    /// The client's secrets alone.
+    var clientSecrets: Secrets { policy.secrets }
+
+    /// The number of the attempt in progress (or of the next one).
+    private var attemptNumber: Int { attemptCounted ? attempts : attempts + 1 }
+
+    /// Counts the attempt in progress (once).
+    private func countAttempt() {
+        guard !attemptCounted else { return }
+        attempts += 1
+        attemptCounted = true
     }
 
     /// When the call began to wait for a free connection of its client (max_connections), if it
@@ -84,7 +100,7 @@ final class Call {
     /// The transfer of the next attempt, on `handle` attached to `multi`.
     func startAttempt(handle: CurlHandle, multi: UnsafeMutableRawPointer) -> Transfer {
         if firstAttemptTime == nil { firstAttemptTime = Clock.monotonic() }
-        attempts += 1
+        attemptCounted = false
         completedOutcome = nil
         return Transfer(handle: handle, multi: multi, settings: settings, url: url, body: request.body, mode: mode)
     }
@@ -95,11 +111,13 @@ final class Call {
         if let item = transfer.collector.takeItem() {
             switch item {
             case .event(let raw):
+                countAttempt()
                 eventCount += 1
                 return .output(.event(raw: raw, head: eventCount == 1 ? transfer.collector.head : nil))
             case .done:
                 let head = transfer.collector.head
-                client.logAttempt(.response(head, body: []), of: transfer, request: request, attempt: attempts, url: url,
+                countAttempt()
+                policy.log.record(.response(head, body: []), of: transfer, request: request, attempt: attempts, url: url,
                                   decision: .finish, secrets: { self.secrets })
                 return .output(.done(head, roundTripTime: transfer.elapsed, timings: transfer.timings))
             }
@@ -113,20 +131,21 @@ final class Call {
         if transfer.ranOutOfDescriptors,
            Clock.monotonic() - (firstAttemptTime ?? transfer.startTime) < settings.timeoutSeconds ?? .infinity {
             // Like a call beyond max_connections: it waits (not an attempt), its timeout running.
-            attempts -= 1
             return .retry(after: Self.descriptorWaitInterval)
         }
-        switch client.decide(after: outcome, of: transfer, request: request, attempt: attempts, redirects: redirects, url: url,
-                             beforeFirstEvent: eventCount == 0, policy: retryPolicy, secrets: { self.secrets }) {
+        switch policy.decide(after: outcome, of: transfer, request: request, attempt: attemptNumber, redirects: redirects, url: url,
+                             beforeFirstEvent: eventCount == 0, secrets: { self.secrets }) {
         case .redirect(let target):
             redirects += 1
-            attempts -= 1
             url = target
             return .retry(after: 0)
         case .retry(let delay):
+            countAttempt()
             return .retry(after: delay)
         case .finish:
-            break
+            // An attempt that never left the queue for a connection is not an attempt.
+            if case .failure = outcome, transfer.timedOutInQueue { break }
+            countAttempt()
         }
         switch outcome {
         case .response(let head, let body) where (200...299).contains(head.status):
@@ -137,8 +156,6 @@ final class Call {
         case .response(let head, let body):
             return .output(.failure(.apiError(head, body: body, roundTripTime: transfer.elapsed, url: url)))
         case .failure(let error, _):
-            // An attempt that never left the queue for a connection is not an attempt.
-            if transfer.timedOutInQueue && attempts > 0 { attempts -= 1 }
             let events = "\(eventCount) event\(eventCount == 1 ? "" : "s")"
             if mode == .eventStream && (eventCount > 0 || transfer.collector.receivedHead) {
                 switch error {
@@ -155,10 +172,17 @@ final class Call {
     }
 
     /// The terminal output of a call cancelled before it ended; `transfer` is the attempt in
-    /// progress, which is not counted when its request was never sent (it waited for a connection).
+    /// progress (see `interruptedOutput`).
     func cancelledOutput(during transfer: Transfer?) -> Output {
-        if let transfer, !transfer.requestSent, attempts > 0 { attempts -= 1 }
         let events = mode == .eventStream ? " after \(eventCount) event\(eventCount == 1 ? "" : "s")" : ""
-        return .failure(.cancelled("the call was cancelled\(events)"))
+        return interruptedOutput(.cancelled("the call was cancelled\(events)"), during: transfer)
+    }
+
+    /// The terminal output of a call ended by its driver with `error` while `transfer` (the
+    /// attempt in progress, if any) ran: that attempt counts when its request was sent (not
+    /// when it waited for a connection).
+    func interruptedOutput(_ error: CallError, during transfer: Transfer?) -> Output {
+        if let transfer, transfer.requestSent { countAttempt() }
+        return .failure(error)
     }
 }

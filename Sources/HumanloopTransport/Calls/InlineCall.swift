@@ -11,14 +11,14 @@ public final class InlineCall {
     /// What the call delivered and the caller has not taken yet (filled by the loop's sink, on
     /// the caller's thread, inside `Loop.run`).
     private final class Inbox {
-        var items: [(envelope: [UInt8], isTerminal: Bool)] = []
+        var items: [(result: CallResult, isTerminal: Bool)] = []
         var taken = 0
     }
 
     private let client: TransportClient
     private let call: Call?
     private var pendingFailure: CallError?
-    /// Deliver the events one by one (a stream), else one envelope (a stream request merged).
+    /// Deliver the events one by one (a stream), else one result (a stream request merged).
     private let deliversEvents: Bool
     private let inbox = Inbox()
     private var loop: Loop?
@@ -72,22 +72,22 @@ public final class InlineCall {
         cancellation.cancel()
     }
 
-    /// Runs the call to its end and returns its envelope: a buffered answer's, or for a request
+    /// Runs the call to its end and returns its result: a buffered answer's, or for a request
     /// with `"stream": true` the events merged into one.
-    public func runToEnvelope() -> [UInt8] {
-        nextEnvelope() ?? client.encode(client.failureEnvelope(.connectionError("the call ended without a result"), attempts: 0))
+    public func runToEnd() -> CallResult {
+        next() ?? .failure(.connectionError("the call ended without a result"), attempts: 0, secrets: client.secrets)
     }
 
-    /// The next item as an envelope (a stream's event, then its terminal item), or nil after
-    /// the terminal item. Blocks until it is there.
-    public func nextEnvelope() -> [UInt8]? {
+    /// The next item (a stream's event, then its terminal item), or nil after the terminal
+    /// item. Blocks until it is there.
+    public func next() -> CallResult? {
         if let failure = pendingFailure, !finished {
             finished = true
-            return client.encode(client.failureEnvelope(failure, attempts: 0))
+            return .failure(failure, attempts: 0, secrets: client.secrets)
         }
         guard !finished, let call else { return nil }
         while inbox.taken >= inbox.items.count {
-            guard process == Process.current else { return end(call.envelope(.failure(ForkGuard.crossedFork))) }
+            guard process == Process.current else { return end(call.result(.failure(ForkGuard.crossedFork))) }
             if asyncCall == nil, let failure = start(call) { return end(failure) }
             loop?.run(timeoutMilliseconds: 1000)
         }
@@ -97,38 +97,38 @@ public final class InlineCall {
             inbox.items.removeAll(keepingCapacity: true)
             inbox.taken = 0
         }
-        return item.isTerminal ? end(item.envelope) : item.envelope
+        return item.isTerminal ? end(item.result) : item.result
     }
 
     /// Checks a loop out (waiting while `max_connections` loops are out, its timeout running)
-    /// and starts the call on it; the envelope of the failure when it cannot start.
-    private func start(_ call: Call) -> [UInt8]? {
+    /// and starts the call on it; the failure when it cannot start.
+    private func start(_ call: Call) -> CallResult? {
         let deadline = call.settings.timeoutSeconds.map { Clock.monotonic() + $0 }
         switch client.pool.checkOut(deadline: deadline, isCancelled: { cancellation.isCancelled }) {
         case .success(let taken):
             loop = taken
             let inbox = inbox
-            let started = AsyncCall(engine: taken, call: call, deliversEvents: deliversEvents) { envelope, isTerminal in
-                inbox.items.append((envelope, isTerminal))
+            let started = AsyncCall(engine: taken, call: call, deliversEvents: deliversEvents) { result, isTerminal in
+                inbox.items.append((result, isTerminal))
             }
             asyncCall = started
             taken.startInline(started)
             cancellation.track(started)
             return nil
         case .failure(.cancelled):
-            return call.envelope(call.cancelledOutput(during: nil))
+            return call.result(call.cancelledOutput(during: nil))
         case .failure(.timedOut):
-            return call.envelope(.failure(.timeout(
+            return call.result(.failure(.timeout(
                 "the request timed out after \(call.settings.timeoutText) s (timeout) waiting for a connection (max_connections): nothing was sent")))
         case .failure(.noLoop(let failure)):
-            return call.envelope(.failure(failure))
+            return call.result(.failure(failure))
         }
     }
 
-    /// The call's terminal envelope: the call is over and its loop goes back to the pool.
-    private func end(_ envelope: [UInt8]) -> [UInt8] {
+    /// The call's terminal item: the call is over and its loop goes back to the pool.
+    private func end(_ result: CallResult) -> CallResult {
         asyncCall = nil  // finished: nothing to cancel
         close()
-        return envelope
+        return result
     }
 }

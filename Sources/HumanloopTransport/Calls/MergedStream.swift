@@ -1,6 +1,6 @@
 import HumanloopCore
 
-/// The events of a stream merged into one success envelope (a non-streaming call whose request
+/// The events of a stream merged into one success result (a non-streaming call whose request
 /// has `"stream": true`).
 ///
 /// Everything kept (the events and the merged texts) is bounded by `max_response_bytes`: past
@@ -25,10 +25,10 @@ struct MergedStream {
                                 status: 200, body: "")
     }
 
-    /// The envelope of the stream that ended with `output`, a terminal output of `call`.
-    func envelope(_ output: Call.Output, of call: Call) -> [UInt8] {
-        guard case .done(let head, let roundTripTime, let timings) = output else { return call.envelope(output) }
-        return Envelope.success(head: head, body: JSONSerializer.bytes(of: merger.body), roundTripTime: roundTripTime,
-                                attempts: call.attempts, timings: timings, events: events)
+    /// The result of the stream that ended with `output`, a terminal output of `call`.
+    func result(_ output: Call.Output, of call: Call) -> CallResult {
+        guard case .done(let head, let roundTripTime, let timings) = output else { return call.result(output) }
+        return .success(head: head, body: JSONSerializer.bytes(of: merger.body), roundTripTime: roundTripTime,
+                        attempts: call.attempts, timings: timings, events: events)
     }
 }

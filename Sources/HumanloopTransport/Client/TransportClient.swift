@@ -10,7 +10,7 @@ public final class TransportClient: Sendable {
     let pool: LoopPool
     let retryPolicy: RetryPolicy
     /// The client's secrets (API key, provider keys), kept out of every text it writes.
-    let secrets: Secrets
+    public let secrets: Secrets
     let engines: EngineSlot
     /// The one cap on open connections across all the client's loops (max_connections).
     let connections: ConnectionBudget
@@ -79,44 +79,41 @@ public final class TransportClient: Sendable {
             guard let endpoint else { throw .invalidRequest([Endpoint.unknownCallIssue(callName)]) }
             let options = try CallOptions(json: optionsJSON)
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
-            asyncCall = AsyncCall(engine: engine, call: Call(client: self, request: prepared, options: options),
+            asyncCall = AsyncCall(engine: engine, call: call(prepared, options: options),
                                   deliversEvents: options.stream, sink: sink)
         } catch {
-            asyncCall = AsyncCall(engine: engine, failure: encode(failureEnvelope(error, attempts: 0)), sink: sink)
+            asyncCall = AsyncCall(engine: engine, failure: .failure(error, attempts: 0, secrets: secrets), sink: sink)
         }
         return asyncCall
     }
 
-    /// A call that delivers `failure` (an envelope) through `sink` on an engine thread once
-    /// started: the one item of a call that has no client (the default client could not be made).
-    public static func makeFailedCall(_ failure: [UInt8], sink: @escaping ItemSink) -> AsyncCall {
-        AsyncCall(engine: orphanEngines.current, failure: failure, sink: sink)
+    /// A call that delivers `failure` (nothing to redact: there is no client) through `sink` on
+    /// an engine thread once started: the one item of a call that has no client (the default
+    /// client could not be made).
+    public static func makeFailedCall(_ failure: CallError, sink: @escaping ItemSink) -> AsyncCall {
+        AsyncCall(engine: orphanEngines.current, failure: .failure(failure, attempts: 0, secrets: Secrets()), sink: sink)
     }
 
     /// Runs a blocking call with options on the calling thread (hl_call_run).
-    public func run(_ endpoint: Endpoint?, callName: String, requestJSON: [UInt8]?, optionsJSON: [UInt8]?) -> [UInt8] {
-        guard let endpoint else { return encode(failureEnvelope(.invalidRequest([Endpoint.unknownCallIssue(callName)]), attempts: 0)) }
+    public func run(_ endpoint: Endpoint?, callName: String, requestJSON: [UInt8]?, optionsJSON: [UInt8]?) -> CallResult {
+        guard let endpoint else { return .failure(.invalidRequest([Endpoint.unknownCallIssue(callName)]), attempts: 0, secrets: secrets) }
         do {
             return complete(endpoint, requestJSON: requestJSON, options: try CallOptions(json: optionsJSON))
         } catch {
-            return encode(failureEnvelope(error, attempts: 0))
+            return .failure(error, attempts: 0, secrets: secrets)
         }
     }
 
-
-    /// The full URL of `endpoint`.
-    func url(of endpoint: Endpoint) -> String { configuration.host + endpoint.path }
-
-    /// Validates `requestJSON`, sends it to `endpoint` and returns the envelope (JSON bytes),
-    /// on the calling thread. A request with `"stream": true` (or `options.stream`) is consumed
-    /// as a stream and merged.
-    public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?, options: CallOptions = CallOptions()) -> [UInt8] {
+    /// Validates `requestJSON`, sends it to `endpoint` and returns the call's result, on the
+    /// calling thread. A request with `"stream": true` (or `options.stream`) is consumed as a
+    /// stream and merged.
+    public func complete(_ endpoint: Endpoint, requestJSON: [UInt8]?, options: CallOptions = CallOptions()) -> CallResult {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: options.stream)
-            return InlineCall(client: self, call: Call(client: self, request: prepared, options: options), deliversEvents: false)
-                .runToEnvelope()
+            return InlineCall(client: self, call: call(prepared, options: options), deliversEvents: false)
+                .runToEnd()
         } catch {
-            return encode(failureEnvelope(error, attempts: 0))
+            return .failure(error, attempts: 0, secrets: secrets)
         }
     }
 
@@ -125,7 +122,7 @@ public final class TransportClient: Sendable {
     public func openStream(_ endpoint: Endpoint, requestJSON: [UInt8]?) -> InlineCall {
         do {
             let prepared = try prepare(endpoint, requestJSON: requestJSON, forceStream: true)
-            return InlineCall(client: self, call: Call(client: self, request: prepared, options: CallOptions()), deliversEvents: true)
+            return InlineCall(client: self, call: call(prepared, options: CallOptions()), deliversEvents: true)
         } catch {
             return InlineCall(client: self, failure: error)
         }
@@ -139,54 +136,23 @@ public final class TransportClient: Sendable {
                                    providerKeys: configuration.providerKeys)
     }
 
-    func encode(_ envelope: JSONValue) -> [UInt8] { JSONSerializer.bytes(of: envelope) }
-
-    /// The failure envelope of a call; `secrets` are the client's and the request's (the
-    /// client's alone when there is no request).
-    func failureEnvelope(_ error: CallError, attempts: Int, secrets: Secrets? = nil) -> JSONValue {
-        Envelope.failure(error, attempts: attempts, secrets: secrets ?? self.secrets)
+    /// The call of `request` with `options`, carrying its attempt policy.
+    func call(_ request: PreparedRequest, options: CallOptions) -> Call {
+        Call(policy: attemptPolicy(for: options, endpoint: request.endpoint), request: request)
     }
 
-    /// The transfer settings of a call with `options`.
-    func settings(for options: CallOptions) -> TransportSettings {
-        guard options.timeout != nil || options.connectTimeout != nil || options.lowSpeedTimeout != nil || !options.headers.isEmpty
-        else { return settings }
-        return settings.forCall(configuration, options: options)
-    }
-
-    /// The retry policy of a call with `options`.
-    func retryPolicy(for options: CallOptions) -> RetryPolicy {
-        guard let maxRetries = options.maxRetries else { return retryPolicy }
-        return RetryPolicy(maxRetries: maxRetries, baseDelay: configuration.retryBaseDelay, maxDelay: configuration.retryMaxDelay)
-    }
-
-    func redirectTarget(_ head: ResponseHead, from url: String) -> String? {
-        guard head.status == 307 || head.status == 308, case .string(let location) = head.headers["location"] else { return nil }
-        return Redirect.sameOriginTarget(location: location, from: url)
-    }
-
-    /// The envelope of a 2xx answer: its body spliced in byte-exact once jansson has checked it
-    /// is one JSON object.
-    func successEnvelope(head: ResponseHead, body: [UInt8], roundTripTime: Double, attempts: Int,
-                                 timings: PhaseTimings) -> [UInt8] {
-        let text = { String(decoding: body, as: UTF8.self) }
-        let status = head.status
-        if body.isEmpty {
-            return encode(failureEnvelope(.invalidResponse("the server answered \(status) with an empty body", status: status, body: ""),
-                                          attempts: attempts))
+    /// The attempt policy of a call to `endpoint` with `options`: the client's transfer settings
+    /// and retry policy with the call's own options, its URL, its log, the client's secrets.
+    func attemptPolicy(for options: CallOptions, endpoint: Endpoint) -> AttemptPolicy {
+        var callSettings = settings
+        if options.timeout != nil || options.connectTimeout != nil || options.lowSpeedTimeout != nil || !options.headers.isEmpty {
+            callSettings = settings.forCall(configuration, options: options)
         }
-        let type: String
-        do {
-            type = try JSONReader.check(body)
-        } catch {
-            return encode(failureEnvelope(.invalidResponse("the server answered \(status) with a body that is not JSON: \(error)",
-                                                           status: status, body: text()), attempts: attempts))
+        var retry = retryPolicy
+        if let maxRetries = options.maxRetries {
+            retry = RetryPolicy(maxRetries: maxRetries, baseDelay: configuration.retryBaseDelay, maxDelay: configuration.retryMaxDelay)
         }
-        guard type == "object" else {
-            let what = "a JSON \(type)"
-            return encode(failureEnvelope(.invalidResponse("the server answered \(status) with \(what), not a JSON object",
-                                                           status: status, body: text()), attempts: attempts))
-        }
-        return Envelope.success(head: head, body: body, roundTripTime: roundTripTime, attempts: attempts, timings: timings)
+        return AttemptPolicy(settings: callSettings, retry: retry, url: configuration.host + endpoint.path,
+                             log: AttemptLog(level: configuration.logLevel, userAgent: configuration.userAgent), secrets: secrets)
     }
 }

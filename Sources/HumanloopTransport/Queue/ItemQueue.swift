@@ -16,7 +16,7 @@ import CCurl
 /// Memory is bounded: while the queue holds more than `maxPendingBytes`, the streams delivering
 /// to it are paused (`AsyncCall.pause`) and resumed as the consumer drains; nothing is dropped.
 public final class ItemQueue: @unchecked Sendable {
-    /// One item: its call's handle and tag (the C ABI's), and the envelope.
+    /// One item: its call's handle and tag, and its envelope (all the C ABI's: it encodes the item).
     public struct Item {
         public let call: OpaquePointer?
         public let tag: UnsafeMutableRawPointer?

@@ -194,7 +194,7 @@ final class Transfer {
             if let failure = collector.failure { return .failure(failure, retryable: false) }
             return .response(collector.head, body: collector.body)
         }
-        return .failure(classify(code), retryable: isRetryable(code))
+        return .failure(classify(code), retryable: Retryability.retries(code, of: self))
     }
 
     private func classify(_ code: CURLcode) -> CallError {
@@ -264,7 +264,7 @@ final class Transfer {
     }
 
     /// True when libcurl's error is about the chunked framing sent by the server.
-    private func isChunkedEncodingError(_ code: CURLcode, _ detail: String) -> Bool {
+    func isChunkedEncodingError(_ code: CURLcode, _ detail: String) -> Bool {
         // libcurl 7.x: "... in chunked-encoding"; 8.x: "chunk hex-length char not a hex digit ..."
         code == CURLE_RECV_ERROR && detail.lowercased().contains("chunk")
     }
@@ -296,30 +296,6 @@ final class Transfer {
             return "the connection closed after \(received) body byte\(received == 1 ? "" : "s") of the \(status) answer, before its chunked body ended"
         }
         return "the connection broke after \(received) body byte\(received == 1 ? "" : "s") of the \(status) answer: \(detail)"
-    }
-
-    /// Refused, reset or closed before an answer, and timeouts while connecting. For an event
-    /// stream, also a connection that broke after a 2xx head but before any event.
-    private func isRetryable(_ code: CURLcode) -> Bool {
-        if collector.receivedHead {
-            guard collector.mode == .eventStream, collector.isSuccessStatus, collector.decodedEventCount == 0 else { return false }
-            switch code {
-            case CURLE_RECV_ERROR:
-                return !isChunkedEncodingError(code, handle.errorDetail(code))
-            case CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING:
-                return true
-            default:
-                return false
-            }
-        }
-        switch code {
-        case CURLE_COULDNT_CONNECT, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR:
-            return true
-        case CURLE_OPERATION_TIMEDOUT:
-            return !requestSent && !stalled && !timedOutInQueue
-        default:
-            return false
-        }
     }
 
     /// Detaches the handle from its multi handle (closing an unfinished connection).
