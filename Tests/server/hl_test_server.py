@@ -577,7 +577,7 @@ class BadRequest(Exception):
 
 
 class Request:
-    __slots__ = ("method", "target", "path", "version", "headers", "body", "keep_alive")
+    __slots__ = ("method", "target", "path", "version", "headers", "body", "keep_alive", "in_flight")
 
     def header(self, name):
         name = name.lower()
@@ -1201,10 +1201,19 @@ class TestServer:
         with self._lock:
             self._in_flight += 1
             self._in_flight_max = max(self._in_flight_max, self._in_flight)
+        req.in_flight = True
         try:
             return self._answer(conn, req)
         finally:
-            with self._lock:
+            self._answering(req)
+
+    def _answering(self, req):
+        """The request's answer starts now: it is no longer in flight (requests_in_flight_max
+        counts requests that arrived and are not answered yet; a client that sends its next
+        request as soon as it has an answer is not counted twice)."""
+        with self._lock:
+            if getattr(req, "in_flight", False):
+                req.in_flight = False
                 self._in_flight -= 1
 
     def _answer(self, conn, req):
@@ -1243,6 +1252,8 @@ class TestServer:
         delay = request_delay(req.body)
         if delay and not conn.wait(delay):
             return False
+        if delay:
+            self._answering(req)
         if r is None:
             return self._default(conn, req, [])
         return self._scripted(conn, req, r)
@@ -1382,6 +1393,7 @@ class TestServer:
     def _scripted(self, conn, req, r):
         if r.get("delay") and not conn.wait(r["delay"]):
             return False
+        self._answering(req)
         if "fault" in r:
             self._fault(conn, req, r)
             return False
