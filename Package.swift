@@ -14,6 +14,7 @@
 //                        AsyncThrowingStream, on the C ABI's entry points (hl_call_start, ...);
 //                        Foundation's JSONEncoder/JSONDecoder are used here only, never in the .so
 //   HumanloopExample     examples/swift: an executable using the Swift API
+//   HumanloopSwiftBench  bench/swift: the Swift API vs the C API, CPU per call (bash bench/run.sh swift)
 import PackageDescription
 
 let package = Package(
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "humanloop", type: .dynamic, targets: ["CABI"]),
         .library(name: "Humanloop", targets: ["Humanloop"]),
         .executable(name: "HumanloopExample", targets: ["HumanloopExample"]),
+        .executable(name: "HumanloopSwiftBench", targets: ["HumanloopSwiftBench"]),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
@@ -35,6 +37,8 @@ let package = Package(
                 path: "Sources/CABI", exclude: ["exports.map"]),
         .target(name: "Humanloop", dependencies: ["CABI"], path: "Sources/Humanloop"),
         .executableTarget(name: "HumanloopExample", dependencies: ["Humanloop"], path: "examples/swift/HumanloopExample"),
+        .executableTarget(name: "HumanloopSwiftBench", dependencies: ["Humanloop", "CABI"],
+                          path: "bench/swift/HumanloopSwiftBench"),
         .testTarget(name: "HumanloopCoreTests", dependencies: ["HumanloopCore", "CJansson"],
                     path: "Tests/HumanloopCoreTests", exclude: ["make_python_float_table.py"]),
         .testTarget(name: "HumanloopTransportTests", dependencies: ["HumanloopTransport", "HumanloopCore", "CCurl"],

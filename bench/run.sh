@@ -19,6 +19,10 @@
 #                                     (python-async --rounds=0 --events=1000 --event-gap-us=0 ...)
 #   bash bench/run.sh python-concurrent [ARGS]  issue 17: 100 async streams at once, CPU per event
 #                                     (python-async --rounds=0 --stream-rounds=0 --concurrent=100)
+#   bash bench/run.sh swift [ARGS]    issue 21: the Swift API (import Humanloop) vs the C API in one
+#                                     process: a TaskGroup of 1000 complete vs 1000 hl_call_start
+#                                     callbacks, sequential complete vs hl_complete; CPU per call
+#                                     ratios (bench/swift, swift build -c release)
 #   bash bench/run.sh all             calls, soak, wide, python, engine, c-api, python-async,
 #                                     python-burst and python-concurrent
 #
@@ -259,6 +263,18 @@ run_c_api() {
     cleanup
 }
 
+run_swift() {
+    # The release build of bench/swift/HumanloopSwiftBench (Humanloop + CABI linked in: the C API
+    # it calls is the library's code, in the same process as the Swift API).
+    swift build -c release --product HumanloopSwiftBench >&2
+    local bin
+    bin="$(swift build -c release --show-bin-path)/HumanloopSwiftBench"
+    start_server
+    machine
+    "$bin" --url="$BASE" --label="($SERVER_LABEL)" "$@"
+    cleanup
+}
+
 run_engine() {
     build bench_engine
     start_slow
@@ -335,6 +351,7 @@ case "$cmd" in
     wide) run_wide "$@" ;;
     engine) run_engine "$@" ;;
     c-api) run_c_api "$@" ;;
+    swift) run_swift "$@" ;;
     python-async) run_python_async "$@" ;;
     # later ARGS override these (argparse: the last occurrence wins)
     python-burst) run_python_async --rounds=0 --events=1000 --event-gap-us=0 --streams=10 --stream-rounds=5 "$@" ;;
@@ -343,5 +360,5 @@ case "$cmd" in
          run_python_async; echo; run_python_async --rounds=0 --events=1000 --event-gap-us=0 --streams=10 --stream-rounds=5
          echo; run_python_async --rounds=0 --stream-rounds=0 --concurrent=100 ;;
     -*) run_calls "$cmd" "$@" ;;
-    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python [ARGS] | engine [ARGS] | c-api [ARGS] | python-async [ARGS] | python-burst [ARGS] | python-concurrent [ARGS] | all]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/run.sh [calls [ARGS] | soak [N] | wide [ARGS] | python [ARGS] | engine [ARGS] | c-api [ARGS] | python-async [ARGS] | python-burst [ARGS] | python-concurrent [ARGS] | swift [ARGS] | all]" >&2; exit 2 ;;
 esac

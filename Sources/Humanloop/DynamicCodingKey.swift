@@ -8,6 +8,11 @@ struct DynamicCodingKey: CodingKey {
 
 /// The members of the object being decoded whose names are not in `known`.
 func decodeExtraFields(from decoder: any Decoder, known: Set<String>) throws -> [String: JSONValue] {
+    if let fast = decoder as? JSONValueDecoder, case .object(let members) = fast.value {   // the C ABI's items
+        var extra: [String: JSONValue] = [:]
+        for (name, value) in members where !known.contains(name) { extra[name] = value }
+        return extra
+    }
     let container = try decoder.container(keyedBy: DynamicCodingKey.self)
     var extra: [String: JSONValue] = [:]
     for key in container.allKeys where !known.contains(key.stringValue) {

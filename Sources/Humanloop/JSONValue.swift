@@ -20,6 +20,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// Decodes any JSON value.
     public init(from decoder: any Decoder) throws {
+        if let fast = decoder as? JSONValueDecoder {   // the C ABI's items (Envelope.decode)
+            self = fast.value
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
