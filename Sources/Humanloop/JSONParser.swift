@@ -153,8 +153,8 @@ struct JSONParser {
                     } else if (0xDC00..<0xE000).contains(scalar) {
                         return nil
                     }
-                    guard let unicode = Unicode.Scalar(scalar) else { return nil }
-                    text.append(contentsOf: UTF8.encode(unicode)!)
+                    guard let unicode = Unicode.Scalar(scalar), let encoded = UTF8.encode(unicode) else { return nil }
+                    text.append(contentsOf: encoded)
                 default:
                     return nil
                 }

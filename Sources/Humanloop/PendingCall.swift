@@ -141,11 +141,9 @@ private let pendingCallCallback: CallCallback = { _, kind, json, length, user in
 
 /// Runs `body` with `bytes` as a NUL-terminated C string.
 private func withCString<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
-    var text = bytes
+    var text = bytes.map { CChar(bitPattern: $0) }
     text.append(0)
-    return text.withUnsafeBufferPointer { buffer in
-        buffer.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
-    }
+    return body(text)
 }
 
 /// Runs `body` with `bytes` as a C string, or NULL.
