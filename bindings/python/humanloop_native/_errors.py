@@ -366,7 +366,11 @@ class ApiCancelledError(HumanloopError):
 def error_from_envelope(envelope: Mapping[str, Any], *, streaming: bool = False) -> HumanloopError:
     """Build the exception matching a failure envelope ``{"ok":false,"error":{...},"attempts":n}``."""
     found = envelope.get("error")
-    err: Dict[str, Any] = cast(Dict[str, Any], found) if isinstance(found, dict) else {"type": "invalid_response", "message": f"malformed envelope from libhumanloop: {envelope!r}"}
+    err: Dict[str, Any]
+    if isinstance(found, dict):
+        err = cast(Dict[str, Any], found)
+    else:
+        err = {"type": "invalid_response", "message": f"malformed envelope from libhumanloop: {envelope!r}"}
     kind = err.get("type")
     message = str(err.get("message", ""))
     attempts = envelope.get("attempts", 0)
