@@ -127,7 +127,8 @@ class AsyncBatchIterator(_Counted, AsyncIterator[Tuple[int, Result]]):
                 if run.queue is not None:
                     # a weak reference: the event loop must not keep an abandoned iteration alive
                     # (``break`` out of ``async for`` frees it, and that cancels the batch)
-                    loop.add_reader(run.fd, _readable, weakref.ref(self))
+                    # (a weakref.ref[Self] is not the weakref.ref[AsyncBatchIterator] _readable takes)
+                    loop.add_reader(run.fd, _readable, weakref.ref[AsyncBatchIterator](self))
                     self._loop = loop
             while True:
                 if run.ready:

@@ -7,7 +7,7 @@ the documentation of the arguments every endpoint shares is written once (``_end
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Concatenate, Coroutine, Mapping, Optional, ParamSpec, TypeVar
+from typing import Any, Callable, Concatenate, Coroutine, Mapping, Optional, ParamSpec, TypeVar, cast
 
 from ._async_stream import AsyncCompletionStream
 from ._base_client import BaseClient
@@ -86,8 +86,7 @@ def _asynchronous(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenat
         bound = signature.bind(self, *args, **kwargs)  # TypeError for unknown or missing arguments
         payload, options = self._prepare(bound.arguments)
         envelope = await self._arun(name, payload, options)
-        result: R = outcome(envelope)  # type: ignore[assignment]
-        return result
+        return cast(R, outcome(envelope))
 
     _variant(call, "a" + method.__name__, signature, "ApiResponse",
              f"""Async ``{method.__name__}``: the call runs on a libhumanloop loop (libcurl's multi

@@ -27,7 +27,7 @@ cancelled by other means reports.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, cast
 
 from ._types import Headers
 
@@ -288,7 +288,7 @@ def api_exception_class(status: Any, *, streaming: bool = False) -> Type[ApiExce
     return _STREAMING_CLASSES[base] if streaming else base
 
 
-class _ProblemsError(HumanloopError, ValueError):
+class _ProblemsError(HumanloopError, ValueError):  # pyright: ignore[reportUnsafeMultipleInheritance]
     """An error that lists every problem found (each with a path and a message)."""
 
     def __init__(self, message: str = "", *, path: str = "", errors: Optional[List[Dict[str, str]]] = None,
@@ -326,13 +326,13 @@ class InvalidConfigError(_ProblemsError):
 ClientConfigurationError = InvalidConfigError
 
 
-class ApiConnectionError(HumanloopError, ConnectionError):
+class ApiConnectionError(HumanloopError, ConnectionError):  # pyright: ignore[reportUnsafeMultipleInheritance]
     """The connection could not be made or broke (DNS, refused, reset, TLS)."""
 
     type = "connection_error"
 
 
-class ApiTimeoutError(HumanloopError, TimeoutError):
+class ApiTimeoutError(HumanloopError, TimeoutError):  # pyright: ignore[reportUnsafeMultipleInheritance]
     """The call (or its connection phase) ran out of time."""
 
     type = "timeout"
@@ -365,8 +365,11 @@ class ApiCancelledError(HumanloopError):
 
 def error_from_envelope(envelope: Mapping[str, Any], *, streaming: bool = False) -> HumanloopError:
     """Build the exception matching a failure envelope ``{"ok":false,"error":{...},"attempts":n}``."""
-    err = envelope.get("error")
-    if not isinstance(err, dict):
+    found = envelope.get("error")
+    err: Dict[str, Any]
+    if isinstance(found, dict):
+        err = cast(Dict[str, Any], found)
+    else:
         err = {"type": "invalid_response", "message": f"malformed envelope from libhumanloop: {envelope!r}"}
     kind = err.get("type")
     message = str(err.get("message", ""))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, cast
 
 from ._errors import InvalidConfigError, InvalidRequestError, error_from_envelope
 from ._types import NOT_GIVEN, ApiResponse, NotGiven
@@ -101,7 +101,7 @@ def header_dict(headers: Any, name: str) -> Dict[str, str]:
     if not isinstance(headers, Mapping):
         raise config_problem(f"{name}: expected a dict of header names to values, not {type(headers).__name__}",
                               name)
-    return dict(headers)
+    return dict(cast(Mapping[str, str], headers))
 
 
 #: Per-call options (keyword arguments of every call, named as in openai-python).

@@ -61,8 +61,9 @@ import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 try:
-    import ray  # noqa: F401
-    import ray.data  # noqa: F401
+    # `import ray` is the Ray package (an absolute import), not this module ray.py
+    import ray  # noqa: F401  # pyright: ignore[reportImplicitRelativeImport]
+    import ray.data  # noqa: F401  # pyright: ignore[reportMissingImports]
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "humanloop_native.ray needs Ray Data, which is an optional extra: "
@@ -162,17 +163,18 @@ class HumanloopCompletions:
             columns = self.run(rows)
             return batch.assign(**columns)
         if isinstance(batch, Mapping):
-            names = list(batch)
-            count = len(batch[names[0]]) if names else 0
-            rows = [{name: batch[name][i] for name in names} for i in range(count)]
-            out = dict(batch)
+            columns_in: Mapping[Any, Any] = batch
+            names = list(columns_in)
+            count = len(columns_in[names[0]]) if names else 0
+            rows = [{name: columns_in[name][i] for name in names} for i in range(count)]
+            out = dict(columns_in)
             out.update(self.run(rows))
             return out
         raise TypeError(f"a batch must be a dict of columns, a pandas DataFrame or a pyarrow Table, "
                         f"not {type(batch).__name__}")
 
     def _arrow(self, table: Any) -> Any:
-        import pyarrow as pa
+        import pyarrow as pa  # pyright: ignore[reportMissingImports]  # the optional extra's
 
         columns = self.run(table.to_pylist())
         for name, values in columns.items():
