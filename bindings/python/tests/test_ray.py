@@ -96,7 +96,8 @@ def test_rows_become_requests_and_failures_are_values(srv):
 
     from humanloop_native.ray import RESULT_COLUMNS, HumanloopCompletions
 
-    srv.script([{}, {"status": 429, "json": {"detail": "slow down"}}])
+    # (a 422, not a 429: the batch is rate-aware, and would put a 429's request back in its queue)
+    srv.script([{}, {"status": 422, "json": {"detail": "slow down"}}])
     completions = HumanloopCompletions(api_key=API_KEY, host=srv.base_url, include_response=True,
                                        client_options={"max_retries": 0}, concurrency=1)
     good = {"project": "p", "model_config": MODEL_CONFIG, "inputs": {"question": "hi"},
@@ -112,8 +113,8 @@ def test_rows_become_requests_and_failures_are_values(srv):
     assert list(out["status"]) == ["ok", "error", "error", "error", "error"]
     assert out["output"][0] == OUTPUT and out["output"][1] is None
     assert json.loads(out["response"][0])["metadata"] == {"row": 0}  # numpy values sent as JSON
-    assert list(out["http_status"]) == [200, 429, 0, 0, 0]
-    assert list(out["error_type"]) == [None, "RateLimitError", "JSONDecodeError", "TypeError", "TypeError"]
+    assert list(out["http_status"]) == [200, 422, 0, 0, 0]
+    assert list(out["error_type"]) == [None, "UnprocessableEntityError", "JSONDecodeError", "TypeError", "TypeError"]
     assert out["error"][0] is None and "slow down" in out["error"][1]
     assert "model_config" in out["error"][3] and "nope" in out["error"][4]
     assert len(srv.requests()) == 2  # the rows whose request could not be built are never sent
