@@ -1600,6 +1600,43 @@ static void test_keep_warm_after_done(void)
     }
 }
 
+/* An async call started just after a stream's [DONE], while the server has not yet ended that
+ * body: it waits (briefly) for the connection instead of opening a second one; when the body does
+ * not end soon, it opens one and does not wait for the stream's end. */
+static void test_call_after_done_waits_briefly_for_the_connection(void)
+{
+    const double end_delays[2] = {0.02, 2.0};
+    for (int round = 0; round < 2; round++) {
+        hl_client *c = tu_client(NULL);
+        tu_reset();
+        char script[512];
+        snprintf(script, sizeof script,
+                 "[{\"stream\":{\"events\":" EVENTS3 ",\"done\":true,\"end_delay\":%g},\"chunked\":true}]",
+                 end_delays[round]);
+        tu_script(script);
+        double t0 = tu_now();
+        for (int i = 0; i < 2; i++) {
+            tu_async a;
+            tu_async_init(&a, i == 0);
+            hl_call *call = start_wait(&a, c, "complete", TU_REQ, i == 0 ? "{\"stream\":true}" : NULL, 10 * F);
+            json_t *t = terminal_of(&a);
+            CHECKF(tu_is_ok(t), "round %d: call %d ok", round, i);
+            json_decref(t);
+            hl_call_free(call);
+            tu_async_destroy(&a);
+        }
+        double took = tu_now() - t0;
+        if (round == 0) {
+            check_one_connection(2, "a call just after a stream's [DONE], body ended 20 ms later");
+        } else {
+            CHECKF(tu_stat("connections_opened") == 2, "body ended 2 s later: a second connection (%ld)",
+                   tu_stat("connections_opened"));
+            CHECKF(took < 1.5, "body ended 2 s later: the call did not wait for it (%.2f s)", took);
+        }
+        hl_client_free(c);
+    }
+}
+
 static void test_accept_encoding_gzip(void)
 {
     hl_client *c = tu_client(NULL);
@@ -1856,6 +1893,7 @@ int main(int argc, char **argv)
     RUN(test_stream_cancel_while_blocked);
     RUN(test_stream_cancel_before_and_after);
     RUN(test_keep_warm_after_done);
+    RUN(test_call_after_done_waits_briefly_for_the_connection);
     RUN(test_accept_encoding_gzip);
     RUN(test_max_connections);
     RUN(test_max_connections_blocking);

@@ -76,6 +76,7 @@ RAW_RESPONSE_KEYS = ("raw_response", "raw_response_b64")
 STREAM_KEYS = frozenset({
     "events", "line_ending", "no_space", "done", "comments", "delay", "first_delay",
     "hold_after", "hold", "chunk_size", "no_trailing_blank_line", "cut_after", "forever", "raw",
+    "end_delay",
 })
 
 MAX_LINE = 1 << 20          # request line / header line
@@ -471,7 +472,7 @@ def prepare_response(r, raw):
             v = st.get(k, False)
             _check(isinstance(v, bool), "stream.%s must be a boolean" % k)
             s[k] = v
-        for k in ("delay", "first_delay", "hold"):
+        for k in ("delay", "first_delay", "hold", "end_delay"):
             v = st.get(k, 0)
             _check(_is_num(v) and v >= 0, "stream.%s must be a number >= 0" % k)
             s[k] = float(v)
@@ -1468,6 +1469,8 @@ class TestServer:
                     conn.send(_framed(p) if chunked else p)
 
         def end():
+            if st.get("end_delay") and not conn.wait(st["end_delay"]):
+                return False
             if chunked:
                 conn.send(b"0\r\n\r\n")
             return keep

@@ -18,6 +18,7 @@ extension Loop {
                 asyncCall.retryAt = nil
             }
             if asyncCall.transfer == nil {
+                if waitsForDrain(asyncCall) { return }
                 // A slot of the client's max_connections first (shared by all its loops).
                 guard budget.tryAcquire() else {
                     let now = Clock.monotonic()
@@ -70,7 +71,8 @@ extension Loop {
             if case .done = output, !transfer.isComplete {
                 transfer.drainRest(maximumBytes: 64 * 1024)
                 _ = hl_curl_easy_setopt_pointer(transfer.handle.easy, CURLOPT_PRIVATE, nil)
-                draining.append((transfer, Clock.monotonic() + 1))
+                let now = Clock.monotonic()
+                draining.append((transfer, now + 1, now + Self.drainGrace))
             } else {
                 recycle(transfer)
             }
@@ -79,6 +81,21 @@ extension Loop {
         guard let call = asyncCall.call else { return }
         let item = asyncCall.merged.map { $0.result(output, of: call) } ?? call.result(output)
         deliver(asyncCall, item, terminal: true)
+    }
+
+    /// True while a call's attempt should wait for a stream that ended less than `drainGrace`
+    /// ago to be read to its end, so that it takes that connection instead of opening one (the
+    /// end of the drain drives every call again). Each call waits so at most once, for at most
+    /// `drainGrace`.
+    func waitsForDrain(_ asyncCall: AsyncCall) -> Bool {
+        guard !draining.isEmpty else { return false }
+        let now = Clock.monotonic()
+        if asyncCall.drainWaitEnd == nil {
+            guard draining.contains(where: { now < $0.graceEnd }) else { return false }
+            asyncCall.drainWaitEnd = now + Self.drainGrace
+        }
+        guard let end = asyncCall.drainWaitEnd, now < end else { return false }
+        return draining.contains { now < $0.graceEnd }
     }
 
     func removeActive(_ asyncCall: AsyncCall) {

@@ -177,6 +177,7 @@ extension Loop {
         var deadline = draining.isEmpty ? Double.infinity : stallCheck
         for asyncCall in active {
             deadline = min(deadline, asyncCall.retryAt ?? stallCheck)
+            if asyncCall.transfer == nil, let end = asyncCall.drainWaitEnd { deadline = min(deadline, end) }
         }
         return deadline
     }

@@ -57,13 +57,17 @@ public final class Loop: @unchecked Sendable {
 
     // The engine thread's:
     var active: [AsyncCall] = []
-    /// Finished streams read to their end so that their connections stay open.
-    var draining: [(transfer: Transfer, deadline: Double)] = []
+    /// Finished streams read to their end so that their connections stay open: closed at
+    /// `deadline`; new attempts wait for them until `graceEnd` (see `waitsForDrain`).
+    var draining: [(transfer: Transfer, deadline: Double, graceEnd: Double)] = []
     var idleHandles: [CurlHandle] = []
     var lastStallCheck = 0.0
 
     /// The most idle easy handles kept.
     static let maximumIdle = 1024
+    /// How long a new attempt waits at most for a stream that just ended to free its
+    /// connection (seconds): servers often end the body a moment after `[DONE]`.
+    static let drainGrace = 0.05
     /// How often the low_speed_timeout of running transfers is checked (seconds).
     static let stallCheckInterval = 0.25
 
