@@ -568,10 +568,12 @@ hl_call *hl_loop_submit(hl_loop *loop, const char *name, const char *request_jso
 
 /*
  * hl_loop_run: do the work that is ready (sockets, timers, submissions and cancellations from
- * other threads) and store up to `max` items in `items`; returns how many. When nothing is
- * ready and no item is pending it waits up to timeout_ms for work (0: never waits; -1: no
- * limit); hl_loop_wake ends the wait early. Items left over (more than `max` were ready) come
- * from the next run, and hl_loop_fd stays readable meanwhile. The items' json is valid until the
+ * other threads) and store up to `max` items in `items`; returns how many. With timeout_ms 0 it
+ * does what is ready once and never waits (what an event loop calls when hl_loop_fd is
+ * readable). Otherwise, when no item is pending, it goes on doing the work as it becomes ready
+ * until at least one item is ready, timeout_ms passes (-1: no limit) or hl_loop_wake is called:
+ * a blocking caller submits, then one run returns the answer. Items left over (more than `max`
+ * were ready) come from the next run, and hl_loop_fd stays readable meanwhile. The items' json is valid until the
  * next hl_loop_run or hl_loop_free. items may be NULL only with max 0. One thread at a time.
  */
 size_t hl_loop_run(hl_loop *loop, int timeout_ms, hl_item *items, size_t max);

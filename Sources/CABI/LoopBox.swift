@@ -38,11 +38,19 @@ final class LoopBox {
         handedOut.removeAll(keepingCapacity: true)
     }
 
-    /// hl_loop_run: frees the last run's items, runs the loop (without waiting when items are
-    /// pending) and hands out up to `max` items; items left over keep the loop's fd readable.
+    /// hl_loop_run: frees the last run's items, runs the loop (once without waiting when items
+    /// are pending or the timeout is 0; otherwise until an item comes, the timeout passes or
+    /// `hl_loop_wake` is called) and hands out up to `max` items; items left over keep the
+    /// loop's fd readable.
     func run(timeoutMilliseconds: Int32, into items: UnsafeMutablePointer<CItem>?, max: Int) -> Int {
         releaseHandedOut()
-        loop.run(timeoutMilliseconds: pendingTaken < pending.count ? 0 : timeoutMilliseconds)
+        if pendingTaken < pending.count || timeoutMilliseconds == 0 {
+            loop.run(timeoutMilliseconds: 0)
+        } else {
+            // Until an item: a blocking caller crosses the C boundary once per item, not once
+            // for its submission and once for its answer.
+            loop.run(timeoutMilliseconds: timeoutMilliseconds) { !self.pending.isEmpty }
+        }
         loop.armTimerForHost()
         guard let items else { return 0 }
         var count = 0

@@ -113,6 +113,37 @@ static void test_waiting_and_waking(void)
     hl_client_free(c);
 }
 
+/* A run with a timeout goes on until an item is ready: a blocking caller submits, then one
+ * hl_loop_run returns its answer (not a first run that only starts the call). A run with
+ * timeout 0 does one step only. */
+static void test_a_run_with_a_timeout_returns_the_answer(void)
+{
+    hl_client *c = tu_client(NULL);
+    hl_loop *l = hl_loop_new(c, NULL);
+    hl_item items[4];
+    for (int i = 0; i < 3; i++) {
+        hl_call *call = hl_loop_submit(l, "complete", TU_REQ, NULL, NULL);
+        size_t n = hl_loop_run(l, (int)(10000 * F), items, 4);
+        CHECKF(n == 1 && items[0].call == call && items[0].kind == HL_ITEM_RESULT,
+               "call %d: one run returned its result (%zu items)", i, n);
+        if (n == 1) {
+            json_t *e = tu_parse_env(items[0].json);
+            CHECK(tu_is_ok(e));
+            json_decref(e);
+        }
+        hl_call_free(call);
+    }
+    hl_call *call = hl_loop_submit(l, "complete", TU_REQ, NULL, NULL);
+    CHECK_INT(hl_loop_run(l, 0, items, 4), 0);
+    tu_items got = {0};
+    run_until(l, &got, 1, 10 * F);
+    CHECK_INT(tu_items_results(&got), 1);
+    tu_items_free(&got);
+    hl_call_free(call);
+    hl_loop_free(l);
+    hl_client_free(c);
+}
+
 typedef struct {
     hl_loop *loop;
     hl_call *call;
@@ -434,6 +465,7 @@ int main(int argc, char **argv)
     tu_init(argc, argv);
     RUN(test_items_tags_and_kinds);
     RUN(test_waiting_and_waking);
+    RUN(test_a_run_with_a_timeout_returns_the_answer);
     RUN(test_submission_from_another_thread_wakes_the_run);
     RUN(test_items_beyond_max_stay_pending);
     RUN(test_cancel_and_free);

@@ -21,22 +21,39 @@ extension Loop {
     /// Runs what is ready (commands, sockets, timers, the calls' progress), waiting up to
     /// `timeoutMilliseconds` (-1: no limit, 0: never) when nothing is. Items go to the calls'
     /// sinks as they come. One thread at a time; never in a process other than the loop's.
-    public func run(timeoutMilliseconds: Int32) {
-        guard multi != nil, process == Process.current, !lock.withLock({ isShutDown || stopRequested }) else { return }
-        step(waitMilliseconds: timeoutMilliseconds)
+    /// Returns false when the run ended because of `wake` or the loop cannot run (shut down,
+    /// another process): a caller that runs it again until an item comes stops then.
+    @discardableResult
+    public func run(timeoutMilliseconds: Int32) -> Bool {
+        guard multi != nil, process == Process.current, !lock.withLock({ isShutDown || stopRequested }) else { return false }
+        return !step(waitMilliseconds: timeoutMilliseconds)
     }
 
     /// One step: the commands, then a wait for readiness (outside the fork gate: nothing of
     /// libcurl runs while the loop waits), then the sockets, timers and calls that are ready.
     /// Queues filled by either part are notified at the end of that part (`QueueNotices`), never
     /// after the wait.
-    func step(waitMilliseconds: Int32) {
-        let (queued, woken) = lock.withLock { () -> ([Command], Bool) in
+    /// Runs steps until `isDone()` (checked after each), `timeoutMilliseconds` (-1: no limit)
+    /// passes, or the run is woken (`wake`) or cannot go on (see `run(timeoutMilliseconds:)`).
+    public func run(timeoutMilliseconds: Int32, until isDone: () -> Bool) {
+        let deadline = timeoutMilliseconds < 0 ? Double.infinity : Clock.monotonic() + Double(timeoutMilliseconds) / 1000
+        while true {
+            let left = deadline == .infinity ? -1 : Int32(clamping: Int64(max(0, ((deadline - Clock.monotonic()) * 1000).rounded(.up))))
+            let goOn = run(timeoutMilliseconds: left)
+            if isDone() || !goOn || left == 0 { return }
+        }
+    }
+
+    /// Returns true when `wake` was called since the last step.
+    @discardableResult
+    func step(waitMilliseconds: Int32) -> Bool {
+        let (queued, woken, byHost) = lock.withLock { () -> ([Command], Bool, Bool) in
             defer {
                 signalled = false
+                hostWoken = false
                 commands.removeAll(keepingCapacity: true)
             }
-            return (commands, signalled)
+            return (commands, signalled, hostWoken)
         }
         if !queued.isEmpty { QueueNotices.collecting { ForkGate.shared.inside { for command in queued { handle(command) } } } }
         // A wake-up (hl_loop_wake) ends this run without waiting; commands sent from inside a
@@ -47,6 +64,7 @@ extension Loop {
         var flags = [Int32](repeating: 0, count: 64)
         let count = hl_loop_wait(fds, wait == Int32.max ? -1 : wait, &ready, &flags, 64)
         QueueNotices.collecting { ForkGate.shared.inside { act(onReady: ready, flags: flags, count: Int(max(0, count))) } }
+        return byHost
     }
 
     /// libcurl's part of a step: the ready sockets, its timer, the finished transfers, the calls.

@@ -41,6 +41,8 @@ public final class Loop: @unchecked Sendable {
     var commands: [Command] = []  // guarded by lock
     /// The eventfd was written since the queue was last taken (guarded by lock).
     var signalled = false
+    /// `wake` was called since the last step took the commands (guarded by lock): ends a `run`.
+    var hostWoken = false
     var stopRequested = false  // guarded by lock
     var threadStarted = false  // guarded by lock
     var engineThread: pthread_t?  // guarded by lock
@@ -187,6 +189,7 @@ public final class Loop: @unchecked Sendable {
         lock.withLock {
             guard !isShutDown else { return }
             signalled = true
+            hostWoken = true
         }
         hl_loop_signal(fds)
     }
