@@ -25,6 +25,7 @@ Usage (bench/run.sh python does all this, with a venv that has the SDK):
 import argparse
 import asyncio
 import gc
+import json
 import os
 import statistics
 import sys
@@ -103,21 +104,48 @@ class Variant:
         self.rounds.append((w, c, per * threads))
 
 
-def run_pair(a, b, calls, rounds, warmup, threads=0):
+def run_pair(a, b, calls, rounds, warmup, threads=0, extra=None):
+    """a and b (and `extra`, a reference row, when given) in alternating order round by round."""
+    vs = [a, b] + ([extra] if extra else [])
     for _ in range(warmup):
-        a.call()
-        b.call()
+        for v in vs:
+            v.call()
     gc.collect()
     per = calls // rounds
     for r in range(rounds):
         n = calls - per * (rounds - 1) if r == rounds - 1 else per
-        first, second = (a, b) if r % 2 == 0 else (b, a)
-        if threads:
-            first.threaded_phase(n, threads)
-            second.threaded_phase(n, threads)
-        else:
-            first.phase(n)
-            second.phase(n)
+        for v in (vs if r % 2 == 0 else vs[::-1]):
+            if threads:
+                v.threaded_phase(n, threads)
+            else:
+                v.phase(n)
+
+
+def c_api_floor(url, payload):
+    """The floor under the binding's blocking call: the C API's hl_complete through ctypes with
+    the least Python (the request's bytes made once, the envelope's prefix checked, no parse).
+    Returns a call for Variant, or None when the library cannot be loaded."""
+    import ctypes
+    import humanloop_native._native as native
+    lib = getattr(native, "lib", None)
+    if lib is None:
+        return None
+    complete = lib.hl_complete
+    free = lib.hl_free
+    err = ctypes.c_void_p()
+    new = lib.hl_client_new
+    client = new(json.dumps({"api_key": "bench-key", "host": url}).encode(), ctypes.byref(err))
+    if not client:
+        return None
+    prefix = b'{"ok":true,'
+    string_at = ctypes.string_at
+
+    def call():
+        env = complete(client, payload)
+        ok = string_at(env, 11) == prefix
+        free(env)
+        return ok
+    return call
 
 
 def row(label, v):
@@ -217,41 +245,55 @@ def main():
                                 thread_calls if threads else 0))
     print("machine: %d CPUs, load average %s\n" % (os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
 
+    floor_call = c_api_floor(opts.url, nat._prepare(dict(ARGS))[0])
     a, b = Variant("SDK 0.5.16", sdk_complete), Variant("humanloop_native", nat_complete)
+    fa = Variant("floor: C hl_complete", floor_call) if floor_call else None
     if "complete" in only:
-        run_pair(a, b, opts.calls, opts.rounds, opts.warmup)
+        run_pair(a, b, opts.calls, opts.rounds, opts.warmup, extra=fa)
     sa, sb = Variant("SDK 0.5.16", sdk_stream), Variant("humanloop_native", nat_stream)
     if stream_calls > 0:
         run_pair(sa, sb, stream_calls, opts.rounds, max(1, opts.warmup // 4))
     loop.close()
     ta, tb = Variant("SDK 0.5.16", sdk_complete_t), Variant("humanloop_native", nat_complete_t)
+    tf = Variant("floor: C hl_complete", floor_call) if floor_call else None
     if threads:
         # warm-up: every thread's connection (and the binding's per-thread loop) exists first
-        run_pair(ta, tb, 2 * threads, 1, 0, threads)
+        run_pair(ta, tb, 2 * threads, 1, 0, threads, extra=tf)
         ta, tb = Variant("SDK 0.5.16", sdk_complete_t), Variant("humanloop_native", nat_complete_t)
-        run_pair(ta, tb, thread_calls, opts.rounds, 0, threads)
+        tf = Variant("floor: C hl_complete", floor_call) if floor_call else None
+        run_pair(ta, tb, thread_calls, opts.rounds, 0, threads, extra=tf)
 
     print("%-10s %-16s %7s %10s %9s %9s %10s %5s" % (
         "row", "variant", "calls", "wall us", "p50 us", "p99 us", "cpu us", "fail"))
     if a.calls:
         row("complete", a)
         row("complete", b)
+        if fa:
+            row("complete", fa)
     if stream_calls > 0:
         row("stream", sa)
         row("stream", sb)
     if threads:
         row("%d thr" % threads, ta)
         row("%d thr" % threads, tb)
+        if tf:
+            row("%d thr" % threads, tf)
     print("\nratios humanloop_native / SDK (per call; < 1: the binding is cheaper; median: of the rounds' ratios):")
     if a.calls:
         print("  complete  wall %s   cpu %s" % (ratio("wall", a, b, 0), ratio("cpu", a, b, 1)))
         print("            p50 wall x%.2f" % (statistics.median(b.lat) / statistics.median(a.lat)))
+        if fa:
+            print("  reference, floor: C hl_complete via ctypes / SDK: cpu %s" % ratio("cpu", a, fa, 1))
     if stream_calls > 0:
         print("  stream    wall %s   cpu %s" % (ratio("wall", sa, sb, 0), ratio("cpu", sa, sb, 1)))
     if threads:
         print("  %d threads x complete()  wall %s   cpu %s  (goal: cpu <= 0.25)" % (
             threads, ratio("wall", ta, tb, 0), ratio("cpu", ta, tb, 1)))
-    failures = a.failures + b.failures + sa.failures + sb.failures + ta.failures + tb.failures
+        if tf:
+            print("  reference, floor: C hl_complete via ctypes from %d threads / SDK: cpu %s" % (
+                threads, ratio("cpu", ta, tf, 1)))
+    failures = (a.failures + b.failures + sa.failures + sb.failures + ta.failures + tb.failures
+                + (fa.failures if fa else 0) + (tf.failures if tf else 0))
     if failures:
         print("FAILURES: %d calls did not succeed" % failures)
         return 1
