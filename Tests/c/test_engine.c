@@ -10,6 +10,8 @@
  */
 #include "testutil.h"
 
+#include <sys/resource.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1637,6 +1639,40 @@ static void test_call_after_done_waits_briefly_for_the_connection(void)
     }
 }
 
+static double process_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* A call that waited for a draining connection and then waits for a retry (Retry-After: 1):
+ * the engine sleeps through the delay (its wait for the drain is over and sets no deadline). */
+static void test_retry_after_a_drain_wait_sleeps(void)
+{
+    hl_client *c = tu_client(",\"max_retries\":1");
+    tu_reset();
+    tu_script("[{\"stream\":{\"events\":" EVENTS3 ",\"done\":true,\"end_delay\":0.02},\"chunked\":true},"
+              "{\"status\":503,\"headers\":{\"Retry-After\":\"1\"},\"json\":{\"detail\":\"busy\"}}]");
+    for (int i = 0; i < 2; i++) {
+        tu_async a;
+        tu_async_init(&a, i == 0);
+        double cpu0 = process_cpu_seconds(), t0 = tu_now();
+        hl_call *call = start_wait(&a, c, "complete", TU_REQ, i == 0 ? "{\"stream\":true}" : NULL, 10 * F);
+        json_t *t = terminal_of(&a);
+        CHECKF(tu_is_ok(t), "call %d ok", i);
+        json_decref(t);
+        if (i == 1) {
+            double cpu = process_cpu_seconds() - cpu0, wall = tu_now() - t0;
+            CHECKF(wall >= 0.9, "the retry waited for Retry-After (%.2f s)", wall);
+            CHECKF(cpu < 0.5 * wall, "the engine slept through the retry delay (%.2f s of CPU in %.2f s)", cpu, wall);
+        }
+        hl_call_free(call);
+        tu_async_destroy(&a);
+    }
+    hl_client_free(c);
+}
+
 static void test_accept_encoding_gzip(void)
 {
     hl_client *c = tu_client(NULL);
@@ -1894,6 +1930,7 @@ int main(int argc, char **argv)
     RUN(test_stream_cancel_before_and_after);
     RUN(test_keep_warm_after_done);
     RUN(test_call_after_done_waits_briefly_for_the_connection);
+    RUN(test_retry_after_a_drain_wait_sleeps);
     RUN(test_accept_encoding_gzip);
     RUN(test_max_connections);
     RUN(test_max_connections_blocking);

@@ -33,7 +33,8 @@ public final class AsyncCall: @unchecked Sendable {
     let startFailure: CallResult?
     var transfer: Transfer?
     var retryAt: Double?
-    /// Until when the call's first attempt may wait for a draining connection (set once).
+    /// Until when the call's first attempt may wait for a draining connection (set once;
+    /// -infinity once the wait is over).
     var drainWaitEnd: Double?
     var merged: MergedStream?
     /// The engine saw this call's cancel command.

@@ -88,14 +88,21 @@ extension Loop {
     /// end of the drain drives every call again). Each call waits so at most once, for at most
     /// `drainGrace`.
     func waitsForDrain(_ asyncCall: AsyncCall) -> Bool {
-        guard !draining.isEmpty else { return false }
         let now = Clock.monotonic()
-        if asyncCall.drainWaitEnd == nil {
-            guard draining.contains(where: { now < $0.graceEnd }) else { return false }
+        let fresh = draining.contains { now < $0.graceEnd }
+        switch asyncCall.drainWaitEnd {
+        case nil where fresh:
             asyncCall.drainWaitEnd = now + Self.drainGrace
+            return true
+        case let end? where fresh && now < end:
+            return true
+        case nil:
+            return false
+        case _?:
+            // The wait is over (-infinity: never again, and no deadline for `nextOwnDeadline`).
+            asyncCall.drainWaitEnd = -.infinity
+            return false
         }
-        guard let end = asyncCall.drainWaitEnd, now < end else { return false }
-        return draining.contains { now < $0.graceEnd }
     }
 
     func removeActive(_ asyncCall: AsyncCall) {

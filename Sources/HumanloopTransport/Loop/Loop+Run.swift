@@ -195,7 +195,9 @@ extension Loop {
         var deadline = draining.isEmpty ? Double.infinity : stallCheck
         for asyncCall in active {
             deadline = min(deadline, asyncCall.retryAt ?? stallCheck)
-            if asyncCall.transfer == nil, let end = asyncCall.drainWaitEnd { deadline = min(deadline, end) }
+            // A call waiting for a draining connection (not one whose wait is over: that would
+            // be a deadline in the past, a busy loop until its retry).
+            if asyncCall.transfer == nil, let end = asyncCall.drainWaitEnd, end.isFinite { deadline = min(deadline, end) }
         }
         return deadline
     }
