@@ -42,11 +42,8 @@
 
 #include "humanloop.h"
 
-static const char *BODY =
-    "{\"project\":\"bench\","
-    "\"model_config\":{\"model\":\"gpt-3.5-turbo-instruct\",\"prompt_template\":\"{{question}}\","
-    "\"temperature\":0.7,\"max_tokens\":-1},"
-    "\"inputs\":{\"question\":\"What do llamas eat?\"}}";
+#define BENCH_NAME "bench_c_api"
+#include "bench_util.h"   /* BODY, die, mono, cpu, bench_client, the libcurl multi reference */
 
 static const char *g_url = NULL, *g_label = "";
 static long g_calls = 2000, g_conc = 100, g_rounds = 5;
@@ -54,21 +51,6 @@ static long g_failures = 0;
 
 #define NV 4
 static const char *NAMES[NV] = {"(a) callback", "(b) queue", "(c) loop", "(d) libcurl multi"};
-
-static void die(const char *what) { fprintf(stderr, "bench_c_api: %s\n", what); exit(2); }
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
 
 static long csw(void) {   /* context switches of the process (every thread), voluntary + involuntary */
     struct rusage ru;
@@ -82,13 +64,7 @@ static void bad_item(const char *variant, const char *json) {
     if (g_failures++ < 3) fprintf(stderr, "  %s: %.300s\n", variant, json ? json : "(null)");
 }
 
-static hl_client *new_client(void) {
-    char cfg[1024], *err = NULL;
-    snprintf(cfg, sizeof cfg, "{\"api_key\":\"bench-key\",\"host\":\"%s\",\"proxy\":\"\"}", g_url);
-    hl_client *c = hl_client_new(cfg, &err);
-    if (!c) { fprintf(stderr, "bench_c_api: hl_client_new: %s\n", err ? err : "(null)"); exit(2); }
-    return c;
-}
+static hl_client *new_client(void) { return bench_client(g_url, ""); }
 
 /* ---- (a) the callback API ------------------------------------------------------------------------ */
 
@@ -179,86 +155,13 @@ static long run_loop(hl_loop *l, long n) {
     return good;
 }
 
-/* ---- (d) plain libcurl multi + jansson (as bench_engine's baseline) --------------------------------- */
+/* ---- (d) plain libcurl multi + jansson (as bench_engine's baseline: curl_multi_batch, bench_util.h) */
 
-typedef struct { char *p; size_t n, cap; } buf;
-typedef struct { CURL *h; buf b; } slot;
-
-static size_t sink(char *d, size_t s, size_t n, void *u) {
-    buf *b = u;
-    size_t add = s * n;
-    if (b->n + add + 1 > b->cap) {
-        size_t cap = (b->n + add + 1) * 2;
-        char *q = realloc(b->p, cap);
-        if (!q) return 0;
-        b->p = q; b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, add);
-    b->n += add; b->p[b->n] = 0;
-    return add;
+static void curl_bad(int result, long status) {
+    if (g_failures++ < 3) fprintf(stderr, "  (d) libcurl: result %d, status %ld\n", result, status);
 }
 
-static int body_ok(buf *b) {
-    json_t *j = b->p ? json_loadb(b->p, b->n, 0, NULL) : NULL;
-    int ok = j && json_is_array(json_object_get(j, "data"));
-    json_decref(j);
-    b->n = 0;
-    return ok;
-}
-
-static long run_curl(long n) {
-    static CURLM *m = NULL;
-    static slot *slots = NULL;
-    static struct curl_slist *hdrs = NULL;
-    static char url[1024];
-    if (!m) {
-        m = curl_multi_init();
-        curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, g_conc);
-        slots = calloc((size_t)g_conc, sizeof *slots);
-        if (!slots) die("out of memory");
-        hdrs = curl_slist_append(hdrs, "X-API-KEY: bench-key");
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        hdrs = curl_slist_append(hdrs, "Accept: application/json");
-        hdrs = curl_slist_append(hdrs, "Expect:");
-        snprintf(url, sizeof url, "%s/completion", g_url);
-        for (long i = 0; i < g_conc; i++) {
-            CURL *h = curl_easy_init();
-            curl_easy_setopt(h, CURLOPT_URL, url);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS, BODY);
-            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-            curl_easy_setopt(h, CURLOPT_USERAGENT, "libhumanloop/" HL_VERSION_STRING);
-            curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-            curl_easy_setopt(h, CURLOPT_WRITEDATA, &slots[i].b);
-            curl_easy_setopt(h, CURLOPT_PRIVATE, &slots[i]);
-            slots[i].h = h;
-        }
-    }
-    long started = 0, good = 0, done = 0;
-    for (long i = 0; i < g_conc && started < n; i++, started++) curl_multi_add_handle(m, slots[i].h);
-    while (done < n) {
-        int running = 0, left = 0;
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        while ((msg = curl_multi_info_read(m, &left))) {
-            if (msg->msg != CURLMSG_DONE) continue;
-            CURL *h = msg->easy_handle;
-            slot *sl = NULL;
-            curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&sl);
-            long code = 0;
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-            if (msg->data.result == CURLE_OK && code == 200 && body_ok(&sl->b)) good++;
-            else if (g_failures++ < 3) fprintf(stderr, "  (d) libcurl: result %d, status %ld\n", (int)msg->data.result, code);
-            sl->b.n = 0;
-            done++;
-            curl_multi_remove_handle(m, h);
-            if (started < n) { curl_multi_add_handle(m, h); started++; }
-        }
-        if (done < n) curl_multi_poll(m, NULL, 0, 1000, NULL);
-    }
-    return good;
-}
+static long run_curl(long n) { return curl_multi_batch(g_url, "/completion", n, g_conc, curl_bad); }
 
 /* ---- rounds ---------------------------------------------------------------------------------------- */
 
@@ -304,11 +207,7 @@ int main(int argc, char **argv) {
     }
     if (!g_url) die("--url=http://127.0.0.1:PORT/v4 is required");
     if (g_calls < 1 || g_conc < 1 || g_rounds < 1) die("bad numbers");
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    raise_nofile_limit();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     g_ca = new_client(); g_cb = new_client(); g_cc = new_client();
     g_q = hl_queue_new(NULL);

@@ -45,32 +45,14 @@
 
 #include "humanloop.h"
 
-static const char *BODY =
-    "{\"project\":\"bench\","
-    "\"model_config\":{\"model\":\"gpt-3.5-turbo-instruct\",\"prompt_template\":\"{{question}}\","
-    "\"temperature\":0.7,\"max_tokens\":-1},"
-    "\"inputs\":{\"question\":\"What do llamas eat?\"}}";
+#define BENCH_NAME "bench_engine"
+#include "bench_util.h"   /* BODY, die, mono, cpu, bench_client, the libcurl multi reference */
 
 static const char *g_server = NULL, *g_label = "";
 static long g_batch = 2000, g_conc = 100, g_seq = 40, g_rounds = 4, g_inflight = 1000;
 static long g_hold_ms = 1000, g_delay_ms = 50;
 static int g_do_batch = 1, g_do_inflight = 1;
 static int g_failures = 0;
-
-static void die(const char *what) { fprintf(stderr, "bench_engine: %s\n", what); exit(2); }
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu(void) {   /* the whole process, user + system, seconds */
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
 
 static long vmrss_kib(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -85,21 +67,10 @@ static long vmrss_kib(void) {
 
 /* ---- the server's counters (GET /stats, /stats/reset) ------------------------------------------ */
 
-typedef struct { char *p; size_t n; } buf;
-
-static size_t sink(char *d, size_t s, size_t n, void *u) {
-    buf *b = u;
-    char *q = realloc(b->p, b->n + s * n + 1);
-    if (!q) return 0;
-    memcpy(q + b->n, d, s * n);
-    b->p = q; b->n += s * n; b->p[b->n] = 0;
-    return s * n;
-}
-
 /* Returns max_in_flight of the server (and resets the counters when reset != 0); -1 on error. */
 static long server_stats(int reset, long *requests) {
     char url[512];
-    buf b = { NULL, 0 };
+    buf b = { NULL, 0, 0 };
     long peak = -1;
     snprintf(url, sizeof url, "%s/stats%s", g_server, reset ? "/reset" : "");
     CURL *h = curl_easy_init();
@@ -121,13 +92,7 @@ static long server_stats(int reset, long *requests) {
     return peak;
 }
 
-static hl_client *client_for(const char *path) {
-    char cfg[1024], *err = NULL;
-    snprintf(cfg, sizeof cfg, "{\"api_key\":\"bench-key\",\"host\":\"%s%s\",\"proxy\":\"\"}", g_server, path);
-    hl_client *c = hl_client_new(cfg, &err);
-    if (!c) { fprintf(stderr, "bench_engine: hl_client_new: %s\n", err ? err : "(null)"); exit(2); }
-    return c;
-}
+static hl_client *client_for(const char *path) { return bench_client(g_server, path); }
 
 /* ---- sequential hl_complete ---------------------------------------------------------------------- */
 
@@ -148,67 +113,10 @@ static void seq_calls(hl_client *c, long n, double *wall, double *cpu_s) {
 
 /* B POSTs of the same body with the same headers, at most C at once, on libcurl's multi interface
  * (curl_multi_poll + curl_multi_perform, C easy handles reused with their connections); every
- * answer parsed with jansson and checked. The least a C program can do for the batch. */
-typedef struct { CURL *h; buf b; } slot;
-
-static int body_ok(buf *b) {
-    json_t *j = b->p ? json_loadb(b->p, b->n, 0, NULL) : NULL;
-    int ok = j && json_is_array(json_object_get(j, "data"));
-    json_decref(j);
-    b->n = 0;
-    return ok;
-}
-
+ * answer parsed with jansson and checked. The least a C program can do for the batch
+ * (curl_multi_batch, bench_util.h). */
 static long curl_batch(long n, long conc) {   /* returns the number of good answers */
-    static CURLM *m = NULL;
-    static slot *slots = NULL;
-    static struct curl_slist *hdrs = NULL;
-    static char url[512];
-    if (!m) {
-        m = curl_multi_init();
-        curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, conc);
-        slots = calloc((size_t)conc, sizeof *slots);
-        hdrs = curl_slist_append(hdrs, "X-API-KEY: bench-key");
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        hdrs = curl_slist_append(hdrs, "Accept: application/json");
-        hdrs = curl_slist_append(hdrs, "Expect:");
-        snprintf(url, sizeof url, "%s/v4/completion", g_server);
-        for (long i = 0; i < conc; i++) {
-            CURL *h = curl_easy_init();
-            curl_easy_setopt(h, CURLOPT_URL, url);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS, BODY);
-            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-            curl_easy_setopt(h, CURLOPT_USERAGENT, "libhumanloop/" HL_VERSION_STRING);
-            curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-            curl_easy_setopt(h, CURLOPT_WRITEDATA, &slots[i].b);
-            curl_easy_setopt(h, CURLOPT_PRIVATE, &slots[i]);
-            slots[i].h = h;
-        }
-    }
-    long started = 0, good = 0, done = 0;
-    for (long i = 0; i < conc && started < n; i++, started++) curl_multi_add_handle(m, slots[i].h);
-    while (done < n) {
-        int running = 0, left = 0;
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        while ((msg = curl_multi_info_read(m, &left))) {
-            if (msg->msg != CURLMSG_DONE) continue;
-            CURL *h = msg->easy_handle;
-            slot *sl = NULL;
-            curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&sl);
-            long code = 0;
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-            if (msg->data.result == CURLE_OK && code == 200 && body_ok(&sl->b)) good++;
-            sl->b.n = 0;
-            done++;
-            curl_multi_remove_handle(m, h);
-            if (started < n) { curl_multi_add_handle(m, h); started++; }
-        }
-        if (done < n) curl_multi_poll(m, NULL, 0, 1000, NULL);
-    }
-    return good;
+    return curl_multi_batch(g_server, "/v4/completion", n, conc, NULL);
 }
 
 /* ---- hl_batch ------------------------------------------------------------------------------------- */
@@ -415,12 +323,7 @@ int main(int argc, char **argv) {
     }
     if (!g_server) die("--server=http://127.0.0.1:PORT is required");
     if (g_batch < 1 || g_conc < 1 || g_seq < 1 || g_rounds < 1 || g_inflight < 1) die("bad numbers");
-    /* Room for the sockets: 1000 calls in flight are 1000 connections. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    raise_nofile_limit();   /* 1000 calls in flight are 1000 connections */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     printf("bench_engine — libhumanloop %s engine vs bench/slow_server.py %s%s\n", hl_version(),
            g_server, *g_label ? g_label : "");

@@ -55,9 +55,10 @@ if [[ ! -e "$LIBDIR/libhumanloop.so" ]]; then
 fi
 mkdir -p "$OUT"
 
-build() {   # build NAME: bench/NAME.c -> build/bench/NAME
+build() {   # build NAME: bench/NAME.c (and the bench/bench_util.h it may include) -> build/bench/NAME
     local name=$1
-    if [[ ! -x "$OUT/$name" || "bench/$name.c" -nt "$OUT/$name" || "$LIBDIR/libhumanloop.so.0.2" -nt "$OUT/$name" ]]; then
+    if [[ ! -x "$OUT/$name" || "bench/$name.c" -nt "$OUT/$name" || "bench/bench_util.h" -nt "$OUT/$name" ||
+          "$LIBDIR/libhumanloop.so.0.2" -nt "$OUT/$name" ]]; then
         "$CC" -O2 -Wall -Wextra -I include "bench/$name.c" -o "$OUT/$name" \
             -L "$LIBDIR" -lhumanloop -lcurl -ljansson -lpthread "-Wl,-rpath,$LIBDIR"
     fi

@@ -20,6 +20,8 @@
 #include "hl.h"
 #include "batch.h"
 
+/* The call names, the commands' and the library's, each with the library's name (the "call" of
+ * an item of hl_batch_submit). */
 static const struct {
     const char *name;
     const char *call;

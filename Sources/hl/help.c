@@ -145,9 +145,11 @@ const char BATCH_HELP[] =
     "     \"headers\":{\"X-Trace\":\"a\"}}}\n"
     "Calls are named as the commands (complete, complete-deployed, complete-experiment,\n"
     "complete-model-config) or as the library names them (complete_deployed, ...,\n"
-    "complete_model_configuration). Options are those of hl_call_submit except \"stream\" (put\n"
-    "\"stream\": true in the request instead: the answer is streamed and merged). Blank lines are\n"
-    "skipped, and so is a UTF-8 byte order mark at the start of the input.\n"
+    "complete_model_configuration). A line's \"options\" go with its item to hl_batch_submit:\n"
+    "the per-call options of hl_call_start (timeout, connect_timeout, low_speed_timeout,\n"
+    "max_retries, headers) except \"stream\" (put \"stream\": true in the request instead: the\n"
+    "answer is streamed and merged). Blank lines are skipped, and so is a UTF-8 byte order mark\n"
+    "at the start of the input.\n"
     "\n"
     "Output: one envelope per request line on standard output, as JSON on one line, in the order\n"
     "of the input (line k of the output belongs to the k-th non-blank input line), each written\n"
@@ -217,5 +219,3 @@ const char BATCH_HELP[] =
     "  hl batch requests.jsonl --call complete-deployed --concurrency 32 > answers.jsonl\n"
     "  hl batch requests.jsonl --output answers.jsonl    (run it again to resume)\n"
     "  jq -c '{project:\"demo\",inputs:{question:.}}' questions.json | hl batch - --call complete-deployed\n";
-
-/* The call names: the command's, the library's, and the library's name passed to hl_call_submit. */

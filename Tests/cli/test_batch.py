@@ -1,6 +1,6 @@
-"""Tests of `hl batch` (Sources/hl/hl.c): many requests from a JSON Lines file on the library's
-engine (hl_call_submit and a completion queue), against the test server
-(Tests/server/hl_test_server.py).
+"""Tests of `hl batch` (Sources/hl/batch.c, feed.c, batch_line.c, batch_run.c, lines.c): many
+requests from a JSON Lines file on the library's engine (hl_batch_submit and a completion queue),
+against the test server (Tests/server/hl_test_server.py).
 
     build/venv/bin/python -m pytest -q Tests/cli        (make test-cli)
 

@@ -1,4 +1,4 @@
-"""Tests of `hl`, the command-line tool (Sources/hl/hl.c), against the project's test server
+"""Tests of `hl`, the command-line tool (Sources/hl/*.c), against the project's test server
 (Tests/server/hl_test_server.py) on 127.0.0.1.
 
     build/venv/bin/python -m pytest -q Tests/cli        (make test-cli)
