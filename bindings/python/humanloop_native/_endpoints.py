@@ -7,7 +7,7 @@ the documentation of the arguments every endpoint shares is written once (``_end
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Concatenate, Coroutine, Mapping, Optional, ParamSpec, TypeVar, cast
+from typing import Any, Callable, Concatenate, Coroutine, Dict, Mapping, Optional, ParamSpec, TypeVar, cast
 
 from ._async_stream import AsyncCompletionStream
 from ._base_client import BaseClient
@@ -69,6 +69,23 @@ def _endpoint(method: F) -> F:
     return method
 
 
+def _binder(signature: inspect.Signature) -> Callable[..., Mapping[str, Any]]:
+    """The arguments of a generated variant, as ``signature.bind(...).arguments`` gives them
+    (the ones given, by name). Every parameter after ``self`` is keyword-only, so a call with
+    known keywords, the required ones among them, is its keywords as they are; anything else
+    goes through ``signature.bind`` for its ``TypeError``. (``bind`` itself costs tens of
+    microseconds per call: a third of an async call's CPU in a gather.)"""
+    parameters = list(signature.parameters.values())[1:]
+    names = frozenset(p.name for p in parameters)
+    required = frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty)
+
+    def bind(self: Any, args: Any, kwargs: Dict[str, Any]) -> Mapping[str, Any]:
+        if not args and required <= kwargs.keys() <= names:
+            return kwargs
+        return signature.bind(self, *args, **kwargs).arguments
+    return bind
+
+
 def _variant(call: Callable[..., Any], name: str, signature: inspect.Signature, returns: Any, doc: str) -> None:
     """Names, documents and signs a generated variant of a completion method."""
     call.__name__ = name
@@ -80,11 +97,12 @@ def _variant(call: Callable[..., Any], name: str, signature: inspect.Signature, 
 def _asynchronous(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
     """``a<method>``: the call on the event loop's own libhumanloop loop, awaited (no thread)."""
     signature = inspect.signature(method)
+    bind = _binder(signature)
     name = method.__name__.encode("ascii")
 
     async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        bound = signature.bind(self, *args, **kwargs)  # TypeError for unknown or missing arguments
-        payload, options = self._prepare(bound.arguments)
+        scope = bind(self, args, kwargs)  # TypeError for unknown or missing arguments
+        payload, options = self._prepare(scope)
         envelope = await self._arun(name, payload, options)
         return cast(R, outcome(envelope))
 
@@ -119,11 +137,12 @@ def _stream_name(method: Callable[..., Any]) -> str:
 def _streaming(method: Callable[Concatenate[S, P], Any]) -> Callable[Concatenate[S, P], CompletionStream]:
     """``<method>_stream``: the same keyword arguments, an iterator of events."""
     signature = inspect.signature(method)
+    bind = _binder(signature)
     name = method.__name__.encode("ascii")
 
     def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> CompletionStream:
-        bound = signature.bind(self, *args, **kwargs)  # TypeError for unknown or missing arguments
-        return CompletionStream(self._stream_request(name, bound.arguments))
+        scope = bind(self, args, kwargs)  # TypeError for unknown or missing arguments
+        return CompletionStream(self._stream_request(name, scope))
 
     _variant(call, _stream_name(method), signature, "CompletionStream",
              _STREAM_DOC.format(name=method.__name__, stream_name=_stream_name(method)))
@@ -133,11 +152,12 @@ def _streaming(method: Callable[Concatenate[S, P], Any]) -> Callable[Concatenate
 def _asynchronous_streaming(method: Callable[Concatenate[S, P], Any]) -> Callable[Concatenate[S, P], AsyncCompletionStream]:
     """``a<method>_stream``: the async-iterator twin of the stream."""
     signature = inspect.signature(method)
+    bind = _binder(signature)
     name = method.__name__.encode("ascii")
 
     def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> AsyncCompletionStream:
-        bound = signature.bind(self, *args, **kwargs)
-        return AsyncCompletionStream(self._stream_request(name, bound.arguments))
+        scope = bind(self, args, kwargs)  # TypeError for unknown or missing arguments
+        return AsyncCompletionStream(self._stream_request(name, scope))
 
     stream_name = "a" + _stream_name(method)
     _variant(call, stream_name, signature, "AsyncCompletionStream",

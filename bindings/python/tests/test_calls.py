@@ -1,5 +1,6 @@
 """The four blocking calls: what goes on the wire and what comes back."""
 
+import asyncio
 import json
 
 import pytest
@@ -163,6 +164,31 @@ def test_unknown_kwarg_is_type_error(client, srv):
     with pytest.raises(TypeError):
         client.complete_model_configuration("config_1")
     assert srv.requests() == []
+
+
+def test_generated_variants_check_their_arguments(client, srv):
+    """The async, stream and async stream forms take exactly the blocking method's keywords (a
+    fast path for the usual call, signature.bind's TypeError for any other)."""
+    for name in ("complete", "complete_deployed", "complete_experiment", "complete_model_configuration"):
+        for form in ("a" + name, name + "_stream", "a" + name + "_stream"):
+            form = form.replace("_model_configuration_stream", "_model_config_stream")
+            method = getattr(client, form)
+            for args, kwargs in (((), {"bogus": 1, "model_config": MODEL_CONFIG, "experiment_id": "e",
+                                       "model_config_id": "m", "project": "p"}),
+                                 (("positional",), {"project": "p"})):
+                with pytest.raises(TypeError):
+                    result = method(*args, **kwargs)
+                    if asyncio.iscoroutine(result):
+                        asyncio.run(result)
+    for name in ("complete", "complete_experiment", "complete_model_configuration"):  # a required keyword
+        with pytest.raises(TypeError):
+            asyncio.run(getattr(client, "a" + name)(project="p"))
+        with pytest.raises(TypeError):
+            getattr(client, name.replace("_model_configuration", "_model_config") + "_stream")(project="p")
+    assert srv.requests() == []
+    response = asyncio.run(client.acomplete(model_config=MODEL_CONFIG, project="p"))
+    assert response.status == 200
+    assert json.loads(only_request(srv)["body"])["project"] == "p"
 
 
 def test_blocking_call_with_stream_true(client, srv):
