@@ -76,6 +76,14 @@ class Headers(Dict[str, str]):
     def get(self, key: Any, default: Any = None) -> Any:
         return super().get(self._k(key), default)
 
+    @classmethod
+    def _of_lower_case(cls, items: Mapping[str, str]) -> "Headers":
+        """Headers from names that are lower-case already (the library's envelopes), copied in
+        one C-level update."""
+        headers = cls()
+        dict.update(headers, items)
+        return headers
+
 
 class ApiResponse:
     """A successful (2xx) answer, with the attributes of the official SDK's response object.
@@ -96,7 +104,7 @@ class ApiResponse:
 
     def __init__(self, envelope: Mapping[str, Any]) -> None:
         self.body: Any = envelope.get("body")
-        self.headers: Headers = Headers(envelope.get("headers") or {})
+        self.headers: Headers = Headers._of_lower_case(envelope.get("headers") or {})  # lower-case names
         self.status: int = envelope.get("status", 0)
         self.round_trip_time: float = envelope.get("round_trip_time", 0.0)
         self.attempts: int = envelope.get("attempts", 1)
