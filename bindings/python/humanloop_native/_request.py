@@ -183,9 +183,11 @@ def options_json(defaults: Mapping[str, Any], scope: Mapping[str, Any], stream: 
     """options_json of a call: the client's ``defaults`` (constructor's ``default_headers``,
     with_options), then the call's ``timeout`` (``timeout_fields``: ``"timeout": null`` for
     None or a pair), ``max_retries``, ``extra_headers``; None when there are none."""
-    options = dict(defaults)
     timeout, max_retries, extra_headers = (scope.get("timeout", NOT_GIVEN), scope.get("max_retries"),
                                            scope.get("extra_headers"))
+    if not defaults and timeout is NOT_GIVEN and max_retries is None and extra_headers is None and not stream:
+        return None  # the usual call: no option of its own
+    options = dict(defaults)
     try:
         options.update(timeout_fields(timeout))
     except ValueError as exc:
