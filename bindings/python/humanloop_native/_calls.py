@@ -26,7 +26,7 @@ import threading
 import weakref
 from typing import Any, Callable, Deque, Dict, Optional, Protocol, Sized, Tuple
 
-from ._native import ITEM_RESULT, lib
+from ._native import ITEM_RESULT, lib, lib_keeping_gil
 
 __all__ = ["NativeClient", "Call", "Loop", "Notify", "Item", "parse_item", "check_pause", "wake_waiter",
            "stream_arrived", "current_generation", "LOOP_GONE", "HIGH_WATER", "LOW_WATER"]
@@ -182,7 +182,7 @@ class Call:
             handle, self.handle = self.handle, None
             native, self.native = self.native, None
         if handle is not None and not self.foreign:
-            lib.hl_call_free(handle)  # no item of the call is returned after this
+            lib_keeping_gil.hl_call_free(handle)  # no item of the call is returned after this
             if not self.ended:
                 self.driver.flush()  # the cancellation takes effect (its connection closes)
         self.driver.calls.pop(self.key, None)

@@ -38,7 +38,7 @@ import weakref
 from typing import Any, Deque, Dict, List, Optional, Sized
 
 from ._calls import LOOP_GONE, Call, Item, NativeClient, Notify, current_generation
-from ._native import HlItem, lib
+from ._native import HlItem, lib, lib_keeping_gil
 
 __all__ = ["Driver", "NoLoop", "pending_count", "item_layout", "string_at", "BATCH", "SLICE_MS"]
 
@@ -55,7 +55,9 @@ _layouts: Dict[int, struct.Struct] = {}
 
 # C-level helpers of the hand-over (no Python frame: KeyboardInterrupt cannot land inside).
 string_at = getattr(ctypes, "string_at", ctypes.string_at)
-_memset = ctypes.memset
+# memset keeping the GIL (ctypes.memset releases it: a thread switch when other threads wait)
+_memset = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)(
+    ctypes.cast(ctypes.memset, ctypes.c_void_p).value or 0)
 _append = collections.deque.append
 _inbox_of = operator.attrgetter("inbox")
 _exhaust = collections.deque  # deque(iterable, 0) consumes an iterator in C
@@ -114,7 +116,7 @@ class Driver:
         """Submit a call (any thread); ``native`` (when given) is a reference it holds until freed."""
         call = Call(self, stream, native, notify)
         self.calls[call.key] = call
-        handle = lib.hl_loop_submit(self.handle, name, request, options, call.key) if self.handle else None
+        handle = lib_keeping_gil.hl_loop_submit(self.handle, name, request, options, call.key) if self.handle else None
         if not handle:
             self.calls.pop(call.key, None)
             call.native = None

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-__all__ = ["lib", "library_path", "take_string", "SONAME", "LOG_CALLBACK", "HlItem", "ITEM_EVENT", "ITEM_RESULT"]
+__all__ = ["lib", "lib_keeping_gil", "library_path", "take_string", "SONAME", "LOG_CALLBACK", "HlItem", "ITEM_EVENT", "ITEM_RESULT"]
 
 SONAME = "libhumanloop.so.0.2"
 
@@ -169,6 +169,25 @@ def _load() -> Tuple[ctypes.CDLL, str]:
 
 
 lib, library_path = _load()
+
+
+def _load_keeping_the_gil() -> ctypes.PyDLL:
+    """The same library through ``ctypes.PyDLL``: its calls keep the GIL. Only for the quick
+    functions of a call's life on a loop the binding runs: ``hl_loop_submit`` (checks the request
+    and queues the call) and ``hl_call_free``, which never wait for anything that needs the GIL
+    (for a loop's call, ``hl_call_free`` waits at most for a delivery in progress, which is the
+    library's own code; the log callback is never called under the locks they take). Each GIL
+    release and re-acquisition around such a call is a thread switch when other threads wait for
+    the GIL (32 threads making blocking calls: 4 switches per call instead of 1)."""
+    keeping = ctypes.PyDLL(library_path)
+    keeping.hl_loop_submit.argtypes = [_c_void_p, _c_char_p, _c_char_p, _c_char_p, _c_void_p]
+    keeping.hl_loop_submit.restype = _c_void_p  # hl_call*
+    keeping.hl_call_free.argtypes = [_c_void_p]
+    keeping.hl_call_free.restype = None
+    return keeping
+
+
+lib_keeping_gil = _load_keeping_the_gil()
 
 
 def take_string(ptr: Optional[int]) -> Optional[bytes]:
