@@ -1607,7 +1607,7 @@ static void test_keep_warm_after_done(void)
  * not end soon, it opens one and does not wait for the stream's end. */
 static void test_call_after_done_waits_briefly_for_the_connection(void)
 {
-    const double end_delays[2] = {0.02, 2.0};
+    const double end_delays[2] = {0.005, 2.0};
     for (int round = 0; round < 2; round++) {
         hl_client *c = tu_client(NULL);
         tu_reset();
@@ -1629,7 +1629,7 @@ static void test_call_after_done_waits_briefly_for_the_connection(void)
         }
         double took = tu_now() - t0;
         if (round == 0) {
-            check_one_connection(2, "a call just after a stream's [DONE], body ended 20 ms later");
+            check_one_connection(2, "a call just after a stream's [DONE], body ended 5 ms later");
         } else {
             CHECKF(tu_stat("connections_opened") == 2, "body ended 2 s later: a second connection (%ld)",
                    tu_stat("connections_opened"));
