@@ -121,6 +121,14 @@ class AsyncCompletionStream(StreamAttributes, AsyncIterator[Dict[str, Any]]):
     async def __anext__(self) -> Dict[str, Any]:
         if self._ended:
             raise StopAsyncIteration
+        call = self._call
+        if call is not None and call.inbox and self._peeked is None:
+            # An item is here already (a burst): no second coroutine to await.
+            kind, raw = call.take()
+            event = self._consume((kind, parse_item(raw)))
+            if event is None:
+                raise StopAsyncIteration
+            return event
         item = await self._next_item()
         if item is None:
             self._ended = True

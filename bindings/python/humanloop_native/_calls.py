@@ -40,6 +40,9 @@ Notify = Callable[["Call"], None]
 Item = Tuple[int, bytes]
 
 _loads = json.loads
+# json's C scanner without json.loads' layers (BOM check, two whitespace regexes): the library's
+# items are one object with nothing around it. Its memo of keys is cleared after every call.
+_scan_once: Callable[[str, int], Tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")
 _lock = threading.Lock()  # NativeClient.refs
 _ids = itertools.count(1)
 #: Incremented in a forked child: objects of an older generation belong to the parent.
@@ -73,7 +76,14 @@ class Loop(Protocol):
 def parse_item(raw: bytes) -> Dict[str, Any]:
     """The envelope dict of an item's bytes (an ``invalid_response`` envelope if unreadable)."""
     try:
-        item = _loads(raw.decode("utf-8"))  # the library writes UTF-8 (saves json's detection)
+        text = raw.decode("utf-8")  # the library writes UTF-8 (saves json's detection)
+        found, end = _scan_once(text, 0)
+        if end == len(text) and isinstance(found, dict):
+            return found
+    except (StopIteration, ValueError):
+        pass
+    try:  # anything else: json.loads says what is wrong
+        item = _loads(raw.decode("utf-8"))
         if isinstance(item, dict):
             return item
         problem = "not an object"

@@ -528,8 +528,12 @@ def test_unreadable_items_become_invalid_response_envelopes():
     from humanloop_native._calls import parse_item
 
     assert parse_item(b'{"ok":true,"event":{"data":[]}}') == {"ok": True, "event": {"data": []}}
-    for raw in (b"[1]", b"{bad", b""):
+    for raw in (b"[1]", b"{bad", b"", b'{"ok":true} trailing', b'{"ok":', b"\xff"):
         item = parse_item(raw)
         assert item["ok"] is False
         assert item["error"]["type"] == "invalid_response"
         assert "unreadable item" in item["error"]["message"]
+    # what json.loads reads, parse_item reads the same (it skips json.loads' layers)
+    for text in ('{"a":[1,2.5,{"b":null}],"c":"\\u00e9\\ud83d\\ude00","d":1e400,"e":-0.0}', ' {"ok":true}\n',
+                 '{"k":1,"k":2}', '{"big":123456789012345678901234567890}'):
+        assert parse_item(text.encode()) == json.loads(text)
