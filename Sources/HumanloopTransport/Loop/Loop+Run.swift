@@ -29,10 +29,6 @@ extension Loop {
         return !step(waitMilliseconds: timeoutMilliseconds)
     }
 
-    /// One step: the commands, then a wait for readiness (outside the fork gate: nothing of
-    /// libcurl runs while the loop waits), then the sockets, timers and calls that are ready.
-    /// Queues filled by either part are notified at the end of that part (`QueueNotices`), never
-    /// after the wait.
     /// Runs steps until `isDone()` (checked after each), `timeoutMilliseconds` (-1: no limit)
     /// passes, or the run is woken (`wake`) or cannot go on (see `run(timeoutMilliseconds:)`).
     public func run(timeoutMilliseconds: Int32, until isDone: () -> Bool) {
@@ -44,6 +40,10 @@ extension Loop {
         }
     }
 
+    /// One step: the commands, then a wait for readiness (outside the fork gate: nothing of
+    /// libcurl runs while the loop waits), then the sockets, timers and calls that are ready.
+    /// Queues filled by either part are notified at the end of that part (`QueueNotices`), never
+    /// after the wait.
     /// Returns true when `wake` was called since the last step.
     @discardableResult
     func step(waitMilliseconds: Int32) -> Bool {
