@@ -7,6 +7,9 @@
  *          slow    N concurrent hl_call_start calls of "complete_model_configuration" (the
  *                  server sends that answer slowly: about 1.5 s each)
  *          batch   one hl_batch of N "complete" calls at concurrency N
+ *          early   one, then N - 1 concurrent hl_call_start calls of "complete_experiment" with
+ *                  a 600 KB request, which the server answers without reading it (a gateway's early
+ *                  answer): each call must return that answer, not a stream error or a timeout
  *     HOST         the client's "host" (https://127.0.0.1:<port>/v4)
  *     CA_BUNDLE    the PEM file that verifies the server
  *
@@ -83,13 +86,15 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: %s async|stream|batch HOST CA_BUNDLE N\n", argv[0]);
+        fprintf(stderr, "usage: %s async|stream|slow|batch|early HOST CA_BUNDLE N\n", argv[0]);
         return 2;
     }
     const char *mode = argv[1];
     int n = atoi(argv[4]);
+    int early = strcmp(mode, "early") == 0;
+    /* early: a call that misses the early answer times out (in 10 s) instead of taking it */
     json_t *cfg = json_pack("{s:s,s:s,s:s,s:i,s:i}", "api_key", "sk-h2-test", "host", argv[2], "ca_bundle", argv[3],
-                            "timeout", 30, "max_retries", 0);
+                            "timeout", early ? 10 : 30, "max_retries", 0);
     char *cfgs = json_dumps(cfg, JSON_COMPACT);
     json_decref(cfg);
     char *err = NULL;
@@ -131,14 +136,39 @@ int main(int argc, char **argv)
     } else {
         int stream = strcmp(mode, "stream") == 0;
         int slow = strcmp(mode, "slow") == 0;
+        char *big = NULL;
+        if (early) {
+            size_t size = 600 * 1000;
+            big = malloc(size + 100);
+            int off = snprintf(big, 100, "{\"experiment_id\":\"exp_h2\",\"inputs\":{\"q\":\"");
+            memset(big + off, 'q', size);
+            snprintf(big + off + size, 100, "\"}}");
+        }
         hl_call **calls = calloc((size_t)n, sizeof *calls);
         call_state *st = calloc((size_t)n, sizeof *st);
         for (int i = 0; i < n; i++) {
+            if (early && i == 1) {
+                /* the first call alone (libcurl 7.88 then keeps sending), the others together */
+                pthread_mutex_lock(&mu);
+                struct timespec first_dl;
+                clock_gettime(CLOCK_REALTIME, &first_dl);
+                first_dl.tv_sec += 30;
+                while (terminals < 1)
+                    if (pthread_cond_timedwait(&cv, &mu, &first_dl) != 0) break;
+                pthread_mutex_unlock(&mu);
+                /* the answer is there at once: a call that ends only at its timeout (10 s)
+                   missed it, even when it then returns it */
+                if (now() - t0 >= 5) {
+                    printf("FAIL early: the first call took %.1f s (its timeout is 10 s)\n", now() - t0);
+                    failed = 1;
+                }
+            }
             st[i].stream = stream;
             calls[i] = stream ? hl_call_start(c, "complete_deployed", "{\"project\":\"p\"}", "{\"stream\":true}", cb,
                                               &st[i])
                      : slow ? hl_call_start(c, "complete_model_configuration", "{\"model_config_id\":\"config_h2\"}",
                                             NULL, cb, &st[i])
+                     : early ? hl_call_start(c, "complete_experiment", big, NULL, cb, &st[i])
                               : hl_call_start(c, "complete", REQ, NULL, cb, &st[i]);
         }
         struct timespec dl;
@@ -151,12 +181,13 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++) hl_call_free(calls[i]);
         free(calls);
         free(st);
+        free(big);
     }
     double dt = now() - t0;
     pthread_mutex_lock(&mu);
-    if (terminals == n && good == n)
+    if (terminals == n && good == n && !failed)
         printf("PASS %s: %d calls ok in %.3fs\nWALL %.3f\n", mode, n, dt, dt);
-    else {
+    else if (terminals != n || good != n) {
         printf("FAIL %s: %d terminal items, %d good of %d; first bad: %s\n", mode, terminals, good, n, first_bad);
         failed = 1;
     }

@@ -10,15 +10,21 @@
 # under build/tests/h2/), on loopback ports, with a self-signed certificate made for the run:
 #   - 127.0.0.1:H2_PORT  "ssl http2" (ALPN offers h2): POST /v4/completion answers a fixed JSON
 #     completion; /v4/completion-deployed answers a fixed two-event SSE stream ending with
-#     "data: [DONE]";
+#     "data: [DONE]"; both come from a plain HTTP/1.1 backend on BACKEND_PORT through
+#     proxy_pass, so that nginx reads each request to its end before it answers, as the real API
+#     does (nginx's "return" answers without reading the body, and the client may then still be
+#     sending it: libcurl 7.88 reports that as a stream error when the race goes that way);
+#     /v4/completion-experiment answers at once with "return", never reading the request: the
+#     early answer of a gateway;
 #   - 127.0.0.1:H1_PORT  "ssl" only (HTTP/1.1), the same answers.
 # The access logs record $connection (nginx's connection serial number) and $server_protocol.
 # Phases: N concurrent async calls, N concurrent async streams, one hl_batch of N at concurrency N,
 # N concurrent calls whose answers are slow (nginx limit_rate, ~1.5 s each) over h2 — every
 # request must be HTTP/2.0 and all of them must share one connection (the slow ones overlapping:
-# well under N x 1.5 s); then over HTTP/1.1 the instant answers (connections not checked: they
-# may simply be reused one after the other) and the slow ones, which must overlap and so need
-# more than one connection (the contrast).
+# well under N x 1.5 s); then over HTTP/1.1 the slow ones, which must overlap and so need more
+# than one connection (the contrast); last, N concurrent calls with a 600 KB request that the
+# server answers early, over h2 and over HTTP/1.1: every call must return that answer (libcurl
+# 7.88 alone reports a stream error, or keeps sending until the timeout).
 # nginx is stopped at the end (also on failure). Prints "N passed, N failed"; exit status 1 on
 # any failure.
 set -uo pipefail
@@ -83,6 +89,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 H2_PORT="$(free_port)"
 H1_PORT="$(free_port)"
 while [[ "$H1_PORT" == "$H2_PORT" ]]; do H1_PORT="$(free_port)"; done
+BACKEND_PORT="$(free_port)"
+while [[ "$BACKEND_PORT" == "$H2_PORT" || "$BACKEND_PORT" == "$H1_PORT" ]]; do BACKEND_PORT="$(free_port)"; done
 
 BODY='{"data":[{"id":"data_h2","index":0,"output":"hello h2","raw_output":"hello h2","inputs":{},"model_config_id":"config_h2","finish_reason":"stop"}],"provider_responses":[{}],"num_samples":1,"usage":{"prompt_tokens":1,"generation_tokens":2,"total_tokens":3}}'
 EV1='{"data":[{"id":"d","index":0,"output":"hello","finish_reason":null}],"project_id":"pr_h2"}'
@@ -102,6 +110,38 @@ server_block() {  # $1 listen parameters, $2 access log
         ssl_certificate_key $NG/key.pem;
         access_log $2 hl;
         keepalive_requests 100000;
+        # Like the real API, which needs the request to answer: the body is read to its end
+        # before the answer (the backend below) goes out.
+        location = /v4/completion {
+            proxy_pass http://127.0.0.1:$BACKEND_PORT;
+        }
+        location = /v4/completion-deployed {
+            proxy_pass http://127.0.0.1:$BACKEND_PORT;
+        }
+        location = /v4/completion-model-config {
+            limit_rate 1000;
+            proxy_pass http://127.0.0.1:$BACKEND_PORT;
+        }
+        # A gateway that answers before reading the request (RFC 9113 section 8.1).
+        location = /v4/completion-experiment {
+            default_type application/json;
+            return 200 '$BODY';
+        }
+        location / {
+            default_type application/json;
+            return 404 '{"detail":"Not Found"}';
+        }
+    }
+NGX
+}
+
+# the fixed answers, behind the two front ends (plain HTTP/1.1 on loopback)
+backend_block() {
+    cat <<NGX
+    server {
+        listen 127.0.0.1:$BACKEND_PORT;
+        access_log off;
+        keepalive_requests 100000;
         location = /v4/completion {
             default_type application/json;
             return 200 '$BODY';
@@ -118,12 +158,7 @@ data: [DONE]
         }
         location = /v4/completion-model-config {
             default_type application/json;
-            limit_rate 1000;
             return 200 '$SLOW_BODY';
-        }
-        location / {
-            default_type application/json;
-            return 404 '{"detail":"Not Found"}';
         }
     }
 NGX
@@ -146,6 +181,7 @@ http {
     http2_max_concurrent_streams 256;
     log_format hl '\$connection \$server_protocol \$request_method \$uri \$status';
 $(server_block "127.0.0.1:$H2_PORT ssl http2" "$NG/logs/h2.log")
+$(backend_block)
 $(server_block "127.0.0.1:$H1_PORT ssl" "$NG/logs/h1.log")
 }
 NGX
@@ -238,6 +274,8 @@ run_phase slow "$H1_PORT" "$NG/logs/h1.log" "HTTP/1.1 slow answers" "HTTP/1.1" m
 if [[ -n "$WALL" ]] && awk -v w="$WALL" -v n="$N" 'BEGIN { exit !(w < 1.5 * n / 4) }'; then
     pass "HTTP/1.1 slow answers: $N calls of ~1.5 s ran concurrently (${WALL}s)"
 else fail "HTTP/1.1 slow answers: $N calls took ${WALL:-?}s (serial would be $((N * 3 / 2))s: not concurrent)"; fi
+run_phase early "$H2_PORT" "$NG/logs/h2.log" "h2 early answers" "HTTP/2.0" one
+run_phase early "$H1_PORT" "$NG/logs/h1.log" "HTTP/1.1 early answers" "HTTP/1.1" any
 
 stop_nginx
 trap - EXIT

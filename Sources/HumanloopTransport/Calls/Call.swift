@@ -107,6 +107,7 @@ final class Call {
 
     /// The next step for `transfer` (the current attempt) after it made progress.
     func step(_ transfer: Transfer) -> Step {
+        transfer.takeEarlyAnswer()
         if transfer.isComplete && completedOutcome == nil { completedOutcome = transfer.outcome() }
         if let item = transfer.collector.takeItem() {
             switch item {

@@ -51,6 +51,10 @@ final class ResponseCollector {
         return text.lowercased().contains("chunked")
     }
 
+    /// Set when a header line or body bytes arrive; cleared by the transfer's check for an
+    /// answer that ended before the request did (`Transfer.takeEarlyAnswer`).
+    var receivedSinceCheck = false
+
     /// The body's bytes are refused for now (flow control; see `Transfer.setPaused`).
     var isPaused = false
 
@@ -88,6 +92,7 @@ final class ResponseCollector {
     /// One header line (status line, header, or the blank line). Returns false to abort.
     func receiveHeaderLine(_ line: UnsafeRawBufferPointer) -> Bool {
         lastReceive = Clock.monotonic()
+        receivedSinceCheck = true
         do throws(CallError) {
             try headParser.receive(line: line)
             return true
@@ -108,6 +113,7 @@ final class ResponseCollector {
     /// Body bytes. Returns false to abort the transfer.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         lastReceive = Clock.monotonic()
+        receivedSinceCheck = true
         if let allowance = discardAllowance {
             discardAllowance = allowance - bytes.count
             return allowance >= bytes.count

@@ -8,6 +8,8 @@ final class Transfer {
     let multi: UnsafeMutableRawPointer
     let collector: ResponseCollector
     private let body: UnsafeMutableRawBufferPointer
+    /// The request body's length (`body` holds at least one byte).
+    private let bodyLength: Int
     private let settings: TransportSettings
     private(set) var startTime: Double
     private(set) var result: CURLcode?
@@ -37,6 +39,7 @@ final class Transfer {
         collector = ResponseCollector(mode: mode, maximumBytes: settings.maxResponseBytes)
         self.body = .allocate(byteCount: max(body.count, 1), alignment: 1)
         self.body.copyBytes(from: body)
+        bodyLength = body.count
         startTime = Clock.monotonic()
         configure(url: url, bodyCount: body.count)
         let added = curl_multi_add_handle(multi, handle.easy)
@@ -144,9 +147,36 @@ final class Transfer {
         _ = curl_easy_pause(handle.easy, Int32(CURLPAUSE_CONT))
     }
 
-    /// The engine read libcurl's end of this exchange.
+    /// The engine read libcurl's end of this exchange. An error after the whole answer arrived
+    /// early (see `answeredBeforeRequestEnded`) is the server ending the exchange, not a failure.
     func finish(with code: CURLcode) {
-        if result == nil { result = code }
+        guard result == nil else { return }
+        result = code != CURLE_OK && answeredBeforeRequestEnded ? CURLE_OK : code
+    }
+
+    /// Ends the exchange with its answer when the whole answer arrived before the request was
+    /// sent to its end (see `answeredBeforeRequestEnded`): libcurl would go on trying to send.
+    /// Checked after a step in which bytes arrived. On the loop's thread.
+    func takeEarlyAnswer() {
+        guard result == nil, collector.receivedSinceCheck else { return }
+        collector.receivedSinceCheck = false
+        if answeredBeforeRequestEnded { result = CURLE_OK }
+    }
+
+    /// True when the server has sent its whole answer (a final head, then exactly the body
+    /// length it announced) while part of the request body is still unsent. A server may answer
+    /// so without reading the request (HTTP/2 allows it and then resets the stream, RFC 9113
+    /// section 8.1; a gateway's 401, 413 or 429 does it). libcurl 7.88 then reports
+    /// CURLE_HTTP2_STREAM, or keeps trying to send the body, spinning until the timeout.
+    private var answeredBeforeRequestEnded: Bool {
+        guard collector.receivedHead, collector.failure == nil else { return false }
+        var expected: curl_off_t = -1
+        var received: curl_off_t = 0
+        var sent: curl_off_t = 0
+        _ = hl_curl_easy_getinfo_off(handle.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected)
+        _ = hl_curl_easy_getinfo_off(handle.easy, CURLINFO_SIZE_DOWNLOAD_T, &received)
+        _ = hl_curl_easy_getinfo_off(handle.easy, CURLINFO_SIZE_UPLOAD_T, &sent)
+        return expected >= 0 && received == expected && sent < curl_off_t(bodyLength)
     }
 
     /// When a stream's attempt ends for want of its first event (`timeout` after it started);
