@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (with AddressSanitizer) over the pure-Swift core and runs each
-# for FUZZ_SECONDS (default 60). Usage: fuzz/run.sh [harness ...]  (request, sse, envelope, head)
+# for FUZZ_SECONDS (default 60). Usage: fuzz/run.sh [harness ...]  (request, sse, envelope, head, json)
 # FUZZ_JOBS harnesses (default: the number of CPUs, at most 4) are built and run at once, each
 # building and fuzzing on one core; their reports are printed in the order given.
 set -euo pipefail
@@ -12,8 +12,8 @@ jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 out=$root/build/fuzz
 mkdir -p "$out"
 core=$(find "$root/Sources/HumanloopCore" -name '*.swift' | sort)
-harnesses=${*:-request sse envelope head}
-declare -A files=([request]=FuzzRequest.swift [sse]=FuzzEventStream.swift [envelope]=FuzzEnvelope.swift [head]=FuzzResponseHead.swift)
+harnesses=${*:-request sse envelope head json}
+declare -A files=([request]=FuzzRequest.swift [sse]=FuzzEventStream.swift [envelope]=FuzzEnvelope.swift [head]=FuzzResponseHead.swift [json]=FuzzJSONCheck.swift)
 
 # One harness: build it, fuzz it; its report goes to $out/report-NAME, its status is the exit code.
 harness() {
@@ -41,7 +41,7 @@ harness() {
 declare -A pids=()
 running=()
 for name in $harnesses; do
-  [[ -n "${files[$name]:-}" ]] || { echo "fuzz/run.sh: no harness \"$name\" (request, sse, envelope, head)" >&2; exit 2; }
+  [[ -n "${files[$name]:-}" ]] || { echo "fuzz/run.sh: no harness \"$name\" (request, sse, envelope, head, json)" >&2; exit 2; }
   while (( ${#running[@]} >= jobs )); do
     wait -n || true
     still=()
