@@ -168,8 +168,9 @@ final class Transfer {
     /// so without reading the request (HTTP/2 allows it and then resets the stream, RFC 9113
     /// section 8.1; a gateway's 401, 413 or 429 does it). libcurl 7.88 then reports
     /// CURLE_HTTP2_STREAM, or keeps trying to send the body, spinning until the timeout.
+    /// Never while the transfer is paused: libcurl may count bytes it still holds for us.
     private var answeredBeforeRequestEnded: Bool {
-        guard collector.receivedHead, collector.failure == nil else { return false }
+        guard collector.receivedHead, collector.failure == nil, !collector.isPaused else { return false }
         var expected: curl_off_t = -1
         var received: curl_off_t = 0
         var sent: curl_off_t = 0
