@@ -343,10 +343,11 @@ def test_batch_output_flows_while_the_input_is_still_open(srv):
 def test_batch_sigint_cancels_the_calls_in_flight(srv, tmp_path):
     """Ctrl-C: the calls in flight are cancelled (their connections closed), no more start, the
     envelopes of every started line are written (cancelled ones say so), exit status 130."""
-    # concurrency 2: line 1 answers at once, lines 2 and 3 hang; lines 4.. never start
-    srv.script([{}, {"delay": 30}, {"delay": 30}, {"delay": 30}])
+    # concurrency 2: line 1 answers at once, lines 2 and 3 hang; lines 4.. never start. The delay
+    # goes with each request (not a script, whose order is the order of arrival: lines 1 and 2
+    # start together and may reach the server in either order)
     f = tmp_path / "in.jsonl"
-    f.write_text(jsonl(*[deployed(i) for i in range(6)]))
+    f.write_text(jsonl(deployed(0), *[dict(deployed(i), metadata={"hl_test_delay": 30}) for i in range(1, 6)]))
     proc = subprocess.Popen([HL, "batch", str(f), "--call", "complete-deployed", "--concurrency", "2"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=base_env(srv), preexec_fn=_sigint_default)
