@@ -64,9 +64,9 @@ def test_batch_output_in_input_order(srv, tmp_path):
     """Answers come back in another order (the first ones are the slowest); the output keeps the
     order of the input."""
     n = 6
-    srv.script([{"delay": 0.1 * (n - k)} for k in range(n)])
+    # each line carries its delay (a script would go by arrival order, which is not input order)
     f = tmp_path / "in.jsonl"
-    f.write_text(jsonl(*[deployed(i) for i in range(n)]))
+    f.write_text(jsonl(*[dict(deployed(i), metadata={"hl_test_delay": 0.1 * (n - i)}) for i in range(n)]))
     p = run(["batch", str(f), "--call", "complete-deployed", "--concurrency", str(n)], srv)
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""   # no progress line: stderr is not a terminal
