@@ -30,7 +30,7 @@
 #   BENCH_SERVER=auto|nginx|python   which server answers (default auto: nginx when the nginx
 #                                    binary exists and starts, else the Python test server)
 #   BENCH_CALLS=2000                 calls per variant in bench_calls
-#   BENCH_WRAP="valgrind --tool=callgrind ..."   a command put before bench_calls (profiling)
+#   BENCH_WRAP="valgrind --tool=callgrind ..."   a command put before bench_calls and HumanloopSwiftBench (profiling)
 #
 # Run from anywhere after `make` (needs build/lib/libhumanloop.so). Builds into build/bench/.
 # Everything talks to 127.0.0.1 only. The servers started here are children of this script and
@@ -272,7 +272,7 @@ run_swift() {
     bin="$(swift build -c release --show-bin-path)/HumanloopSwiftBench"
     start_server
     machine
-    "$bin" --url="$BASE" --label="($SERVER_LABEL)" "$@"
+    ${BENCH_WRAP:-} "$bin" --url="$BASE" --label="($SERVER_LABEL)" "$@"
     cleanup
 }
 

@@ -112,8 +112,10 @@ public struct HumanloopClient: Sendable {
 
     // MARK: The bridge to the C ABI
 
-    /// The request body as the C ABI receives it (the library checks it and writes the wire bytes).
+    /// The request body as the C ABI receives it (the library checks it and writes the wire bytes):
+    /// written by `JSONBytesEncoder`, or by `JSONEncoder` for what that fast path leaves to it.
     static func requestJSON<Request: Encodable>(_ request: Request) throws -> [UInt8] {
+        if let bytes = JSONBytesEncoder.encode(request) { return bytes }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return Array(try encoder.encode(request))

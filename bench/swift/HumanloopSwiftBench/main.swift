@@ -20,7 +20,9 @@
 // the load average before and after.
 //
 // Usage: HumanloopSwiftBench --url=http://127.0.0.1:PORT/v4 [--calls=1000] [--sequential=1000]
-//                            [--rounds=7] [--max-connections=100] [--label=TEXT]
+//                            [--rounds=7] [--max-connections=100] [--label=TEXT] [--only=a|b|c|d]
+// --only=V runs variant V alone, R times, and prints its CPU per call (no ratios): a profiling aid
+// (`perf record`, `valgrind --tool=callgrind`) that keeps the other variants out of the profile.
 // Exit status: 0 when every call succeeded (whatever the figures), 1 otherwise, 2 bad usage.
 import CABI
 import Foundation
@@ -29,6 +31,7 @@ import Humanloop
 var url: String?
 var calls = 1000, sequentialCalls = 1000, rounds = 7, maxConnections = 100
 var label = ""
+var only: String?
 for argument in CommandLine.arguments.dropFirst() {
     let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
     let value = parts.count == 2 ? parts[1] : ""
@@ -39,13 +42,14 @@ for argument in CommandLine.arguments.dropFirst() {
     case "--rounds": rounds = Int(value) ?? rounds
     case "--max-connections": maxConnections = Int(value) ?? maxConnections
     case "--label": label = value
+    case "--only" where ["a", "b", "c", "d"].contains(value): only = value
     default:
         FileHandle.standardError.write(Data("HumanloopSwiftBench: unknown argument \(argument)\n".utf8))
         exit(2)
     }
 }
 guard let url, calls > 0, sequentialCalls > 0, rounds > 0 else {
-    FileHandle.standardError.write(Data("usage: HumanloopSwiftBench --url=http://127.0.0.1:PORT/v4 [--calls=1000] [--sequential=1000] [--rounds=7] [--max-connections=100] [--label=TEXT]\n".utf8))
+    FileHandle.standardError.write(Data("usage: HumanloopSwiftBench --url=http://127.0.0.1:PORT/v4 [--calls=1000] [--sequential=1000] [--rounds=7] [--max-connections=100] [--label=TEXT] [--only=a|b|c|d]\n".utf8))
     exit(2)
 }
 
@@ -100,6 +104,21 @@ var failures = CBaseline.concurrent(client: cConcurrentClient, n: calls)
 failures += await SwiftVariants.concurrent(client: swiftConcurrentClient, n: calls)
 failures += CBaseline.sequential(client: cSequentialClient, n: min(sequentialCalls, 200))
 failures += await SwiftVariants.sequential(client: swiftSequentialClient, n: min(sequentialCalls, 200))
+
+if let only {
+    for round in 1...rounds {
+        let run: (cpu: Double, wall: Double, failures: Int)
+        switch only {
+        case "a": run = await measure(calls) { CBaseline.concurrent(client: cConcurrentClient, n: calls) }
+        case "b": run = await measure(calls) { await SwiftVariants.concurrent(client: swiftConcurrentClient, n: calls) }
+        case "c": run = await measure(sequentialCalls) { CBaseline.sequential(client: cSequentialClient, n: sequentialCalls) }
+        default: run = await measure(sequentialCalls) { await SwiftVariants.sequential(client: swiftSequentialClient, n: sequentialCalls) }
+        }
+        failures += run.failures
+        print(String(format: "round %d: (%@) %.1f CPU µs/call (wall %.1f)", round, only, run.cpu, run.wall))
+    }
+    exit(failures > 0 ? 1 : 0)
+}
 
 var concurrentRatios: [Double] = [], sequentialRatios: [Double] = []
 var cpuPerVariant: [[Double]] = [[], [], [], []]
