@@ -30,6 +30,10 @@ struct JSONValueDecoder: Decoder {
         // The type checks make the casts exact (unsafeBitCast: no dynamic cast on this hot path).
         if T.self == JSONValue.self { return unsafeBitCast(value, to: T.self) }
         switch value {
+        case .array(let elements):
+            if T.self == [JSONValue].self { return unsafeBitCast(elements, to: T.self) }
+        case .object(let members):
+            if T.self == [String: JSONValue].self { return unsafeBitCast(members, to: T.self) }
         case .string(let text):
             if T.self == String.self { return unsafeBitCast(text, to: T.self) }
         case .integer(let integer):
@@ -101,6 +105,19 @@ struct JSONValueDecoder: Decoder {
         func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try JSONValueDecoder.number(type, from: member(key)) }
         func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try JSONValueDecoder.number(type, from: member(key)) }
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try JSONValueDecoder.decode(type, from: member(key)) }
+
+        // One lookup per member (the protocol's defaults look it up three times: contains,
+        // decodeNil, decode). `null` and a missing member are both absent.
+        private func present(_ key: Key) -> JSONValue? {
+            guard let value = members[key.stringValue], value != .null else { return nil }
+            return value
+        }
+        func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try present(key).map { try JSONValueDecoder.decode(type, from: $0) } }
+        func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try present(key).map { try JSONValueDecoder.decode(type, from: $0) } }
+        func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try present(key).map { try JSONValueDecoder.decode(type, from: $0) } }
+        func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try present(key).map { try JSONValueDecoder.decode(type, from: $0) } }
+        func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try present(key).map { try JSONValueDecoder.decode(type, from: $0) } }
+        func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? { try present(key).map { try JSONValueDecoder.decode(type, from: $0) } }
 
         func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
             try JSONValueDecoder(member(key)).container(keyedBy: type)
