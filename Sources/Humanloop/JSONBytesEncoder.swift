@@ -40,6 +40,17 @@ struct JSONBytesEncoder {
         /// `text` as a JSON string literal, escaped as `JSONEncoder` escapes it.
         func appendQuoted(_ text: String) {
             bytes.append(UInt8(ascii: "\""))
+            var text = text
+            let plain = text.withUTF8 { utf8 in
+                // The common case: nothing to escape, the bytes go in at once.
+                guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+                bytes.append(contentsOf: utf8)
+                return true
+            }
+            if plain {
+                bytes.append(UInt8(ascii: "\""))
+                return
+            }
             for byte in text.utf8 {
                 switch byte {
                 case UInt8(ascii: "\""): append("\\\"")
@@ -101,8 +112,11 @@ struct JSONBytesEncoder {
             self.depth = depth
         }
 
-        /// The encoder of a value inside this one.
-        func child() -> ValueEncoder { ValueEncoder(output, depth: depth + 1) }
+        /// Writes a value inside this one: a scalar directly, anything else with its own encoder.
+        func writeMember<T: Encodable>(_ value: T) throws {
+            if writeScalar(value) { return }
+            try ValueEncoder(output, depth: depth + 1).write(value)
+        }
 
         /// Encodes `value` at the output's current position.
         func write<T: Encodable>(_ value: T) throws {
@@ -122,7 +136,7 @@ struct JSONBytesEncoder {
 
         /// Writes a string, number or Boolean directly and returns true; false for other types.
         /// (The type checks make the casts exact: no dynamic cast on this hot path.)
-        private func writeScalar<T: Encodable>(_ value: T) -> Bool {
+        func writeScalar<T: Encodable>(_ value: T) -> Bool {
             if T.self == String.self { output.appendQuoted(unsafeBitCast(value, to: String.self)) }
             else if T.self == Int.self { output.appendInteger(unsafeBitCast(value, to: Int.self)) }
             else if T.self == Bool.self { output.append(unsafeBitCast(value, to: Bool.self) ? "true" : "false") }
@@ -186,7 +200,7 @@ struct JSONBytesEncoder {
                 return
             }
             hasMember = true
-            try child().write(value)
+            try writeMember(value)
         }
     }
 
@@ -207,7 +221,7 @@ struct JSONBytesEncoder {
 
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             self.key(key)
-            try encoder.child().write(value)
+            try encoder.writeMember(value)
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
@@ -247,7 +261,7 @@ struct JSONBytesEncoder {
         mutating func encode<T: Encodable>(_ value: T) throws {
             encoder.nextMember()
             count += 1
-            try encoder.child().write(value)
+            try encoder.writeMember(value)
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {

@@ -56,12 +56,13 @@ struct JSONParser {
 
     private mutating func object(depth: Int) -> JSONValue? {
         index += 1   // {
-        var members: [String: JSONValue] = [:]
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return .object([:])
         }
+        // Sized for most objects at once (growing a dictionary rehashes every key).
+        var members: [String: JSONValue] = Dictionary(minimumCapacity: 12)
         while true {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
