@@ -5,9 +5,10 @@ turn arguments Python cannot send into ``InvalidRequestError`` / ``InvalidConfig
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Set, Tuple, cast
 
 from ._errors import InvalidConfigError, InvalidRequestError, error_from_envelope
 from ._types import NOT_GIVEN, ApiResponse, NotGiven
@@ -118,27 +119,65 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _bad_value(value: Any, path: str) -> Optional[Tuple[str, str]]:
-    """(path, problem) of the first value json cannot encode faithfully, else None."""
+def _bad_value(value: Any, path: str, active: Set[int]) -> Optional[Tuple[str, str]]:
+    """(path, problem) of the first value json cannot encode faithfully, else None. ``active``:
+    the ids of the containers being looked into (one seen again inside itself is a loop)."""
     if value is None or isinstance(value, (str, bool, int)):
         return None
     if isinstance(value, float):
         return None if math.isfinite(value) else (path, f"{value!r} is not a JSON number")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return (path, f"key {key!r} is not a string")
-            found = _bad_value(item, f"{path}.{key}" if path else key)
-            if found:
-                return found
-        return None
-    if isinstance(value, (list, tuple)):
+    if not isinstance(value, (Mapping, list, tuple)):
+        return (path, f"a {type(value).__name__} cannot be sent as JSON")
+    if id(value) in active:
+        return (path, "the value contains itself")
+    active.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return (path, f"key {key!r} is not a string")
+                found = _bad_value(item, f"{path}.{key}" if path else key, active)
+                if found:
+                    return found
+            return None
         for index, item in enumerate(value):
-            found = _bad_value(item, f"{path}[{index}]")
+            found = _bad_value(item, f"{path}[{index}]", active)
             if found:
                 return found
         return None
-    return (path, f"a {type(value).__name__} cannot be sent as JSON")
+    finally:
+        active.discard(id(value))
+
+
+def _problem(fields: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    """(path, problem) of the first field json cannot encode faithfully, else None."""
+    for key, value in fields.items():
+        try:
+            found = _bad_value(value, key, set())
+        except RecursionError:
+            return (key, "nesting too deep to be sent as JSON")
+        if found:
+            return found
+    return None
+
+
+# CPython's C accelerator of json (absent elsewhere; not in the type stubs).
+_c_make_encoder: Optional[Callable[..., Callable[[Any, int], Sequence[str]]]] = getattr(
+    json.encoder, "c_make_encoder", None)
+_c_encode_basestring: Optional[Callable[[str], str]] = getattr(json.encoder, "c_encode_basestring", None)
+
+#: The body's JSON encoder, made once (``json.dumps`` with arguments builds one per call): compact,
+#: UTF-8 text, no NaN. It does not look for loops: a value that contains itself ends in
+#: RecursionError, and ``_problem`` says where.
+_ENCODER: Optional[Callable[[Any, int], Sequence[str]]] = (
+    _c_make_encoder(None, _json_default, _c_encode_basestring, None, ":", ",", False, False, False)
+    if _c_make_encoder is not None and _c_encode_basestring is not None else None)
+
+
+def _dumps(fields: Mapping[str, Any]) -> str:
+    if _ENCODER is not None:
+        return "".join(_ENCODER(fields, 0))
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
 
 
 def given(scope: Mapping[str, Any]) -> Dict[str, Any]:
@@ -158,10 +197,9 @@ def encode(body: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON of the given (not None) fields; floats via repr (0.7 -> 0.7)."""
     fields = {key: value for key, value in body.items() if value is not None}
     try:
-        text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                          default=_json_default)
+        text = _dumps(fields)
     except (TypeError, ValueError, RecursionError) as exc:
-        found = _bad_value(fields, "") or ("", str(exc))
+        found = _problem(fields) or ("", str(exc))
         path, problem = found
         message = f"{path or 'the request'}: {problem}"
         raise InvalidRequestError(message, path=path, errors=[{"path": path, "message": message}]) from None

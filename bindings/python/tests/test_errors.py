@@ -160,6 +160,32 @@ def test_invalid_request_from_python_values(client, srv):
     assert srv.requests() == []
 
 
+def test_invalid_request_circular_or_too_deep(client, srv):
+    """A value that contains itself, or nesting deeper than Python's recursion limit: an
+    InvalidRequestError that says where, not a RecursionError."""
+    loop = {"q": "x"}
+    loop["self"] = loop
+    with pytest.raises(InvalidRequestError) as info:
+        client.complete(model_config=MODEL_CONFIG, inputs=loop)
+    assert info.value.path == "inputs.self" and "contains itself" in str(info.value)
+    items = [1]
+    items.append(items)
+    with pytest.raises(InvalidRequestError) as info:
+        client.complete(model_config=MODEL_CONFIG, metadata={"a": items})
+    assert info.value.path == "metadata.a[1]"
+    deep = inner = []
+    for _ in range(100_000):
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(InvalidRequestError) as info:
+        client.complete(model_config=MODEL_CONFIG, metadata={"deep": deep})
+    assert info.value.path == "metadata" and "too deep" in str(info.value)
+    # a value seen twice side by side is not a loop
+    shared = {"k": [1, 2]}
+    client.complete(model_config=MODEL_CONFIG, metadata={"a": shared, "b": shared})
+    assert len(srv.requests()) == 1
+
+
 @pytest.mark.parametrize("kwargs,fragment", [
     ({"host": "ftp://example.com"}, "host"),
     ({"timeout": -1}, "timeout"),
@@ -400,3 +426,25 @@ def test_status_classes_are_exported_and_pickle(client, srv):
     assert isinstance(copy, UnprocessableEntityError) and isinstance(copy, ApiStreamingException)
     assert (copy.status, copy.body, str(copy), copy.sdk_text) == \
         (422, {"detail": "said with 422"}, str(info.value), info.value.sdk_text)
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_request_encoding_with_and_without_json_c_accelerator(monkeypatch, accelerated):
+    """The body's encoder (json's C accelerator, made once) and the fallback (json.dumps, for an
+    interpreter without it) write the same text and find the same problems."""
+    from humanloop_native import _request
+    if not accelerated:
+        monkeypatch.setattr(_request, "_ENCODER", None)
+    elif _request._ENCODER is None:
+        pytest.skip("this interpreter has no C accelerator for json")
+    body = {"project": "p", "inputs": {"q": "é \"x\" \u2028 \U0001F600", "n": 3, "t": 0.7, "l": (1, [True, None])},
+            "model_config": None, "metadata": {"gen": iter([1, 2])}}
+    assert _request.encode(body) == ('{"project":"p","inputs":{"q":"é \\"x\\" \u2028 \U0001F600","n":3,"t":0.7,'
+                                     '"l":[1,[true,null]]},"metadata":{"gen":[1,2]}}').encode()
+    loop = {}
+    loop["again"] = [loop]
+    for bad, path in [({"inputs": {"x": float("nan")}}, "inputs.x"), ({"inputs": {"x": object()}}, "inputs.x"),
+                      ({"inputs": loop}, "inputs.again[0]"), ({"inputs": {(1, 2): "k"}}, "inputs")]:
+        with pytest.raises(InvalidRequestError) as info:
+            _request.encode(bad)
+        assert info.value.path == path
