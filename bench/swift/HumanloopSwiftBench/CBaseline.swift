@@ -43,6 +43,26 @@ enum CBaseline {
         return run.failures
     }
 
+    /// (g) `n` calls through the engine one after the other: `hl_call_start`, then wait for its
+    /// callback (the engine's path, where (c) runs its loop on the calling thread). Returns the
+    /// number of failed calls.
+    static func sequentialOnTheEngine(client: OpaquePointer, n: Int) -> Int {
+        var failures = 0
+        body.withCString { request in
+            for _ in 0..<n {
+                let run = InFlightRun(n: 1)
+                let user = Unmanaged.passRetained(run).toOpaque()
+                if hl_call_start(client, "complete", request, nil, inFlightCallback, user) == nil {
+                    fatalError("hl_call_start: NULL")
+                }
+                run.done.wait()
+                failures += run.failures
+                Unmanaged<InFlightRun>.fromOpaque(user).release()
+            }
+        }
+        return failures
+    }
+
     /// (c) `n` sequential blocking `hl_complete` calls on the calling thread. Returns the
     /// number of failed calls.
     static func sequential(client: OpaquePointer, n: Int) -> Int {

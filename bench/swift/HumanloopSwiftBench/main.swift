@@ -7,6 +7,13 @@
 //   (b) Swift concurrent  a TaskGroup of N `try await client.complete(request)`.
 //   (c) C sequential      S blocking hl_complete calls (checked by prefix, hl_free).
 //   (d) Swift sequential  S `try await client.complete(request)` one after the other.
+//   (g) C sequential on the engine: S calls one after the other through hl_call_start, each
+//                         waited for (the engine's path, which (d) must take: a cooperative
+//                         thread may not block; (c) runs its loop on the calling thread).
+//   (e) hand-off floor, concurrent; (f) hand-off floor, sequential (HandOffFloor.swift): the
+//                         task, continuation and thread hops alone (no library, no network), as
+//                         (b) and (d) make them. (a + e) / a and (c + f) / c are the lowest
+//                         ratios any Swift async API over an engine thread can reach here.
 //
 // The request is the body of the other benches (bench/bench_c_api.c's BODY); in (b) and (d) it is
 // the same request as typed values (encoded by the Swift API on every call). Each variant has its
@@ -20,9 +27,11 @@
 // the load average before and after.
 //
 // Usage: HumanloopSwiftBench --url=http://127.0.0.1:PORT/v4 [--calls=1000] [--sequential=1000]
-//                            [--rounds=7] [--max-connections=100] [--label=TEXT] [--only=a|b|c|d]
+//                            [--rounds=7] [--max-connections=100] [--label=TEXT] [--only=a|b|c|d|e|f|g]
 // --only=V runs variant V alone, R times, and prints its CPU per call (no ratios): a profiling aid
-// (`perf record`, `valgrind --tool=callgrind`) that keeps the other variants out of the profile.
+// (`perf record`) that keeps the other variants out of the profile. --only=g: the C API through
+// the engine, one call after the other (hl_call_start, then wait for its callback); it is also
+// measured in every round, to tell the engine's path from (c)'s loop on the calling thread.
 // Exit status: 0 when every call succeeded (whatever the figures), 1 otherwise, 2 bad usage.
 import CABI
 import Foundation
@@ -42,14 +51,14 @@ for argument in CommandLine.arguments.dropFirst() {
     case "--rounds": rounds = Int(value) ?? rounds
     case "--max-connections": maxConnections = Int(value) ?? maxConnections
     case "--label": label = value
-    case "--only" where ["a", "b", "c", "d"].contains(value): only = value
+    case "--only" where ["a", "b", "c", "d", "e", "f", "g"].contains(value): only = value
     default:
         FileHandle.standardError.write(Data("HumanloopSwiftBench: unknown argument \(argument)\n".utf8))
         exit(2)
     }
 }
 guard let url, calls > 0, sequentialCalls > 0, rounds > 0 else {
-    FileHandle.standardError.write(Data("usage: HumanloopSwiftBench --url=http://127.0.0.1:PORT/v4 [--calls=1000] [--sequential=1000] [--rounds=7] [--max-connections=100] [--label=TEXT] [--only=a|b|c|d]\n".utf8))
+    FileHandle.standardError.write(Data("usage: HumanloopSwiftBench --url=http://127.0.0.1:PORT/v4 [--calls=1000] [--sequential=1000] [--rounds=7] [--max-connections=100] [--label=TEXT] [--only=a|b|c|d|e|f|g]\n".utf8))
     exit(2)
 }
 
@@ -105,6 +114,10 @@ failures += await SwiftVariants.concurrent(client: swiftConcurrentClient, n: cal
 failures += CBaseline.sequential(client: cSequentialClient, n: min(sequentialCalls, 200))
 failures += await SwiftVariants.sequential(client: swiftSequentialClient, n: min(sequentialCalls, 200))
 
+let standInEngine = StandInEngine()
+failures += await HandOffFloor.concurrent(engine: standInEngine, n: calls)
+failures += await HandOffFloor.sequential(engine: standInEngine, n: min(sequentialCalls, 200))
+
 if let only {
     for round in 1...rounds {
         let run: (cpu: Double, wall: Double, failures: Int)
@@ -112,6 +125,9 @@ if let only {
         case "a": run = await measure(calls) { CBaseline.concurrent(client: cConcurrentClient, n: calls) }
         case "b": run = await measure(calls) { await SwiftVariants.concurrent(client: swiftConcurrentClient, n: calls) }
         case "c": run = await measure(sequentialCalls) { CBaseline.sequential(client: cSequentialClient, n: sequentialCalls) }
+        case "e": run = await measure(calls) { await HandOffFloor.concurrent(engine: standInEngine, n: calls) }
+        case "f": run = await measure(sequentialCalls) { await HandOffFloor.sequential(engine: standInEngine, n: sequentialCalls) }
+        case "g": run = await measure(sequentialCalls) { CBaseline.sequentialOnTheEngine(client: cSequentialClient, n: sequentialCalls) }
         default: run = await measure(sequentialCalls) { await SwiftVariants.sequential(client: swiftSequentialClient, n: sequentialCalls) }
         }
         failures += run.failures
@@ -121,10 +137,15 @@ if let only {
 }
 
 var concurrentRatios: [Double] = [], sequentialRatios: [Double] = []
-var cpuPerVariant: [[Double]] = [[], [], [], []]
-print("round |  (a) C conc  (b) Swift conc   b/a  |  (c) C seq  (d) Swift seq   d/c  | CPU µs/call (wall µs/call)")
+var concurrentFloorRatios: [Double] = [], sequentialFloorRatios: [Double] = []
+var cpuPerVariant: [[Double]] = [[], [], [], [], [], [], []]
+var engineSequentialRatios: [Double] = []
+print("round |  (a) C conc  (b) Swift conc   b/a  |  (c) C seq  (d) Swift seq   d/c  | (e) floor conc (f) floor seq | (g) C seq on the engine  d/g | CPU µs/call (wall µs/call)")
 for round in 1...rounds {
     var a = (cpu: 0.0, wall: 0.0, failures: 0), b = a, c = a, d = a
+    let e = await measure(calls) { await HandOffFloor.concurrent(engine: standInEngine, n: calls) }
+    let f = await measure(sequentialCalls) { await HandOffFloor.sequential(engine: standInEngine, n: sequentialCalls) }
+    let g = await measure(sequentialCalls) { CBaseline.sequentialOnTheEngine(client: cSequentialClient, n: sequentialCalls) }
     let forward = round % 2 == 1
     if forward {
         a = await measure(calls) { CBaseline.concurrent(client: cConcurrentClient, n: calls) }
@@ -140,15 +161,25 @@ for round in 1...rounds {
     failures += a.failures + b.failures + c.failures + d.failures
     concurrentRatios.append(b.cpu / a.cpu)
     sequentialRatios.append(d.cpu / c.cpu)
-    for (index, run) in [a, b, c, d].enumerated() { cpuPerVariant[index].append(run.cpu) }
-    print(String(format: "%5d | %6.1f (%5.1f) %6.1f (%5.1f)  x%.2f | %6.1f (%5.1f) %6.1f (%5.1f)  x%.2f | ",
-                 round, a.cpu, a.wall, b.cpu, b.wall, b.cpu / a.cpu, c.cpu, c.wall, d.cpu, d.wall, d.cpu / c.cpu) + (forward ? "ab cd" : "ba dc"))
+    concurrentFloorRatios.append((a.cpu + e.cpu) / a.cpu)
+    sequentialFloorRatios.append((c.cpu + f.cpu) / c.cpu)
+    engineSequentialRatios.append(d.cpu / g.cpu)
+    failures += e.failures + f.failures + g.failures
+    for (index, run) in [a, b, c, d, e, f, g].enumerated() { cpuPerVariant[index].append(run.cpu) }
+    print(String(format: "%5d | %6.1f (%5.1f) %6.1f (%5.1f)  x%.2f | %6.1f (%5.1f) %6.1f (%5.1f)  x%.2f | %6.1f (%5.1f) %6.1f (%5.1f) | %6.1f (%5.1f)  x%.2f | ",
+                 round, a.cpu, a.wall, b.cpu, b.wall, b.cpu / a.cpu, c.cpu, c.wall, d.cpu, d.wall, d.cpu / c.cpu,
+                 e.cpu, e.wall, f.cpu, f.wall, g.cpu, g.wall, d.cpu / g.cpu) + (forward ? "ab cd" : "ba dc"))
 }
 let loadAfter = loadAverage()
 let bound = 1.3
 let concurrentMedian = median(concurrentRatios), sequentialMedian = median(sequentialRatios)
-print(String(format: "CPU µs/call, medians: (a) %.1f  (b) %.1f  (c) %.1f  (d) %.1f",
-             median(cpuPerVariant[0]), median(cpuPerVariant[1]), median(cpuPerVariant[2]), median(cpuPerVariant[3])))
+print(String(format: "CPU µs/call, medians: (a) %.1f  (b) %.1f  (c) %.1f  (d) %.1f  (e) %.1f  (f) %.1f  (g) %.1f",
+             median(cpuPerVariant[0]), median(cpuPerVariant[1]), median(cpuPerVariant[2]), median(cpuPerVariant[3]),
+             median(cpuPerVariant[4]), median(cpuPerVariant[5]), median(cpuPerVariant[6])))
+print(String(format: "the C API's own engine path, sequential: (g)/(c) median x%.2f; Swift sequential against it: (d)/(g) median x%.2f",
+             median(zip(cpuPerVariant[6], cpuPerVariant[2]).map { $0 / $1 }), median(engineSequentialRatios)))
+print(String(format: "lowest reachable with the hand-off alone: concurrent (a+e)/a median x%.2f, sequential (c+f)/c median x%.2f",
+             median(concurrentFloorRatios), median(sequentialFloorRatios)))
 print(String(format: "Swift/C concurrent (TaskGroup of %d vs hl_call_start): median x%.2f (rounds x%.2f..x%.2f) — bound x%.1f ",
              calls, concurrentMedian, concurrentRatios.min()!, concurrentRatios.max()!, bound)
       + (concurrentMedian <= bound ? "met" : "MISSED"))
