@@ -40,8 +40,16 @@ public struct HumanloopClient: Sendable {
     ///
     /// - Throws: ``HumanloopError/invalidConfig(message:path:errors:)``, e.g. when no API key is set.
     public init(configuration: [String: JSONValue] = [:]) throws {
-        let json = configuration.isEmpty ? nil : try JSONEncoder().encode(configuration)
-        handle = try ClientHandle.make(configuration: json.map { Array($0) })
+        var json: [UInt8]?
+        if !configuration.isEmpty {
+            do {
+                json = try Self.json(configuration)
+            } catch {
+                throw HumanloopError.invalidConfig(message: error.message, path: error.path.isEmpty ? nil : error.path,
+                                                   errors: [FieldProblem(path: error.path, message: error.message)])
+            }
+        }
+        handle = try ClientHandle.make(configuration: json)
         options = CallOptions()
     }
 
@@ -114,11 +122,55 @@ public struct HumanloopClient: Sendable {
 
     /// The request body as the C ABI receives it (the library checks it and writes the wire bytes):
     /// written by `JSONBytesEncoder`, or by `JSONEncoder` for what that fast path leaves to it.
-    static func requestJSON<Request: Encodable>(_ request: Request) throws -> [UInt8] {
-        if let bytes = JSONBytesEncoder.encode(request) { return bytes }
+    /// A value JSON cannot hold (NaN, ±infinity) is an ``HumanloopError/invalidRequest(message:path:errors:)``
+    /// that names it, as the library names the values it refuses.
+    static func requestJSON<Request: Encodable>(_ request: Request) throws(HumanloopError) -> [UInt8] {
+        do {
+            return try json(request)
+        } catch {
+            throw .invalidRequest(message: error.message, path: error.path.isEmpty ? nil : error.path,
+                                  errors: [FieldProblem(path: error.path, message: error.message)])
+        }
+    }
+
+    /// A value that cannot be written as JSON: where (a wire path such as `inputs.x[1]`) and why.
+    struct EncodingProblem: Error {
+        var path: String
+        var message: String
+    }
+
+    /// `value` as JSON text: `JSONBytesEncoder`, or `JSONEncoder` for what that fast path leaves.
+    static func json<T: Encodable>(_ value: T) throws(EncodingProblem) -> [UInt8] {
+        if let bytes = JSONBytesEncoder.encode(value) { return bytes }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        return Array(try encoder.encode(request))
+        do {
+            return Array(try encoder.encode(value))
+        } catch {
+            throw problem(error)
+        }
+    }
+
+    /// `JSONEncoder`'s error as an `EncodingProblem`.
+    private static func problem(_ error: any Error) -> EncodingProblem {
+        guard case .invalidValue(let value, let context)? = error as? EncodingError else {
+            return EncodingProblem(path: "", message: "the value cannot be written as JSON: \(error)")
+        }
+        var path = ""
+        for key in context.codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += path.isEmpty ? key.stringValue : "." + key.stringValue
+            }
+        }
+        let problem: String
+        switch value {
+        case let number as Double: problem = "\(number) is not a JSON number"
+        case let number as Float: problem = "\(number) is not a JSON number"
+        default: problem = context.debugDescription
+        }
+        return EncodingProblem(path: path, message: path.isEmpty ? problem : "\(path): \(problem)")
     }
 
     private func perform<Request: Encodable>(_ name: CallName, _ request: Request, _ callOptions: CallOptions?) async throws -> CompletionResponse {

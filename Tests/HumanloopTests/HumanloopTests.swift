@@ -150,6 +150,39 @@ extension SwiftAPITests {
         #expect(try server.requests().isEmpty)
     }
 
+    /// Numbers JSON has no text for (NaN, ±infinity): an invalid request that names the field,
+    /// from every call and stream, and nothing is sent.
+    @Test func nonFiniteNumbersAreInvalidRequests() async throws {
+        let server = try TestServer()
+        let client = try client(server)
+        var bad = request()
+        bad.modelConfig.temperature = .nan
+        do {
+            _ = try await client.complete(bad)
+            Issue.record("no error")
+        } catch let HumanloopError.invalidRequest(message, path, errors) {
+            #expect(path == "model_config.temperature")
+            #expect(message == "model_config.temperature: nan is not a JSON number")
+            #expect(errors == [FieldProblem(path: "model_config.temperature", message: message)])
+        }
+        let deployed = CompletionDeployedRequest(project: "demo", inputs: ["x": ["y": [1, .number(-.infinity)]]])
+        do {
+            for try await _ in client.completeDeployedStream(deployed) { Issue.record("an event") }
+            Issue.record("no error")
+        } catch let HumanloopError.invalidRequest(message, path, _) {
+            #expect(path == "inputs.x.y[1]")
+            #expect(message == "inputs.x.y[1]: -inf is not a JSON number")
+        }
+        #expect(try server.requests().isEmpty)
+        // In a client's configuration: an invalid configuration.
+        do {
+            _ = try HumanloopClient(apiKey: "k", configuration: ["timeout": .number(.infinity)])
+            Issue.record("no error")
+        } catch let HumanloopError.invalidConfig(message, path, _) {
+            #expect(path == "timeout" && message == "timeout: inf is not a JSON number")
+        }
+    }
+
     /// A bad configuration lists its problems.
     @Test func invalidConfig() throws {
         #expect {

@@ -156,14 +156,15 @@ import Testing
         #expect(JSONParser.parse(nested) == ["n": ["a": ["b": 1]]])
     }
 
-    /// Numbers JSON cannot write fail the fast path; requestJSON then throws JSONEncoder's error.
+    /// Numbers JSON cannot write fail the fast path; requestJSON then throws an invalid request
+    /// made of JSONEncoder's error.
     @Test func nonFiniteNumbersThrowJSONEncodersError() {
         for number in [Double.nan, .infinity, -.infinity] {
             #expect(JSONBytesEncoder.encode([number]) == nil)
             #expect(JSONBytesEncoder.encode(Float(number)) == nil)
             let request = CompletionRequest(modelConfig: ModelConfigCompletionRequest(model: "m", promptTemplate: "t", temperature: number))
             #expect(JSONBytesEncoder.encode(request) == nil)
-            #expect(throws: EncodingError.self) { try HumanloopClient.requestJSON(request) }
+            #expect(throws: HumanloopError.self) { try HumanloopClient.requestJSON(request) }
         }
     }
 
