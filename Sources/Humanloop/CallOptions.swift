@@ -37,7 +37,7 @@ public struct CallOptions: Sendable, Hashable {
         if let maxRetries { members.append("\"max_retries\":\(maxRetries)") }
         if !extraHeaders.isEmpty {
             let headers = extraHeaders.sorted { $0.key < $1.key }
-                .map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
+                .map { "\(JSONBytesEncoder.quoted($0.key)):\(JSONBytesEncoder.quoted($0.value))" }
             members.append("\"headers\":{\(headers.joined(separator: ","))}")
         }
         if stream { members.append("\"stream\":true") }

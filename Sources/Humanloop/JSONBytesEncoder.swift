@@ -25,6 +25,13 @@ struct JSONBytesEncoder {
         return output.failed ? nil : output.bytes
     }
 
+    /// `text` as a JSON string literal, for JSON written by hand (a call's options).
+    static func quoted(_ text: String) -> String {
+        let output = Output()
+        output.appendQuoted(text)
+        return String(decoding: output.bytes, as: UTF8.self)
+    }
+
     /// The text being written, shared by every encoder and container of one `encode(_:)`.
     final class Output {
         var bytes: [UInt8] = []

@@ -70,6 +70,7 @@ import Testing
         #expect(JSONBytesEncoder.encode([Int16(-2), 3]) == (try Self.foundation([Int16(-2), 3])))
         #expect(JSONBytesEncoder.encode([UInt8(7), 255]) == (try Self.foundation([UInt8(7), 255])))
         #expect(JSONBytesEncoder.encode([true, false]) == Array("[true,false]".utf8))
+        #expect(JSONBytesEncoder.quoted("X-Id: \"7\"\\\u{1}é") == #""X-Id: \"7\"\\\u0001é""#)
         #expect(JSONBytesEncoder.encode([JSONValue.null, [:], []]) == Array("[null,{},[]]".utf8))
         #expect(JSONBytesEncoder.encode([String?.none, "a"]) == (try Self.foundation([String?.none, "a"])))
     }
